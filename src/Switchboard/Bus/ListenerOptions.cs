@@ -1,0 +1,46 @@
+namespace Switchboard;
+
+/// <summary>How a listener queues and runs what it receives.</summary>
+public sealed record ListenerOptions
+{
+    /// <summary>The defaults: 1 024 queued messages, <see cref="OverflowPolicy.Wait"/>, one callback at a time.</summary>
+    public static ListenerOptions Default { get; } = new();
+
+    /// <summary>The most messages queued for this listener (not yet read or handled). At least 1.</summary>
+    public int Capacity { get; init; } = 1024;
+
+    /// <summary>What happens when the queue is full.</summary>
+    public OverflowPolicy Overflow { get; init; } = OverflowPolicy.Wait;
+
+    /// <summary>How many callbacks may run at once. 1 (the default) keeps order; more trades order for parallelism.</summary>
+    public int MaxConcurrency { get; init; } = 1;
+
+    /// <summary>A queue group: listeners with the same group, sender and pattern share the messages, each going to one of them.</summary>
+    public string? Group { get; init; }
+
+    /// <summary>Whether the listener receives matching retained values at once when it registers.</summary>
+    public bool ReceiveRetained { get; init; } = true;
+
+    internal void Validate()
+    {
+        if (Capacity < 1)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"ListenerOptions.Capacity is {Capacity}; it must be at least 1.");
+        }
+
+        if (MaxConcurrency < 1)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"ListenerOptions.MaxConcurrency is {MaxConcurrency}; it must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(Overflow))
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"ListenerOptions.Overflow is {(int)Overflow}, which is not an OverflowPolicy.");
+        }
+
+        if (Group is not null)
+        {
+            NameRules.ValidateGroup(Group);
+        }
+    }
+}

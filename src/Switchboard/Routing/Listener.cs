@@ -1,0 +1,390 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace Switchboard.Routing;
+
+/// <summary>
+/// A listener: a bounded queue, optionally drained into a callback.
+/// </summary>
+/// <remarks>
+/// <para>With one callback at a time (the default) the listener is a tiny actor. <c>_running</c> is 1 while some
+/// thread runs the callback. A publisher that finds the listener idle with nothing queued claims it and runs the
+/// callback inline, on its own thread, with no queue and no allocation. A publisher that finds it busy queues the
+/// message; whoever releases <c>_running</c> re-checks <c>_pending</c> after a full fence, so a queued message always
+/// has someone to run it (the enqueuer's increment and the releaser's exchange are both full fences, so at least
+/// one of the two sees the other). Messages from one publisher thus keep their order.</para>
+/// <para>With <see cref="ListenerOptions.MaxConcurrency"/> above 1, workers read the queue in parallel; without a
+/// callback, the application reads it.</para>
+/// </remarks>
+internal sealed class Listener : DeliveryTarget, IListenerQueue
+{
+    private readonly Router _router;
+    private readonly MessageHandler? _handler;
+    private readonly Channel<BusMessage> _queue;
+    private readonly ListenerOptions _options;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task[] _workers;
+    private int _running;
+    private int _pending;
+    private long _dropped;
+    private long _faults;
+    private int _closed;
+
+    public Listener(Router router, string? sender, string? pattern, MessageHandler? handler, ListenerOptions options, string kind = "listener")
+    {
+        _router = router;
+        Sender = sender;
+        Event = pattern;
+        _handler = handler;
+        _options = options;
+        Kind = kind;
+        var channelOptions = new BoundedChannelOptions(options.Capacity)
+        {
+            FullMode = options.Overflow switch
+            {
+                OverflowPolicy.DropOldest => BoundedChannelFullMode.DropOldest,
+                OverflowPolicy.DropNewest => BoundedChannelFullMode.DropWrite,
+                _ => BoundedChannelFullMode.Wait,
+            },
+            SingleReader = handler is null || options.MaxConcurrency == 1,
+            AllowSynchronousContinuations = false,
+        };
+        _queue = Channel.CreateBounded<BusMessage>(channelOptions, OnDropped);
+        _workers = handler is not null && options.MaxConcurrency > 1
+            ? [.. Enumerable.Range(0, options.MaxConcurrency).Select(_ => Task.Run(WorkAsync))]
+            : [];
+    }
+
+    public string? Sender { get; }
+
+    public string? Event { get; }
+
+    public string Kind { get; }
+
+    public string? Group => _options.Group;
+
+    public ListenerOptions Options => _options;
+
+    public long Dropped => Volatile.Read(ref _dropped);
+
+    public int Pending => Math.Max(0, Volatile.Read(ref _pending));
+
+    public long Faults => Volatile.Read(ref _faults);
+
+    public Task Completion => _completion.Task;
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>Removes the listener from the router. Set by the router when it registers the listener.</summary>
+    internal Func<Listener, ValueTask>? Unregister { get; set; }
+
+    /// <summary>The session that owns the listener.</summary>
+    internal RouterSession? Session { get; set; }
+
+    public override ValueTask DeliverAsync(in BusMessage message)
+    {
+        if (_handler is not null && _workers.Length == 0
+            && Volatile.Read(ref _pending) <= 0
+            && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        {
+            RunInline(message);
+            return default;
+        }
+
+        return EnqueueAsync(message);
+    }
+
+    private void RunInline(in BusMessage message)
+    {
+        if (IsClosed)
+        {
+            Release();
+            return;
+        }
+
+        ValueTask pending;
+        try
+        {
+            pending = _handler!(message, _closing.Token);
+        }
+        catch (Exception ex)
+        {
+            OnFault(ex);
+            Release();
+            return;
+        }
+
+        if (pending.IsCompleted)
+        {
+            Observe(pending);
+            Release();
+            return;
+        }
+
+        // The callback went asynchronous: it keeps the listener until it finishes, then drains what queued meanwhile.
+        _ = FinishThenDrainAsync(pending);
+    }
+
+    private async Task FinishThenDrainAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception ex)
+        {
+            OnFault(ex);
+        }
+
+        await DrainAsync();
+    }
+
+    private void Observe(ValueTask completed)
+    {
+        try
+        {
+            completed.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            OnFault(ex);
+        }
+    }
+
+    private void Release()
+    {
+        Interlocked.Exchange(ref _running, 0);
+        if (Volatile.Read(ref _pending) > 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        {
+            _ = Task.Run(DrainAsync);
+        }
+    }
+
+    private ValueTask EnqueueAsync(in BusMessage message)
+    {
+        if (_queue.Writer.TryWrite(message))
+        {
+            Accepted();
+            return default;
+        }
+
+        if (IsClosed)
+        {
+            return default;
+        }
+
+        if (_options.Overflow == OverflowPolicy.Fail)
+        {
+            CountDrop();
+            Cut();
+            return default;
+        }
+
+        return WaitForRoomAsync(message);
+    }
+
+    private async ValueTask WaitForRoomAsync(BusMessage message)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(message, _closing.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            // The listener closed while the publisher waited: nothing more is owed to it.
+            return;
+        }
+
+        Accepted();
+    }
+
+    private void Accepted()
+    {
+        Interlocked.Increment(ref _pending);
+        if (_handler is not null && _workers.Length == 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        {
+            _ = Task.Run(DrainAsync);
+        }
+    }
+
+    /// <summary>Runs queued messages through the callback; called only by the thread that holds <c>_running</c>.</summary>
+    private async Task DrainAsync()
+    {
+        while (true)
+        {
+            while (_queue.Reader.TryRead(out var message))
+            {
+                Interlocked.Decrement(ref _pending);
+                if (IsClosed)
+                {
+                    CountDrop();
+                    continue;
+                }
+
+                try
+                {
+                    await _handler!(message, _closing.Token);
+                }
+                catch (Exception ex)
+                {
+                    OnFault(ex);
+                }
+            }
+
+            Interlocked.Exchange(ref _running, 0);
+            if (Volatile.Read(ref _pending) <= 0 || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task WorkAsync()
+    {
+        try
+        {
+            await foreach (var message in _queue.Reader.ReadAllAsync(_closing.Token))
+            {
+                Interlocked.Decrement(ref _pending);
+                try
+                {
+                    await _handler!(message, _closing.Token);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !_closing.IsCancellationRequested)
+                {
+                    OnFault(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
+        {
+        }
+        catch (ListenerOverflowException)
+        {
+            // Cut: Completion already carries the error.
+        }
+    }
+
+    private void OnDropped(BusMessage message)
+    {
+        Interlocked.Decrement(ref _pending);
+        CountDrop();
+    }
+
+    private void CountDrop()
+    {
+        Interlocked.Increment(ref _dropped);
+        _router.Counters.AddListenerDrop();
+    }
+
+    private void OnFault(Exception ex)
+    {
+        if (ex is OperationCanceledException && _closing.IsCancellationRequested)
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref _faults);
+        _router.Counters.AddHandlerFault();
+        _router.Log.ListenerFaulted(ex, Kind, Sender ?? "*", Event ?? "*");
+    }
+
+    private void Cut()
+    {
+        var error = new ListenerOverflowException(_options.Capacity);
+        _router.Log.ListenerCut(Kind, Sender ?? "*", Event ?? "*", _options.Capacity);
+        _ = CloseAsync(error);
+    }
+
+    /// <summary>Stops delivery, removes the listener from the router and completes <see cref="Completion"/>.</summary>
+    internal async ValueTask CloseAsync(Exception? error)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        if (Unregister is { } unregister)
+        {
+            await unregister(this);
+        }
+
+        _queue.Writer.TryComplete(error);
+        if (_handler is not null)
+        {
+            // Queued messages will not run now: count them, so their loss is visible.
+            while (_workers.Length == 0 && Volatile.Read(ref _running) == 0 && _queue.Reader.TryRead(out _))
+            {
+                Interlocked.Decrement(ref _pending);
+                CountDrop();
+            }
+        }
+
+        await _closing.CancelAsync();
+        if (_workers.Length > 0)
+        {
+            await Task.WhenAll(_workers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        if (error is null)
+        {
+            _completion.TrySetResult();
+        }
+        else
+        {
+            _completion.TrySetException(error);
+        }
+    }
+
+    public ValueTask DisposeAsync() => CloseAsync(null);
+
+    public async IAsyncEnumerable<BusMessage> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        EnsureQueue();
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken))
+        {
+            while (reader.TryRead(out var message))
+            {
+                Interlocked.Decrement(ref _pending);
+                yield return message;
+            }
+        }
+    }
+
+    public bool TryRead(out BusMessage message)
+    {
+        EnsureQueue();
+        if (_queue.Reader.TryRead(out message))
+        {
+            Interlocked.Decrement(ref _pending);
+            return true;
+        }
+
+        return false;
+    }
+
+    public async ValueTask<BusMessage> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        EnsureQueue();
+        try
+        {
+            var message = await _queue.Reader.ReadAsync(cancellationToken);
+            Interlocked.Decrement(ref _pending);
+            return message;
+        }
+        catch (ChannelClosedException ex) when (ex.InnerException is null)
+        {
+            throw new SwitchboardException(ErrorCodes.Closed, "The listener is closed; no more messages will arrive.", ex);
+        }
+    }
+
+    private void EnsureQueue()
+    {
+        if (_handler is not null)
+        {
+            throw new InvalidOperationException("This listener delivers to a callback; only a listener registered without one can be read.");
+        }
+    }
+}

@@ -1,0 +1,132 @@
+using System.Collections.Concurrent;
+
+namespace Switchboard.Routing;
+
+internal sealed partial class Router
+{
+    private readonly ConcurrentDictionary<string, TopicProducers> _producers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ProducerRegistration> _producerNames = new(StringComparer.Ordinal);
+    private int _producerSequence;
+
+    public ProducerRegistration AddProducer(RouterSession session, IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (topics.Count == 0)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, "A producer needs at least one topic.");
+        }
+
+        foreach (var topic in topics)
+        {
+            NameRules.ValidateTopic(topic);
+        }
+
+        options ??= new ProducerOptions();
+        if (options.Name is not null)
+        {
+            NameRules.ValidateProducer(options.Name);
+        }
+
+        if (options.Group is not null)
+        {
+            NameRules.ValidateGroup(options.Group);
+        }
+
+        lock (_lock)
+        {
+            var name = options.Name;
+            while (name is null || (options.Name is null && _producerNames.ContainsKey(name)))
+            {
+                name = $"producer-{++_producerSequence}";
+            }
+
+            if (_producerNames.ContainsKey(name))
+            {
+                throw new SwitchboardException(ErrorCodes.ProducerExists, $"The producer name '{name}' is already taken on this bus; producer names are unique so gather summaries can tell producers apart.");
+            }
+
+            var producer = new ProducerRegistration(this, session, name, [.. topics.Distinct()], options.Group, handler);
+            session.Add(producer);
+            _producerNames.Add(name, producer);
+            foreach (var topic in producer.Topics)
+            {
+                _producers[topic] = _producers.GetValueOrDefault(topic, TopicProducers.Empty).With(producer);
+            }
+
+            return producer;
+        }
+    }
+
+    public void RemoveProducer(ProducerRegistration producer)
+    {
+        if (!producer.TryClose())
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            producer.Session.Remove(producer);
+            _producerNames.Remove(producer.Name);
+            foreach (var topic in producer.Topics)
+            {
+                var rest = _producers.GetValueOrDefault(topic, TopicProducers.Empty).Without(producer);
+                if (rest.IsEmpty)
+                {
+                    _producers.TryRemove(topic, out _);
+                }
+                else
+                {
+                    _producers[topic] = rest;
+                }
+            }
+        }
+    }
+
+    public GatherCall Gather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken)
+    {
+        NameRules.ValidateTopic(topic);
+        if (ttl <= TimeSpan.Zero)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The gather ttl is {ttl}; it must be positive.");
+        }
+
+        var chosen = _producers.GetValueOrDefault(topic, TopicProducers.Empty).Select();
+        var call = new GatherCall(this, topic, [.. chosen.Select(p => p.Name)], ttl, cancellationToken);
+        foreach (var producer in chosen)
+        {
+            var request = new GatherRequest(topic, producer.Name, data, headers ?? MessageHeaders.Empty);
+            _ = RunProducerAsync(call, producer, request);
+        }
+
+        return call;
+    }
+
+    private static async Task RunProducerAsync(GatherCall call, ProducerRegistration producer, GatherRequest request)
+    {
+        // Producers are free to block (seed 000's producers sleep): each runs off the caller's thread.
+        await Task.Yield();
+        try
+        {
+            var result = await producer.Handler(request, call.ProducerToken);
+            await call.OnResultAsync(producer.Name, result);
+        }
+        catch (Exception ex)
+        {
+            call.OnFailure(producer.Name, ex);
+        }
+    }
+
+    /// <summary>Hands a gather result to the topic's result listeners.</summary>
+    internal async ValueTask DeliverResultAsync(string topic, BusMessage message)
+    {
+        if (_resultListeners.TryGetValue(topic, out var listeners))
+        {
+            foreach (var listener in listeners)
+            {
+                await listener.DeliverAsync(message);
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace Switchboard.Routing;
+
+internal sealed partial class Router
+{
+    private readonly Dictionary<(string Sender, string Event), BusMessage> _retained = [];
+
+    public async ValueTask<SenderRegistration> AddSenderAsync(RouterSession session, string name, IReadOnlyList<string> events, Dictionary<string, RequestHandler>? requests, SenderOptions? options)
+    {
+        NameRules.ValidateSender(name);
+        ArgumentNullException.ThrowIfNull(events);
+        var declared = new List<string>(events.Count);
+        foreach (var e in events)
+        {
+            NameRules.ValidateEvent(e);
+            if (NameRules.IsReserved(e))
+            {
+                throw new SwitchboardException(ErrorCodes.ReservedName, $"Sender '{name}' declares '{e}', which only the bus itself raises (presence). Listen to it instead.");
+            }
+
+            if (!declared.Contains(e))
+            {
+                declared.Add(e);
+            }
+        }
+
+        requests ??= [];
+        foreach (var (request, handler) in requests)
+        {
+            NameRules.ValidateRequest(request);
+            ArgumentNullException.ThrowIfNull(handler);
+        }
+
+        options ??= new SenderOptions();
+        if (options.WillEvent is { } will && !declared.Contains(will))
+        {
+            throw new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{name}' names '{will}' as its last will but does not declare it; add it to the sender's events.");
+        }
+
+        var sender = new SenderRegistration(this, session, name, [.. declared], requests, options);
+        lock (_lock)
+        {
+            if (!_senders.TryAdd(name, sender))
+            {
+                throw new SwitchboardException(ErrorCodes.SenderExists, $"The sender name '{name}' is already taken on this bus; sender names are unique across the whole bus. Pick another name or remove the other sender first.");
+            }
+
+            try
+            {
+                session.Add(sender);
+            }
+            catch
+            {
+                _senders.TryRemove(name, out _);
+                throw;
+            }
+        }
+
+        await sender.RaiseAsync(NameRules.ConnectEvent, PresencePayload(sender.Info, null));
+        return sender;
+    }
+
+    public async ValueTask RemoveSenderAsync(SenderRegistration sender, DisconnectReason reason)
+    {
+        if (!sender.TryClose())
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _senders.TryRemove(KeyValuePair.Create(sender.Name, sender));
+            sender.Session.Remove(sender);
+            foreach (var key in _retained.Keys.Where(k => k.Sender == sender.Name).ToList())
+            {
+                _retained.Remove(key);
+            }
+        }
+
+        if (reason == DisconnectReason.ConnectionLost && sender.WillEvent is { } will)
+        {
+            await sender.RaiseAsync(will, sender.WillData);
+        }
+
+        Log.SenderLeft(sender.Name, reason);
+        await sender.RaiseAsync(NameRules.DisconnectEvent, PresencePayload(sender.Info, reason));
+    }
+
+    public IReadOnlyList<SenderInfo> GetSenders() =>
+        [.. _senders.Values.Select(s => s.Info).OrderBy(s => s.Name, StringComparer.Ordinal)];
+
+    public bool TryGetSender(string name, out SenderRegistration sender) => _senders.TryGetValue(name, out sender!);
+
+    /// <summary>Keeps <paramref name="message"/> as its event's retained value; an empty payload clears it.</summary>
+    public void Retain(BusMessage message)
+    {
+        lock (_lock)
+        {
+            if (message.Data.IsEmpty)
+            {
+                _retained.Remove((message.Sender, message.Event));
+            }
+            else
+            {
+                _retained[(message.Sender, message.Event)] = message;
+            }
+        }
+    }
+
+    private List<BusMessage> RetainedFor(string? sender, string? pattern)
+    {
+        var found = new List<BusMessage>();
+        foreach (var ((s, e), message) in _retained)
+        {
+            if ((sender is null || sender == s) && (pattern is null || EventPattern.IsMatch(pattern, e)))
+            {
+                found.Add(message);
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>The data of <c>#connect</c> (<paramref name="reason"/> null) and <c>#disconnect</c>:
+    /// <c>{"name":..., "events":[...], "requests":[...]}</c> plus <c>"reason"</c> on leaving.</summary>
+    private static Payload PresencePayload(SenderInfo info, DisconnectReason? reason)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", info.Name);
+            json.WriteStartArray("events");
+            foreach (var e in info.Events)
+            {
+                json.WriteStringValue(e);
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("requests");
+            foreach (var r in info.Requests)
+            {
+                json.WriteStringValue(r);
+            }
+
+            json.WriteEndArray();
+            if (reason is { } why)
+            {
+                json.WriteString("reason", why == DisconnectReason.Closed ? "closed" : "connection_lost");
+            }
+
+            json.WriteEndObject();
+        }
+
+        return new Payload(buffer.WrittenMemory);
+    }
+}

@@ -1,0 +1,105 @@
+using System.Collections.Frozen;
+
+namespace Switchboard.Routing;
+
+/// <summary>A sender registered on the router: its declared events (each with its cached targets) and its request handlers.</summary>
+internal sealed class SenderRegistration : ISender
+{
+    private readonly Router _router;
+    private readonly FrozenDictionary<string, EventSlot> _slots;
+    private readonly FrozenDictionary<string, RequestHandler> _requests;
+    private int _closed;
+
+    public SenderRegistration(Router router, RouterSession session, string name, string[] events, Dictionary<string, RequestHandler> requests, SenderOptions options)
+    {
+        _router = router;
+        Session = session;
+        Name = name;
+        Events = events;
+        _slots = events.ToFrozenDictionary(e => e, e => new EventSlot(router.Listeners, name, e), StringComparer.Ordinal);
+        _requests = requests.ToFrozenDictionary(StringComparer.Ordinal);
+        DefaultHandler = options.DefaultRequestHandler;
+        WillEvent = options.WillEvent;
+        WillData = options.WillData;
+        Info = new SenderInfo(name, events, [.. _requests.Keys.Order(StringComparer.Ordinal)], DefaultHandler is not null);
+    }
+
+    public string Name { get; }
+
+    public IReadOnlyList<string> Events { get; }
+
+    public RouterSession Session { get; }
+
+    public RequestHandler? DefaultHandler { get; }
+
+    public string? WillEvent { get; }
+
+    public Payload WillData { get; }
+
+    public SenderInfo Info { get; }
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>True for the one caller that closes the sender.</summary>
+    public bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
+
+    public RequestHandler? FindHandler(string request) =>
+        _requests.TryGetValue(request, out var handler) ? handler : DefaultHandler;
+
+    public ValueTask TriggerAsync(string @event, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default)
+    {
+        var slot = Slot(@event);
+        if (retain)
+        {
+            _router.Retain(new BusMessage(Name, @event, data, headers));
+        }
+
+        return slot.DeliverAsync(data, headers);
+    }
+
+    public async ValueTask TriggerAsync(IReadOnlyList<string> events, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var slots = new EventSlot[events.Count];
+        for (var i = 0; i < slots.Length; i++)
+        {
+            // Check every name before delivering any, so a bad list triggers nothing.
+            slots[i] = Slot(events[i]);
+        }
+
+        foreach (var slot in slots)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (retain)
+            {
+                _router.Retain(new BusMessage(Name, slot.Event, data, headers));
+            }
+
+            await slot.DeliverAsync(data, headers);
+        }
+    }
+
+    /// <summary>Delivers <paramref name="event"/> as if this sender triggered it, declared or not (presence, wills).</summary>
+    internal ValueTask RaiseAsync(string @event, Payload data) =>
+        _slots.TryGetValue(@event, out var slot)
+            ? slot.DeliverAsync(data, null)
+            : _router.DeliverAsync(new BusMessage(Name, @event, data));
+
+    private EventSlot Slot(string @event)
+    {
+        if (IsClosed)
+        {
+            throw new SwitchboardException(ErrorCodes.Closed, $"Sender '{Name}' was removed from the bus; it cannot trigger '{@event}'.");
+        }
+
+        if (_slots.TryGetValue(@event, out var slot))
+        {
+            return slot;
+        }
+
+        NameRules.ValidateEvent(@event);
+        throw new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{Name}' did not declare the event '{@event}'; it declared: {string.Join(", ", Events)}. Add '{@event}' to the events passed to AddSenderAsync.");
+    }
+
+    public ValueTask DisposeAsync() => _router.RemoveSenderAsync(this, DisconnectReason.Closed);
+}
