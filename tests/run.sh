@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what the tests need when it is missing, builds the whole solution
+# (warnings are errors), runs each test project with xunit's own runner and ends with one plain line of real counts:
+#   tests: N passed, N failed[, N skipped]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+need() { # need <command> <debian package>: install the package when the command is missing
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "installing $2 (for $1)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; else sudo apt-get install -y -qq "$2" >/dev/null; fi
+}
+need dotnet dotnet-sdk-10.0
+
+results=artifacts/test-results
+rm -rf "$results" && mkdir -p "$results"
+
+if ! dotnet build Switchboard.sln -c Release -nologo -v quiet; then
+  echo "build failed"
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
+
+status=0
+for project in tests/*/*.Tests.csproj; do
+  name=$(basename "$project" .csproj)
+  # Each project is bounded: a hung test fails the run instead of hanging CI.
+  timeout --kill-after=30 1500 dotnet run --project "$project" -c Release --no-build -- -xml "$results/$name.xml" -parallel collections || status=1
+done
+
+passed=0; failed=0; skipped=0; errors=0
+for xml in "$results"/*.xml; do
+  [ -f "$xml" ] || continue
+  line=$(grep -o '<assembly [^>]*>' "$xml" | head -1)
+  get() { echo "$line" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  passed=$((passed + $(get passed))); failed=$((failed + $(get failed)))
+  skipped=$((skipped + $(get skipped))); errors=$((errors + $(get errors)))
+done
+failed=$((failed + errors))
+[ "$failed" -gt 0 ] && status=1
+[ "$passed" -eq 0 ] && status=1
+
+summary="tests: $passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+exit $status
