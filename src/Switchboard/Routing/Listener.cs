@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
 
 namespace Switchboard.Routing;
 
@@ -16,9 +17,10 @@ namespace Switchboard.Routing;
 /// <para>With <see cref="ListenerOptions.MaxConcurrency"/> above 1, workers read the queue in parallel; without a
 /// callback, the application reads it.</para>
 /// </remarks>
-internal sealed class Listener : DeliveryTarget, IListenerQueue
+internal sealed class Listener : Subscription, IListenerQueue
 {
-    private readonly Router _router;
+    private readonly BusCounters _counters;
+    private readonly ILogger _log;
     private readonly MessageHandler? _handler;
     private readonly Channel<BusMessage> _queue;
     private readonly ListenerOptions _options;
@@ -31,11 +33,11 @@ internal sealed class Listener : DeliveryTarget, IListenerQueue
     private long _faults;
     private int _closed;
 
-    public Listener(Router router, string? sender, string? pattern, MessageHandler? handler, ListenerOptions options, string kind = "listener")
+    public Listener(BusCounters counters, ILogger log, string? sender, string? pattern, MessageHandler? handler, ListenerOptions options, string kind = "listener")
+        : base(sender, pattern, options.Group)
     {
-        _router = router;
-        Sender = sender;
-        Event = pattern;
+        _counters = counters;
+        _log = log;
         _handler = handler;
         _options = options;
         Kind = kind;
@@ -56,13 +58,7 @@ internal sealed class Listener : DeliveryTarget, IListenerQueue
             : [];
     }
 
-    public string? Sender { get; }
-
-    public string? Event { get; }
-
     public string Kind { get; }
-
-    public string? Group => _options.Group;
 
     public ListenerOptions Options => _options;
 
@@ -75,12 +71,6 @@ internal sealed class Listener : DeliveryTarget, IListenerQueue
     public Task Completion => _completion.Task;
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
-
-    /// <summary>Removes the listener from the router. Set by the router when it registers the listener.</summary>
-    internal Func<Listener, ValueTask>? Unregister { get; set; }
-
-    /// <summary>The session that owns the listener.</summary>
-    internal RouterSession? Session { get; set; }
 
     public override ValueTask DeliverAsync(in BusMessage message)
     {
@@ -275,7 +265,7 @@ internal sealed class Listener : DeliveryTarget, IListenerQueue
     private void CountDrop()
     {
         Interlocked.Increment(ref _dropped);
-        _router.Counters.AddListenerDrop();
+        _counters.AddListenerDrop();
     }
 
     private void OnFault(Exception ex)
@@ -286,19 +276,19 @@ internal sealed class Listener : DeliveryTarget, IListenerQueue
         }
 
         Interlocked.Increment(ref _faults);
-        _router.Counters.AddHandlerFault();
-        _router.Log.ListenerFaulted(ex, Kind, Sender ?? "*", Event ?? "*");
+        _counters.AddHandlerFault();
+        _log.ListenerFaulted(ex, Kind, Sender ?? "*", Event ?? "*");
     }
 
     private void Cut()
     {
         var error = new ListenerOverflowException(_options.Capacity);
-        _router.Log.ListenerCut(Kind, Sender ?? "*", Event ?? "*", _options.Capacity);
+        _log.ListenerCut(Kind, Sender ?? "*", Event ?? "*", _options.Capacity);
         _ = CloseAsync(error);
     }
 
     /// <summary>Stops delivery, removes the listener from the router and completes <see cref="Completion"/>.</summary>
-    internal async ValueTask CloseAsync(Exception? error)
+    public override async ValueTask CloseAsync(Exception? error)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {

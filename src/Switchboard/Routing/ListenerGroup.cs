@@ -3,7 +3,7 @@ namespace Switchboard.Routing;
 /// <summary>A queue group: listeners sharing a group name, sender and pattern. Each message goes to one member, round robin.</summary>
 internal sealed class ListenerGroup : DeliveryTarget
 {
-    private Listener[] _members = [];
+    private Subscription[] _members = [];
     private uint _next;
 
     public ListenerGroup(string? sender, string? pattern, string name)
@@ -22,10 +22,10 @@ internal sealed class ListenerGroup : DeliveryTarget
     public int Count => Volatile.Read(ref _members).Length;
 
     /// <summary>Adds a member (router lock held).</summary>
-    public void Add(Listener listener) => _members = [.. _members, listener];
+    public void Add(Subscription listener) => _members = [.. _members, listener];
 
     /// <summary>Removes a member (router lock held); true when the group is now empty.</summary>
-    public bool Remove(Listener listener)
+    public bool Remove(Subscription listener)
     {
         _members = [.. _members.Where(m => m != listener)];
         return _members.Length == 0;

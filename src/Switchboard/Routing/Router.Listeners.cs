@@ -9,6 +9,17 @@ internal sealed partial class Router
 
     public async ValueTask<Listener> AddListenerAsync(RouterSession session, string? sender, string? pattern, MessageHandler? handler, ListenerOptions? options)
     {
+        ValidateSubscription(sender, pattern);
+        options ??= Options.DefaultListenerOptions;
+        options.Validate();
+        var listener = new Listener(Counters, Log, sender, pattern, handler, options);
+        await AddSubscriptionAsync(session, listener, options.ReceiveRetained);
+        return listener;
+    }
+
+    /// <summary>Checks a listener's sender and pattern; a listener for any sender must name a channel pattern or none.</summary>
+    public static void ValidateSubscription(string? sender, string? pattern)
+    {
         if (sender is not null)
         {
             NameRules.ValidateSender(sender);
@@ -22,15 +33,25 @@ internal sealed partial class Router
                 throw new SwitchboardException(ErrorCodes.TargetedNeedsSender, $"'{pattern}' is a targeted event pattern: a listener for any sender cannot receive targeted events. Name the sender (ListenAsync(\"<sender>\", \"{pattern}\")), or, if the senders trigger it as a channel event, listen to '#{pattern}'.");
             }
         }
+    }
 
-        options ??= Options.DefaultListenerOptions;
-        options.Validate();
-        var listener = new Listener(this, sender, pattern, handler, options) { Unregister = RemoveListenerAsync, Session = session };
+    /// <summary>Registers a validated subscription (its group included) and hands it the retained values it matches.</summary>
+    public async ValueTask AddSubscriptionAsync(RouterSession session, Subscription subscription, bool receiveRetained)
+    {
+        if (subscription.Group is not null)
+        {
+            NameRules.ValidateGroup(subscription.Group);
+        }
+
+        subscription.Session = session;
+        subscription.Unregister = RemoveSubscriptionAsync;
+        var sender = subscription.Sender;
+        var pattern = subscription.Event;
         List<BusMessage> retained;
         lock (_lock)
         {
-            session.Add(listener);
-            if (options.Group is { } group)
+            session.Add(subscription);
+            if (subscription.Group is { } group)
             {
                 if (!_groups.TryGetValue((sender, pattern, group), out var members))
                 {
@@ -39,41 +60,39 @@ internal sealed partial class Router
                     Listeners.Add(sender, pattern, members);
                 }
 
-                members.Add(listener);
+                members.Add(subscription);
             }
             else
             {
-                Listeners.Add(sender, pattern, listener);
+                Listeners.Add(sender, pattern, subscription);
             }
 
-            retained = options.ReceiveRetained && _retained.Count > 0 ? RetainedFor(sender, pattern) : [];
+            retained = receiveRetained && _retained.Count > 0 ? RetainedFor(sender, pattern) : [];
         }
 
         foreach (var message in retained)
         {
-            await listener.DeliverAsync(message);
+            await subscription.DeliverAsync(message);
         }
-
-        return listener;
     }
 
-    private ValueTask RemoveListenerAsync(Listener listener)
+    private ValueTask RemoveSubscriptionAsync(Subscription subscription)
     {
-        listener.Session?.Remove(listener);
+        subscription.Session?.Remove(subscription);
         lock (_lock)
         {
-            if (listener.Group is { } group)
+            if (subscription.Group is { } group)
             {
-                var key = (listener.Sender, listener.Event, group);
-                if (_groups.TryGetValue(key, out var members) && members.Remove(listener))
+                var key = (subscription.Sender, subscription.Event, group);
+                if (_groups.TryGetValue(key, out var members) && members.Remove(subscription))
                 {
                     _groups.Remove(key);
-                    Listeners.Remove(listener.Sender, listener.Event, members);
+                    Listeners.Remove(subscription.Sender, subscription.Event, members);
                 }
             }
             else
             {
-                Listeners.Remove(listener.Sender, listener.Event, listener);
+                Listeners.Remove(subscription.Sender, subscription.Event, subscription);
             }
         }
 
@@ -85,7 +104,7 @@ internal sealed partial class Router
         NameRules.ValidateTopic(topic);
         options ??= Options.DefaultListenerOptions;
         options.Validate();
-        var listener = new Listener(this, null, topic, handler, options, "result listener") { Unregister = RemoveResultListenerAsync, Session = session };
+        var listener = new Listener(Counters, Log, null, topic, handler, options, "result listener") { Unregister = RemoveResultListenerAsync, Session = session };
         lock (_lock)
         {
             session.Add(listener);
@@ -95,7 +114,7 @@ internal sealed partial class Router
         return listener;
     }
 
-    private ValueTask RemoveResultListenerAsync(Listener listener)
+    private ValueTask RemoveResultListenerAsync(Subscription listener)
     {
         listener.Session?.Remove(listener);
         lock (_lock)

@@ -59,8 +59,8 @@ internal sealed partial class Router : IAsyncDisposable
                 case SenderRegistration sender:
                     await RemoveSenderAsync(sender, clean ? DisconnectReason.Closed : DisconnectReason.ConnectionLost);
                     break;
-                case Listener listener:
-                    await listener.CloseAsync(null);
+                case Subscription subscription:
+                    await subscription.CloseAsync(null);
                     break;
                 case ProducerRegistration producer:
                     RemoveProducer(producer);

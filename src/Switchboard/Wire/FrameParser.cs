@@ -1,0 +1,100 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Switchboard.Wire;
+
+/// <summary>
+/// Cuts frames out of a byte stream. The declared length is checked against the limit before anything waits or
+/// allocates, so a hostile length costs nothing; a frame split across segments is copied into a reused scratch
+/// buffer, so steady-state parsing allocates nothing.
+/// </summary>
+public sealed class FrameParser
+{
+    private readonly int _maxFrameSize;
+    private byte[] _scratch = [];
+
+    /// <summary>Creates a parser that refuses frames longer than <paramref name="maxFrameSize"/> (the length field's value).</summary>
+    public FrameParser(int maxFrameSize = Protocol.DefaultMaxFrameSize)
+    {
+        _maxFrameSize = maxFrameSize;
+    }
+
+    /// <summary>Frames whose CRC did not match (each one also throws).</summary>
+    public long ChecksumFailures { get; private set; }
+
+    /// <summary>
+    /// Takes one whole frame off the front of <paramref name="buffer"/> when it holds one. The frame's body stays
+    /// valid until the next call. Throws <see cref="ProtocolException"/> for a bad length or checksum.
+    /// </summary>
+    public bool TryRead(ref ReadOnlySequence<byte> buffer, out FrameType type, out ReadOnlySpan<byte> body)
+    {
+        type = default;
+        body = default;
+        if (buffer.Length < 4)
+        {
+            return false;
+        }
+
+        Span<byte> lengthBytes = stackalloc byte[4];
+        buffer.Slice(0, 4).CopyTo(lengthBytes);
+        var length = BinaryPrimitives.ReadInt32LittleEndian(lengthBytes);
+        if (length < Protocol.MinLength)
+        {
+            throw new ProtocolException(ProtocolException.Malformed, $"Frame length {length} is below the minimum of {Protocol.MinLength} (type and flags).");
+        }
+
+        if (length > _maxFrameSize)
+        {
+            throw new ProtocolException(ProtocolException.FrameTooLarge, $"Frame length {length} exceeds the limit of {_maxFrameSize} bytes (the MaxFrameSize setting).");
+        }
+
+        if (buffer.Length < 4 + length)
+        {
+            return false;
+        }
+
+        var frame = buffer.Slice(4, length);
+        ReadOnlySpan<byte> bytes;
+        if (frame.IsSingleSegment)
+        {
+            bytes = frame.FirstSpan;
+        }
+        else
+        {
+            if (_scratch.Length < length)
+            {
+                _scratch = new byte[Math.Max(length, Math.Min(_maxFrameSize, _scratch.Length * 2))];
+            }
+
+            frame.CopyTo(_scratch);
+            bytes = _scratch.AsSpan(0, length);
+        }
+
+        buffer = buffer.Slice(4 + length);
+        type = (FrameType)bytes[0];
+        var flags = bytes[1];
+        if ((flags & Protocol.FlagCrc) != 0)
+        {
+            if (length < Protocol.MinLength + 4)
+            {
+                throw new ProtocolException(ProtocolException.Malformed, $"{type} frame has the CRC flag but only {length} bytes, too few for a CRC.");
+            }
+
+            var expected = BinaryPrimitives.ReadUInt32LittleEndian(bytes[^4..]);
+            var actual = Crc32C.Compute(bytes[..^4]);
+            if (expected != actual)
+            {
+                ChecksumFailures++;
+                throw new ProtocolException(ProtocolException.BadChecksum, $"{type} frame failed its CRC-32C check (sent {expected:x8}, computed {actual:x8}).");
+            }
+
+            body = bytes[2..^4];
+        }
+        else
+        {
+            body = bytes[2..];
+        }
+
+        return true;
+    }
+}
