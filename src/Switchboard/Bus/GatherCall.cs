@@ -51,6 +51,9 @@ public sealed class GatherCall : IAsyncEnumerable<GatherResult>
 
     internal CancellationToken ProducerToken => _producers.Token;
 
+    /// <summary>Called with the late count each time a result arrives after the gather ended (the broker forwards it).</summary>
+    internal Action<int>? OnLate { get; set; }
+
     /// <summary>Results as they arrive, until the gather ends.</summary>
     /// <param name="cancellationToken">Stops enumerating (the gather itself goes on until its ttl).</param>
     public IAsyncEnumerator<GatherResult> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
@@ -58,19 +61,27 @@ public sealed class GatherCall : IAsyncEnumerable<GatherResult>
 
     internal async ValueTask OnResultAsync(string producer, Payload data)
     {
+        var late = 0;
         lock (_lock)
         {
             if (_done)
             {
-                _late++;
-                _router.Counters.AddLateResult();
-                _router.Log.LateResult(Topic, producer);
-                return;
+                late = ++_late;
             }
+            else
+            {
+                _answered.Add(producer);
+                _waiting.Remove(producer);
+                _results.Writer.TryWrite(new GatherResult(producer, Topic, data));
+            }
+        }
 
-            _answered.Add(producer);
-            _waiting.Remove(producer);
-            _results.Writer.TryWrite(new GatherResult(producer, Topic, data));
+        if (late > 0)
+        {
+            _router.Counters.AddLateResult();
+            _router.Log.LateResult(Topic, producer);
+            OnLate?.Invoke(late);
+            return;
         }
 
         await _router.DeliverResultAsync(Topic, new BusMessage(producer, Topic, data));

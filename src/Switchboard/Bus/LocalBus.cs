@@ -31,6 +31,9 @@ public sealed class LocalBus : IBus
     /// <inheritdoc />
     public BusCounters Counters => _router.Counters;
 
+    /// <summary>A participant on an existing router (the broker's in-process bus); disposing it closes only its session.</summary>
+    internal static LocalBus Over(Router router) => new(router, ownsRouter: false);
+
     internal Router Router => _router;
 
     /// <summary>Another participant on this same bus. Disposing it removes only what it registered; disposing the

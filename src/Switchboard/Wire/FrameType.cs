@@ -54,13 +54,16 @@ public enum FrameType : byte
     /// <summary>Answered with <see cref="Ok"/> once every frame before it was processed.</summary>
     Flush = 0x1C,
 
+    /// <summary>A clean close: the broker removes this connection's registrations without firing last wills.</summary>
+    Goodbye = 0x1D,
+
     /// <summary>The broker's answer to <see cref="Hello"/>.</summary>
     Welcome = 0x81,
 
     /// <summary>A registration or flush succeeded.</summary>
     Ok = 0x82,
 
-    /// <summary>Something failed: a code and a message. Correlation 0 means the connection itself; the broker closes after it.</summary>
+    /// <summary>Something failed: a correlation (0 when none), a fatal flag (the sender closes after a fatal error), a code and a message.</summary>
     Error = 0x83,
 
     /// <summary>A message delivered to a subscription.</summary>

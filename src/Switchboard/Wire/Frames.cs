@@ -185,11 +185,12 @@ public static class Frames
         w.End(output);
     }
 
-    /// <summary>ERROR: u32 corr (0: the connection), str code, str message.</summary>
-    public static void Error(IBufferWriter<byte> output, bool crc, uint correlation, string code, string message)
+    /// <summary>ERROR: u32 corr (0: none), u8 fatal (1: the connection closes after it), str code, str message.</summary>
+    public static void Error(IBufferWriter<byte> output, bool crc, uint correlation, bool fatal, string code, string message)
     {
-        var w = SpanWriter.Begin(output, FrameType.Error, 4 + SpanWriter.SizeOf(code) + SpanWriter.SizeOf(message), crc);
+        var w = SpanWriter.Begin(output, FrameType.Error, 5 + SpanWriter.SizeOf(code) + SpanWriter.SizeOf(message), crc);
         w.U32(correlation);
+        w.U8(fatal ? (byte)1 : (byte)0);
         w.String(code);
         w.String(message);
         w.End(output);

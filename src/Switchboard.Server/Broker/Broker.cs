@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Switchboard.Routing;
+
+namespace Switchboard.Server;
+
+/// <summary>
+/// The broker: the same <see cref="Router"/> that <see cref="LocalBus"/> wraps, with one session per network
+/// connection. One heartbeat loop serves every connection (on the injected clock). Shutting down is a lame-duck
+/// notice first, so clients move elsewhere before their connections close.
+/// </summary>
+public sealed class Broker : IAsyncDisposable
+{
+    /// <summary>The sender the broker itself uses for bus-wide notices (<c>#slow_consumer</c>, <c>#lame_duck</c>).</summary>
+    public const string SystemSender = "switchboard";
+
+    private readonly ConcurrentDictionary<BrokerConnection, byte> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly LocalBus _bus;
+    private Task _heartbeats = Task.CompletedTask;
+    private ISender? _system;
+    private long _slowConsumers;
+    private long _heartbeatTimeouts;
+    private long _protocolErrors;
+    private int _disposed;
+
+    /// <summary>Creates a broker; <see cref="StartAsync"/> starts its heartbeat loop.</summary>
+    public Broker(BrokerOptions? options = null)
+    {
+        Options = options ?? new BrokerOptions();
+        Router = new Router(Options.Bus);
+        _bus = LocalBus.Over(Router);
+        Log = Options.Bus.LoggerFactory.CreateLogger("Switchboard.Broker");
+    }
+
+    /// <summary>The settings.</summary>
+    public BrokerOptions Options { get; }
+
+    /// <summary>An in-process participant on the broker's bus: senders and listeners registered here meet the network clients.</summary>
+    public IBus Bus => _bus;
+
+    /// <summary>Connections open now.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Connections cut as slow consumers.</summary>
+    public long SlowConsumers => Interlocked.Read(ref _slowConsumers);
+
+    /// <summary>Connections closed because their heartbeats stopped.</summary>
+    public long HeartbeatTimeouts => Interlocked.Read(ref _heartbeatTimeouts);
+
+    /// <summary>Connections closed for breaking the protocol.</summary>
+    public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
+
+    internal Router Router { get; }
+
+    internal ILogger Log { get; }
+
+    internal CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>Registers the broker's own sender and starts the heartbeat loop.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        _system = await _bus.AddSenderAsync(SystemSender, ["#slow_consumer", "#lame_duck"], cancellationToken: cancellationToken);
+        _heartbeats = RunHeartbeatsAsync();
+    }
+
+    internal void Add(BrokerConnection connection) => _connections.TryAdd(connection, 0);
+
+    internal void Remove(BrokerConnection connection) => _connections.TryRemove(connection, out _);
+
+    internal void CountProtocolError() => Interlocked.Increment(ref _protocolErrors);
+
+    internal void OnSlowConsumer(BrokerConnection connection, long buffered)
+    {
+        Interlocked.Increment(ref _slowConsumers);
+        Log.SlowConsumer(connection.Id, connection.ClientName, buffered, Options.MaxOutboundBytes, Options.SlowConsumerPolicy);
+        var notice = Payload.Utf8($$"""{"connection":"{{connection.Id}}","client":"{{System.Text.Encodings.Web.JavaScriptEncoder.Default.Encode(connection.ClientName)}}","buffered":{{buffered}},"limit":{{Options.MaxOutboundBytes}},"policy":"{{(Options.SlowConsumerPolicy == SlowConsumerPolicy.Disconnect ? "disconnect" : "drop_newest")}}"}""");
+        if (_system is { } system)
+        {
+            _ = system.TriggerAsync("#slow_consumer", notice).AsTask();
+        }
+    }
+
+    /// <summary>One loop for all connections: ping the idle ones, close the silent ones.</summary>
+    private async Task RunHeartbeatsAsync()
+    {
+        var time = Options.Bus.TimeProvider;
+        var interval = Options.HeartbeatInterval;
+        using var timer = new PeriodicTimer(interval / 2, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                var now = time.GetTimestamp();
+                foreach (var connection in _connections.Keys)
+                {
+                    var silence = time.GetElapsedTime(connection.LastReceived, time.GetTimestamp());
+                    if (silence > interval * Options.HeartbeatMisses)
+                    {
+                        Interlocked.Increment(ref _heartbeatTimeouts);
+                        Log.HeartbeatMissed(connection.Id, connection.ClientName, (long)silence.TotalMilliseconds);
+                        connection.Abort("heartbeat_timeout");
+                    }
+                    else if (time.GetElapsedTime(connection.LastSent, now) >= interval / 2)
+                    {
+                        connection.SendPing();
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Tells every client the broker is going away, then waits up to <see cref="BrokerOptions.LameDuckGrace"/> for them to leave.</summary>
+    public async Task LameDuckAsync(string reason = "shutting down", CancellationToken cancellationToken = default)
+    {
+        var connections = _connections.Keys.ToList();
+        Log.LameDuck(connections.Count);
+        foreach (var connection in connections)
+        {
+            connection.SendGoingAway(reason);
+        }
+
+        var deadline = Options.Bus.TimeProvider.GetTimestamp();
+        while (!_connections.IsEmpty && Options.Bus.TimeProvider.GetElapsedTime(deadline) < Options.LameDuckGrace)
+        {
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        await _heartbeats;
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Abort("broker stopped");
+        }
+
+        await _bus.DisposeAsync();
+        await Router.DisposeAsync();
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,54 @@
+namespace Switchboard.Server;
+
+/// <summary>How the broker listens and what it allows. Defaults follow DESIGN.md's ports table.</summary>
+public sealed record BrokerOptions
+{
+    /// <summary>The address the binary protocol binds on TCP.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>The binary protocol's TCP port; 0 picks a free one; null turns TCP off.</summary>
+    public int? Port { get; init; } = 7222;
+
+    /// <summary>A Unix socket path for the binary protocol; null (the default) turns it off.</summary>
+    public string? UnixSocketPath { get; init; }
+
+    /// <summary>The name the broker gives in WELCOME.</summary>
+    public string ServerName { get; init; } = "switchboard";
+
+    /// <summary>The largest frame accepted from a client.</summary>
+    public int MaxFrameSize { get; init; } = Wire.Protocol.DefaultMaxFrameSize;
+
+    /// <summary>The bytes each connection may have waiting to be written before it counts as a slow consumer.</summary>
+    public long MaxOutboundBytes { get; init; } = 8L << 20;
+
+    /// <summary>What happens to a connection whose outbound bytes exceed <see cref="MaxOutboundBytes"/>.</summary>
+    public SlowConsumerPolicy SlowConsumerPolicy { get; init; } = SlowConsumerPolicy.Disconnect;
+
+    /// <summary>How often the broker pings an idle connection; a connection silent for <see cref="HeartbeatMisses"/> intervals is dead.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many heartbeat intervals of silence make a connection dead.</summary>
+    public int HeartbeatMisses { get; init; } = 2;
+
+    /// <summary>How long a new connection has to send HELLO.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a shutting-down broker waits for clients to leave after telling them (lame duck).</summary>
+    public TimeSpan LameDuckGrace { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Checks HELLO's credentials; null accepts every connection. Returns null to accept, or the reason to refuse.</summary>
+    public Func<string, string?, string?>? Authenticate { get; init; }
+
+    /// <summary>The router's settings (clock, logging, request timeout).</summary>
+    public BusOptions Bus { get; init; } = BusOptions.Default;
+}
+
+/// <summary>What the broker does with a connection that does not read fast enough.</summary>
+public enum SlowConsumerPolicy
+{
+    /// <summary>Close it (its senders leave with reason <c>slow_consumer</c>, their last wills fire); everyone else keeps being served.</summary>
+    Disconnect,
+
+    /// <summary>Drop messages for it while its buffer is full, counting each drop.</summary>
+    DropNewest,
+}

@@ -1,0 +1,511 @@
+using Switchboard.Routing;
+using Switchboard.Wire;
+
+namespace Switchboard.Server;
+
+/// <summary>What each client frame does. Parsing errors are <see cref="ProtocolException"/>s and close the connection;
+/// refusals (a taken name, an undeclared event) are correlated ERROR frames and the connection stays.</summary>
+internal sealed partial class BrokerConnection
+{
+    private ValueTask Dispatch(FrameType type, ReadOnlySpan<byte> body)
+    {
+        if (_session is null)
+        {
+            return type == FrameType.Hello
+                ? OnHello(body)
+                : throw new ProtocolException(ProtocolException.UnexpectedFrame, $"The first frame must be HELLO (0x01); got {Describe(type)}.");
+        }
+
+        switch (type)
+        {
+            case FrameType.Ping:
+                var nonce = Read(body, type).U64("nonce");
+                lock (Outbound.Sync)
+                {
+                    Frames.PingPong(Outbound.ControlWriter, Crc, FrameType.Pong, nonce);
+                    Outbound.Commit();
+                }
+
+                return default;
+            case FrameType.Pong:
+                return default;
+            case FrameType.Trigger:
+                return OnTrigger(body);
+            case FrameType.AddSender:
+                return OnAddSender(body);
+            case FrameType.RemoveSender:
+                return OnRemoveSender(body);
+            case FrameType.Listen:
+                return OnListen(body);
+            case FrameType.Unlisten:
+                return OnUnlisten(body);
+            case FrameType.Request:
+                return OnRequest(body);
+            case FrameType.Reply:
+                return OnReply(body);
+            case FrameType.AddProducer:
+                return OnAddProducer(body);
+            case FrameType.RemoveProducer:
+                return OnRemoveProducer(body);
+            case FrameType.Gather:
+                return OnGather(body);
+            case FrameType.ListenResults:
+                return OnListenResults(body);
+            case FrameType.ListSenders:
+                var listCorrelation = Read(body, type).U32("correlation");
+                lock (Outbound.Sync)
+                {
+                    Frames.SenderList(Outbound.Writer, Crc, listCorrelation, Router.GetSenders());
+                    Outbound.Commit();
+                }
+
+                return default;
+            case FrameType.Flush:
+                SendOk(Read(body, type).U32("correlation"));
+                return default;
+            case FrameType.Goodbye:
+                _goodbye = true;
+                return default;
+            case FrameType.Hello:
+                throw new ProtocolException(ProtocolException.UnexpectedFrame, "HELLO was already received on this connection.");
+            default:
+                throw Enum.IsDefined(type)
+                    ? new ProtocolException(ProtocolException.UnexpectedFrame, $"{Describe(type)} is sent by brokers, not by clients.")
+                    : new ProtocolException(ProtocolException.UnknownFrame, $"Unknown frame type 0x{(byte)type:x2}.");
+        }
+    }
+
+    private static SpanReader Read(ReadOnlySpan<byte> body, FrameType type) => new(body, type);
+
+    private static string Describe(FrameType type) => Enum.IsDefined(type) ? $"{type} (0x{(byte)type:x2})" : $"0x{(byte)type:x2}";
+
+    private ValueTask OnHello(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.Hello);
+        var version = r.U16("version");
+        var client = r.String("client") ?? string.Empty;
+        var credentials = r.String("credentials", emptyIsNull: true);
+        var features = r.U32("features");
+        _ = r.U32("heartbeat");
+        r.End();
+        if (version != Protocol.Version)
+        {
+            throw new ProtocolException(ProtocolException.UnsupportedVersion, $"This broker speaks protocol version {Protocol.Version}; the client sent version {version}.");
+        }
+
+        if (_broker.Options.Authenticate?.Invoke(client, credentials) is { } refusal)
+        {
+            throw new ProtocolException("unauthorized", refusal);
+        }
+
+        ClientName = client.Length == 0 ? Id : client;
+        Crc = (features & Protocol.FeatureCrc) != 0;
+        _session = Router.OpenSession(ClientName);
+        lock (Outbound.Sync)
+        {
+            Frames.Welcome(Outbound.ControlWriter, Crc, Protocol.Version, _broker.Options.ServerName, Protocol.FeatureCrc, (uint)_broker.Options.HeartbeatInterval.TotalMilliseconds, (uint)_broker.Options.MaxFrameSize);
+            Outbound.Commit();
+        }
+
+        _broker.Log.ClientJoined(Id, _context.RemoteEndPoint?.ToString() ?? "unix socket", ClientName);
+        return default;
+    }
+
+    private ValueTask OnTrigger(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.Trigger);
+        var sender = r.RequiredString("sender");
+        var flags = r.U8("flags");
+        var count = r.U16("event count");
+        string? single = null;
+        string[]? several = null;
+        if (count == 1)
+        {
+            single = r.RequiredString("event");
+        }
+        else
+        {
+            several = new string[count];
+            for (var i = 0; i < count; i++)
+            {
+                several[i] = r.RequiredString("event");
+            }
+        }
+
+        var headers = r.Headers("headers");
+        var data = r.Payload("data");
+        r.End();
+        if (!_senders.TryGetValue(sender, out var registration))
+        {
+            SendError(0, fatal: false, "unknown_sender", $"This connection has not registered the sender '{sender}'; register it (ADD_SENDER) before triggering its events. The broker stamps the sender, so a connection can only trigger its own.");
+            return default;
+        }
+
+        var retain = (flags & Protocol.TriggerRetain) != 0;
+        try
+        {
+            var pending = single is not null
+                ? registration.TriggerAsync(single, data, headers, retain)
+                : registration.TriggerAsync(several!, data, headers, retain);
+            return pending.IsCompletedSuccessfully ? default : GuardAsync(pending, 0);
+        }
+        catch (SwitchboardException ex)
+        {
+            SendError(0, fatal: false, ex.Code, ex.Message);
+            return default;
+        }
+    }
+
+    private ValueTask OnAddSender(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.AddSender);
+        var correlation = r.U32("correlation");
+        var name = r.RequiredString("name");
+        var events = r.Strings("events");
+        var requests = r.Strings("requests");
+        var hasDefault = r.U8("has default") != 0;
+        var will = r.String("will event", emptyIsNull: true);
+        var willData = r.Payload("will data");
+        r.End();
+        return GuardAsync(AddSenderAsync(correlation, name, events, requests, hasDefault, will, willData), correlation);
+    }
+
+    private async ValueTask AddSenderAsync(uint correlation, string name, string[] events, string[] requests, bool hasDefault, string? will, Payload willData)
+    {
+        var forward = ForwardRequests(name);
+        var handlers = new Dictionary<string, RequestHandler>(StringComparer.Ordinal);
+        foreach (var request in requests)
+        {
+            handlers[request] = forward;
+        }
+
+        var options = new SenderOptions { DefaultRequestHandler = hasDefault ? forward : null, WillEvent = will, WillData = willData };
+        var registration = await Router.AddSenderAsync(_session!, name, events, handlers, options);
+        _senders[name] = registration;
+        SendOk(correlation);
+    }
+
+    private ValueTask OnRemoveSender(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.RemoveSender);
+        var correlation = r.U32("correlation");
+        var name = r.RequiredString("name");
+        r.End();
+        if (!_senders.TryRemove(name, out var registration))
+        {
+            SendError(correlation, fatal: false, "unknown_sender", $"This connection has no sender named '{name}'.");
+            return default;
+        }
+
+        return GuardAsync(RemoveAsync(registration, correlation), correlation);
+
+        async ValueTask RemoveAsync(SenderRegistration sender, uint id)
+        {
+            await sender.DisposeAsync();
+            SendOk(id);
+        }
+    }
+
+    private ValueTask OnListen(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.Listen);
+        var correlation = r.U32("correlation");
+        var id = r.U32("subscription");
+        var sender = r.String("sender", emptyIsNull: true);
+        var pattern = r.String("pattern", emptyIsNull: true);
+        var group = r.String("group", emptyIsNull: true);
+        var retained = (r.U8("flags") & 1) != 0;
+        r.End();
+        return GuardAsync(ListenAsync(), correlation);
+
+        async ValueTask ListenAsync()
+        {
+            Router.ValidateSubscription(sender, pattern);
+            var subscription = new RemoteSubscription(this, id, sender, pattern, group);
+            if (!_subscriptions.TryAdd(id, subscription))
+            {
+                throw new SwitchboardException(ErrorCodes.InvalidArgument, $"Subscription id {id} is already in use on this connection.");
+            }
+
+            try
+            {
+                await Router.AddSubscriptionAsync(_session!, subscription, retained);
+            }
+            catch
+            {
+                _subscriptions.TryRemove(id, out _);
+                throw;
+            }
+
+            SendOk(correlation);
+        }
+    }
+
+    private ValueTask OnUnlisten(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.Unlisten);
+        var correlation = r.U32("correlation");
+        var id = r.U32("subscription");
+        r.End();
+        if (!_subscriptions.TryRemove(id, out var subscription))
+        {
+            SendError(correlation, fatal: false, "unknown_subscription", $"This connection has no subscription {id}.");
+            return default;
+        }
+
+        return GuardAsync(CloseAsync(), correlation);
+
+        async ValueTask CloseAsync()
+        {
+            await subscription.CloseAsync(null);
+            SendOk(correlation);
+        }
+    }
+
+    private ValueTask OnRequest(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.Request);
+        var id = r.U32("request id");
+        var sender = r.RequiredString("sender");
+        var request = r.RequiredString("request");
+        var timeoutMs = r.U32("timeout");
+        var headers = r.Headers("headers");
+        var data = r.Payload("data");
+        r.End();
+        _ = AnswerAsync();
+        return default;
+
+        async Task AnswerAsync()
+        {
+            try
+            {
+                var timeout = timeoutMs == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(timeoutMs);
+                var answer = await Router.RequestAsync(sender, request, data, timeout, headers, _closing.Token);
+                SendReply(id, null, null, answer);
+            }
+            catch (SwitchboardException ex)
+            {
+                SendReply(id, ex.Code, ex.Message, default);
+            }
+            catch (OperationCanceledException)
+            {
+                // The asker's connection closed; nobody is left to answer.
+            }
+        }
+    }
+
+    private ValueTask OnReply(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.Reply);
+        var id = r.U32("id");
+        var status = r.U8("status");
+        var code = r.String("code");
+        var message = r.String("message");
+        var data = r.Payload("data");
+        r.End();
+        if (_awaitingReply.TryRemove(id, out var pending))
+        {
+            if (status == Protocol.ReplyOk)
+            {
+                pending.TrySetResult(data);
+            }
+            else if (code is ErrorCodes.HandlerError or "" or null)
+            {
+                // The router words it as "Sender 's' failed to answer 'r': <message>".
+                pending.TrySetException(new RemoteHandlerException(message ?? "the handler failed"));
+            }
+            else
+            {
+                pending.TrySetException(new SwitchboardException(code, message ?? code));
+            }
+        }
+
+        return default;
+    }
+
+    private ValueTask OnAddProducer(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.AddProducer);
+        var correlation = r.U32("correlation");
+        var name = r.String("name", emptyIsNull: true);
+        var group = r.String("group", emptyIsNull: true);
+        var topics = r.Strings("topics");
+        r.End();
+        try
+        {
+            var producer = Router.AddProducer(_session!, topics, ForwardProduce, new ProducerOptions { Name = name, Group = group });
+            _producers[producer.Name] = producer;
+            SendOk(correlation, producer.Name);
+        }
+        catch (SwitchboardException ex)
+        {
+            SendError(correlation, fatal: false, ex.Code, ex.Message);
+        }
+
+        return default;
+    }
+
+    private ValueTask OnRemoveProducer(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.RemoveProducer);
+        var correlation = r.U32("correlation");
+        var name = r.RequiredString("name");
+        r.End();
+        if (_producers.TryRemove(name, out var producer))
+        {
+            Router.RemoveProducer(producer);
+            SendOk(correlation);
+        }
+        else
+        {
+            SendError(correlation, fatal: false, "unknown_producer", $"This connection has no producer named '{name}'.");
+        }
+
+        return default;
+    }
+
+    private ValueTask OnGather(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.Gather);
+        var id = r.U32("gather id");
+        var topic = r.RequiredString("topic");
+        var ttlMs = r.U32("ttl");
+        var headers = r.Headers("headers");
+        var data = r.Payload("data");
+        r.End();
+        GatherCall call;
+        try
+        {
+            call = Router.Gather(topic, data, TimeSpan.FromMilliseconds(ttlMs), headers, _closing.Token);
+        }
+        catch (SwitchboardException ex)
+        {
+            SendError(id, fatal: false, ex.Code, ex.Message);
+            return default;
+        }
+
+        call.OnLate = late =>
+        {
+            lock (Outbound.Sync)
+            {
+                if (!Outbound.IsCompleted)
+                {
+                    Frames.GatherLate(Outbound.Writer, Crc, id, (uint)late);
+                    Outbound.Commit();
+                }
+            }
+        };
+        _ = PumpAsync();
+        return default;
+
+        async Task PumpAsync()
+        {
+            await foreach (var result in call)
+            {
+                lock (Outbound.Sync)
+                {
+                    if (!Outbound.IsCompleted)
+                    {
+                        Frames.GatherResult(Outbound.Writer, Crc, id, result.Producer, result.Data);
+                        Outbound.Commit();
+                    }
+                }
+            }
+
+            var summary = await call.Summary;
+            lock (Outbound.Sync)
+            {
+                if (!Outbound.IsCompleted)
+                {
+                    Frames.GatherDone(Outbound.Writer, Crc, id, summary);
+                    Outbound.Commit();
+                }
+            }
+        }
+    }
+
+    private ValueTask OnListenResults(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.ListenResults);
+        var correlation = r.U32("correlation");
+        var id = r.U32("subscription");
+        var topic = r.RequiredString("topic");
+        r.End();
+        try
+        {
+            var listener = Router.AddResultListener(_session!, topic, (message, _) =>
+            {
+                lock (Outbound.Sync)
+                {
+                    if (!Outbound.IsCompleted)
+                    {
+                        Frames.Event(Outbound.Writer, Crc, id, message.Sender, message.Event, message.Headers, message.Data);
+                        Outbound.Commit();
+                    }
+                }
+
+                return default;
+            }, null);
+            if (!_subscriptions.TryAdd(id, listener))
+            {
+                _ = listener.CloseAsync(null);
+                throw new SwitchboardException(ErrorCodes.InvalidArgument, $"Subscription id {id} is already in use on this connection.");
+            }
+
+            SendOk(correlation);
+        }
+        catch (SwitchboardException ex)
+        {
+            SendError(correlation, fatal: false, ex.Code, ex.Message);
+        }
+
+        return default;
+    }
+
+    private RequestHandler ForwardRequests(string sender) =>
+        (request, ct) => AskClientAsync(FrameType.RequestIn, request.Sender, request.Name, request.Headers, request.Data, ct);
+
+    private ValueTask<Payload> ForwardProduce(GatherRequest request, CancellationToken cancellationToken) =>
+        AskClientAsync(FrameType.ProduceIn, request.Producer, request.Topic, request.Headers, request.Data, cancellationToken);
+
+    /// <summary>Sends a REQUEST_IN or PRODUCE_IN to this client and waits for its REPLY.</summary>
+    private async ValueTask<Payload> AskClientAsync(FrameType type, string target, string name, MessageHeaders headers, Payload data, CancellationToken cancellationToken)
+    {
+        var id = Interlocked.Increment(ref _nextOutgoingId);
+        var pending = new TaskCompletionSource<Payload>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _awaitingReply[id] = pending;
+        try
+        {
+            lock (Outbound.Sync)
+            {
+                if (Outbound.IsCompleted)
+                {
+                    throw new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
+                }
+
+                Frames.Incoming(Outbound.Writer, Crc, type, id, target, name, headers, data);
+                Outbound.Commit();
+            }
+
+            using var registration = cancellationToken.Register(static state => ((TaskCompletionSource<Payload>)state!).TrySetCanceled(), pending);
+            return await pending.Task;
+        }
+        finally
+        {
+            _awaitingReply.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Turns a refusal into a correlated ERROR frame; the connection stays.</summary>
+    private async ValueTask GuardAsync(ValueTask pending, uint correlation)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception ex) when (ex is SwitchboardException and not ProtocolException)
+        {
+            SendError(correlation, fatal: false, ((SwitchboardException)ex).Code, ex.Message);
+        }
+    }
+}

@@ -1,0 +1,299 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Connections;
+using Switchboard.Routing;
+using Switchboard.Transports;
+using Switchboard.Wire;
+
+namespace Switchboard.Server;
+
+/// <summary>
+/// One client connection: a read loop that parses frames from the transport's pipe and turns them into router
+/// calls on this connection's <see cref="RouterSession"/>, and a write loop that drains the outbound buffer into the
+/// transport in batches. Split by concern: this file holds the loops and the lifecycle, <c>BrokerConnection.Frames.cs</c>
+/// what each frame does.
+/// </summary>
+internal sealed partial class BrokerConnection
+{
+    private static long s_ids;
+    private readonly Broker _broker;
+    private readonly ConnectionContext _context;
+    private readonly FrameParser _parser;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly ConcurrentDictionary<uint, Subscription> _subscriptions = new();
+    private readonly ConcurrentDictionary<string, SenderRegistration> _senders = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ProducerRegistration> _producers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<uint, TaskCompletionSource<Payload>> _awaitingReply = new();
+    private RouterSession? _session;
+    private uint _nextOutgoingId;
+    private long _lastReceived;
+    private long _lastSent;
+    private bool _goodbye;
+    private string? _abortReason;
+    private int _slow;
+
+    public BrokerConnection(Broker broker, ConnectionContext context)
+    {
+        _broker = broker;
+        _context = context;
+        _parser = new FrameParser(broker.Options.MaxFrameSize);
+        Outbound = new OutboundBuffer(broker.Options.MaxOutboundBytes);
+        Id = $"c{Interlocked.Increment(ref s_ids)}";
+        _lastReceived = _lastSent = Time.GetTimestamp();
+    }
+
+    public string Id { get; }
+
+    public string ClientName { get; private set; } = "(before HELLO)";
+
+    public OutboundBuffer Outbound { get; }
+
+    public bool Crc { get; private set; }
+
+    public long LastReceived => Volatile.Read(ref _lastReceived);
+
+    public long LastSent => Volatile.Read(ref _lastSent);
+
+    private TimeProvider Time => _broker.Options.Bus.TimeProvider;
+
+    private Router Router => _broker.Router;
+
+    public async Task RunAsync()
+    {
+        _broker.Add(this);
+        var writing = WriteLoopAsync();
+        var reason = "closed by the client";
+        using var handshake = Time.CreateTimer(static state => ((BrokerConnection)state!).OnHandshakeTimeout(), this, _broker.Options.HandshakeTimeout, Timeout.InfiniteTimeSpan);
+        try
+        {
+            await ReadLoopAsync();
+            reason = _goodbye ? "goodbye" : _abortReason ?? "closed by the client";
+        }
+        catch (ProtocolException ex)
+        {
+            reason = ex.Code;
+            _broker.CountProtocolError();
+            _broker.Log.ProtocolViolation(Id, ClientName, ex.Code, ex.Message);
+            SendError(0, fatal: true, ex.Code, ex.Message);
+        }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
+        {
+            reason = _abortReason ?? "aborted";
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        {
+            reason = _abortReason ?? $"connection lost ({ex.GetType().Name})";
+        }
+        catch (Exception ex)
+        {
+            reason = "internal error";
+            _broker.Log.ConnectionFailed(ex, Id, ClientName);
+            SendError(0, fatal: true, "internal_error", "The broker failed while handling this connection: " + ex.Message);
+        }
+        finally
+        {
+            _broker.Remove(this);
+            foreach (var (_, pending) in _awaitingReply)
+            {
+                pending.TrySetException(new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' closed before it answered."));
+            }
+
+            if (_session is { } session)
+            {
+                await Router.CloseSessionAsync(session, clean: _goodbye);
+            }
+
+            Outbound.Complete();
+            await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
+            _context.Abort();
+            await _closing.CancelAsync();
+            _broker.Log.ClientLeft(Id, ClientName, reason);
+        }
+    }
+
+    /// <summary>Closes the connection at once, without a goodbye: its senders' last wills fire.</summary>
+    public void Abort(string reason)
+    {
+        _abortReason ??= reason;
+        Outbound.Complete();
+        try
+        {
+            _closing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _context.Abort(new ConnectionAbortedException(reason));
+    }
+
+    public void SendPing()
+    {
+        lock (Outbound.Sync)
+        {
+            if (!Outbound.IsCompleted)
+            {
+                Frames.PingPong(Outbound.ControlWriter, Crc, FrameType.Ping, (ulong)Time.GetTimestamp());
+                Outbound.Commit();
+            }
+        }
+    }
+
+    public void SendGoingAway(string reason)
+    {
+        lock (Outbound.Sync)
+        {
+            if (!Outbound.IsCompleted)
+            {
+                Frames.GoingAway(Outbound.ControlWriter, Crc, reason);
+                Outbound.Commit();
+            }
+        }
+    }
+
+    /// <summary>Called under the outbound lock when a delivery finds the buffer over its limit.</summary>
+    public void OnOutboundFull()
+    {
+        if (_broker.Options.SlowConsumerPolicy == SlowConsumerPolicy.DropNewest)
+        {
+            Router.Counters.AddListenerDrop();
+            if (Interlocked.Exchange(ref _slow, 1) == 0)
+            {
+                _broker.OnSlowConsumer(this, Outbound.Buffered);
+            }
+
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _slow, 1) == 0)
+        {
+            Router.Counters.AddListenerDrop();
+            var buffered = Outbound.Buffered;
+            ThreadPool.QueueUserWorkItem(static state =>
+            {
+                var (connection, bytes) = state;
+                connection._broker.OnSlowConsumer(connection, bytes);
+                connection.Abort("slow_consumer");
+            }, (this, (long)buffered), preferLocal: false);
+        }
+    }
+
+    private void OnHandshakeTimeout()
+    {
+        if (Volatile.Read(ref _session) is null)
+        {
+            SendError(0, fatal: true, ProtocolException.UnexpectedFrame, $"No HELLO within {_broker.Options.HandshakeTimeout.TotalSeconds:0.#} s (the HandshakeTimeout setting).");
+            Abort("no HELLO");
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var input = _context.Transport.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync(_closing.Token);
+            var buffer = result.Buffer;
+            try
+            {
+                while (TryProcess(ref buffer, out var pending))
+                {
+                    if (!pending.IsCompletedSuccessfully)
+                    {
+                        await pending;
+                    }
+
+                    if (_goodbye)
+                    {
+                        return;
+                    }
+                }
+            }
+            finally
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool TryProcess(ref ReadOnlySequence<byte> buffer, out ValueTask pending)
+    {
+        if (!_parser.TryRead(ref buffer, out var type, out var body))
+        {
+            pending = default;
+            return false;
+        }
+
+        Volatile.Write(ref _lastReceived, Time.GetTimestamp());
+        pending = Dispatch(type, body);
+        return true;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var output = _context.Transport.Output;
+        try
+        {
+            while (true)
+            {
+                var batch = await Outbound.TakeAsync(CancellationToken.None);
+                if (batch.IsEmpty)
+                {
+                    break;
+                }
+
+                Volatile.Write(ref _lastSent, Time.GetTimestamp());
+                var flushed = await output.WriteAsync(batch);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            Abort("write failed");
+        }
+    }
+
+    private void SendError(uint correlation, bool fatal, string code, string message)
+    {
+        lock (Outbound.Sync)
+        {
+            if (!Outbound.IsCompleted)
+            {
+                Frames.Error(Outbound.ControlWriter, Crc, correlation, fatal, code, message);
+                Outbound.Commit();
+            }
+        }
+    }
+
+    private void SendOk(uint correlation, string? detail = null)
+    {
+        lock (Outbound.Sync)
+        {
+            if (!Outbound.IsCompleted)
+            {
+                Frames.Ok(Outbound.Writer, Crc, correlation, detail);
+                Outbound.Commit();
+            }
+        }
+    }
+
+    private void SendReply(uint id, string? code, string? message, Payload data)
+    {
+        lock (Outbound.Sync)
+        {
+            if (!Outbound.IsCompleted)
+            {
+                Frames.Reply(Outbound.Writer, Crc, id, code, message, data);
+                Outbound.Commit();
+            }
+        }
+    }
+}

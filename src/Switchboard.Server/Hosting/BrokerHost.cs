@@ -1,0 +1,127 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Switchboard.Server;
+
+/// <summary>
+/// Runs a <see cref="Broker"/> on Kestrel: the binary protocol on TCP and, if asked, a Unix socket.
+/// <see cref="Endpoints"/> gives the real bound addresses (so port 0 is usable). Stopping is a lame-duck shutdown.
+/// </summary>
+public sealed class BrokerHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private int _stopped;
+
+    private BrokerHost(WebApplication app, Broker broker, IReadOnlyList<string> endpoints)
+    {
+        _app = app;
+        Broker = broker;
+        Endpoints = endpoints;
+    }
+
+    /// <summary>The broker.</summary>
+    public Broker Broker { get; }
+
+    /// <summary>The bound endpoints as client addresses: <c>sb://HOST:PORT</c>, <c>sb+unix:///PATH</c>.</summary>
+    public IReadOnlyList<string> Endpoints { get; }
+
+    /// <summary>The TCP address, if TCP is on.</summary>
+    public string? TcpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb://", StringComparison.Ordinal));
+
+    /// <summary>The Unix socket address, if on.</summary>
+    public string? UnixAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb+unix://", StringComparison.Ordinal));
+
+    /// <summary>Binds and starts. A taken port fails here with an <see cref="IOException"/> naming it.</summary>
+    public static async Task<BrokerHost> StartAsync(BrokerOptions? options = null, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new BrokerOptions();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.LameDuckGrace + TimeSpan.FromSeconds(5));
+        var broker = new Broker(options);
+        builder.Services.AddSingleton(broker);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            if (options.Port is { } port)
+            {
+                kestrel.Listen(ParseHost(options.Host), port, listen => listen.UseConnectionHandler<BusConnectionHandler>());
+            }
+
+            if (options.UnixSocketPath is { } path)
+            {
+                if (File.Exists(path))
+                {
+                    File.Delete(path); // a stale socket file from a previous run would make the bind fail
+                }
+
+                kestrel.ListenUnixSocket(path, listen => listen.UseConnectionHandler<BusConnectionHandler>());
+            }
+        });
+        var app = builder.Build();
+        await broker.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            await app.DisposeAsync();
+            throw;
+        }
+
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        var endpoints = new List<string>();
+        foreach (var address in addresses)
+        {
+            if (address.StartsWith("http://unix:", StringComparison.Ordinal))
+            {
+                endpoints.Add("sb+unix://" + address["http://unix:".Length..]);
+            }
+            else if (Uri.TryCreate(address, UriKind.Absolute, out var uri))
+            {
+                endpoints.Add($"sb://{uri.Host}:{uri.Port}");
+            }
+        }
+
+        return new BrokerHost(app, broker, endpoints);
+    }
+
+    private static IPAddress ParseHost(string host) => host switch
+    {
+        "localhost" => IPAddress.Loopback,
+        "*" or "0.0.0.0" => IPAddress.Any,
+        _ => IPAddress.Parse(host),
+    };
+
+    /// <summary>Lame duck: tells every client to go elsewhere, waits a little for them, then stops.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        await Broker.LameDuckAsync(cancellationToken: cancellationToken);
+        await Broker.DisposeAsync();
+        await _app.StopAsync(cancellationToken);
+    }
+
+    /// <summary>Waits until the host is asked to stop (Ctrl+C, SIGTERM).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,113 @@
+using System.Buffers;
+
+namespace Switchboard.Transports;
+
+/// <summary>
+/// Where many threads write frames for one connection, and one loop takes them out in batches. Writers encode
+/// straight into <see cref="Writer"/> while holding <see cref="Sync"/>, then call <see cref="Commit"/>; the loop's
+/// <see cref="TakeAsync"/> swaps the two buffers under the lock and hands back everything written since, so one
+/// socket write carries many frames and the buffers are reused (no allocation once they have grown).
+/// The buffer is bounded: <see cref="IsFull"/> tells writers to apply their overflow policy before they write.
+/// </summary>
+internal sealed class OutboundBuffer
+{
+    private readonly SemaphoreSlim _signal = new(0);
+    private ArrayBufferWriter<byte> _current = new(16 * 1024);
+    private ArrayBufferWriter<byte> _taken = new(16 * 1024);
+    private ArrayBufferWriter<byte> _control = new(256);
+    private ArrayBufferWriter<byte> _controlTaken = new(256);
+    private bool _signaled;
+    private bool _completed;
+
+    public OutboundBuffer(long limitBytes)
+    {
+        LimitBytes = limitBytes;
+    }
+
+    /// <summary>Held while writing a frame.</summary>
+    public Lock Sync { get; } = new();
+
+    /// <summary>The bytes allowed to wait for the socket.</summary>
+    public long LimitBytes { get; }
+
+    /// <summary>Where to encode frames; only while holding <see cref="Sync"/>.</summary>
+    public IBufferWriter<byte> Writer => _current;
+
+    /// <summary>Where to encode control frames (ping, pong, errors), which go out ahead of any data backlog; only while holding <see cref="Sync"/>.</summary>
+    public IBufferWriter<byte> ControlWriter => _control;
+
+    /// <summary>Bytes waiting (read under <see cref="Sync"/> for an exact value).</summary>
+    public int Buffered => _current.WrittenCount;
+
+    /// <summary>True when no more frames should be written (call under <see cref="Sync"/>).</summary>
+    public bool IsFull => _current.WrittenCount >= LimitBytes;
+
+    /// <summary>True once <see cref="Complete"/> was called.</summary>
+    public bool IsCompleted => Volatile.Read(ref _completed);
+
+    /// <summary>Wakes the loop after frames were written (call under <see cref="Sync"/>).</summary>
+    public void Commit()
+    {
+        if (!_signaled && (_current.WrittenCount > 0 || _control.WrittenCount > 0))
+        {
+            _signaled = true;
+            _signal.Release();
+        }
+    }
+
+    /// <summary>Drops everything waiting (for example frames that must not be replayed); returns the bytes dropped.</summary>
+    public int Clear()
+    {
+        lock (Sync)
+        {
+            var dropped = _current.WrittenCount;
+            _current.ResetWrittenCount();
+            return dropped;
+        }
+    }
+
+    /// <summary>Waits for frames and returns a batch: control frames first, then everything else written since the last call.
+    /// The memory stays valid until the next call. Empty once completed and drained.</summary>
+    public async ValueTask<ReadOnlyMemory<byte>> TakeAsync(CancellationToken cancellationToken)
+    {
+        _taken.ResetWrittenCount();
+        _controlTaken.ResetWrittenCount();
+        while (true)
+        {
+            lock (Sync)
+            {
+                if (_control.WrittenCount > 0)
+                {
+                    (_control, _controlTaken) = (_controlTaken, _control);
+                    return _controlTaken.WrittenMemory;
+                }
+
+                if (_current.WrittenCount > 0)
+                {
+                    (_current, _taken) = (_taken, _current);
+                    _signaled = false;
+                    return _taken.WrittenMemory;
+                }
+
+                if (_completed)
+                {
+                    return ReadOnlyMemory<byte>.Empty;
+                }
+
+                _signaled = false;
+            }
+
+            await _signal.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Ends the stream of frames: the loop drains what is left and then gets an empty batch.</summary>
+    public void Complete()
+    {
+        lock (Sync)
+        {
+            _completed = true;
+            _signal.Release();
+        }
+    }
+}
