@@ -373,10 +373,10 @@ internal sealed partial class BrokerConnection
         var headers = r.Headers("headers");
         var data = r.Payload("data");
         r.End();
-        GatherCall call;
+        LocalGather gather;
         try
         {
-            call = Router.Gather(topic, data, TimeSpan.FromMilliseconds(ttlMs), headers, _closing.Token);
+            gather = Router.StartGather(topic, data, TimeSpan.FromMilliseconds(ttlMs), headers, _closing.Token);
         }
         catch (SwitchboardException ex)
         {
@@ -384,7 +384,8 @@ internal sealed partial class BrokerConnection
             return default;
         }
 
-        call.OnLate = late =>
+        var call = gather.Call;
+        gather.OnLate = late =>
         {
             lock (Outbound.Sync)
             {
@@ -465,8 +466,10 @@ internal sealed partial class BrokerConnection
     private RequestHandler ForwardRequests(string sender) =>
         (request, ct) => AskClientAsync(FrameType.RequestIn, request.Sender, request.Name, request.Headers, request.Data, ct);
 
+    // The gather's end does not cancel the wait: a result that still arrives must be counted as late, not lost silently.
+    // The connection closing ends the wait in any case.
     private ValueTask<Payload> ForwardProduce(GatherRequest request, CancellationToken cancellationToken) =>
-        AskClientAsync(FrameType.ProduceIn, request.Producer, request.Topic, request.Headers, request.Data, cancellationToken);
+        AskClientAsync(FrameType.ProduceIn, request.Producer, request.Topic, request.Headers, request.Data, _closing.Token);
 
     /// <summary>Sends a REQUEST_IN or PRODUCE_IN to this client and waits for its REPLY.</summary>
     private async ValueTask<Payload> AskClientAsync(FrameType type, string target, string name, MessageHeaders headers, Payload data, CancellationToken cancellationToken)

@@ -84,7 +84,10 @@ internal sealed partial class Router
         }
     }
 
-    public GatherCall Gather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken)
+    public GatherCall Gather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken) =>
+        StartGather(topic, data, ttl, headers, cancellationToken).Call;
+
+    public LocalGather StartGather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken)
     {
         NameRules.ValidateTopic(topic);
         if (ttl <= TimeSpan.Zero)
@@ -93,7 +96,7 @@ internal sealed partial class Router
         }
 
         var chosen = _producers.GetValueOrDefault(topic, TopicProducers.Empty).Select();
-        var call = new GatherCall(this, topic, [.. chosen.Select(p => p.Name)], ttl, cancellationToken);
+        var call = new LocalGather(this, topic, [.. chosen.Select(p => p.Name)], ttl, cancellationToken);
         foreach (var producer in chosen)
         {
             var request = new GatherRequest(topic, producer.Name, data, headers ?? MessageHeaders.Empty);
@@ -103,7 +106,7 @@ internal sealed partial class Router
         return call;
     }
 
-    private static async Task RunProducerAsync(GatherCall call, ProducerRegistration producer, GatherRequest request)
+    private static async Task RunProducerAsync(LocalGather call, ProducerRegistration producer, GatherRequest request)
     {
         // Producers are free to block (seed 000's producers sleep): each runs off the caller's thread.
         await Task.Yield();

@@ -9,37 +9,15 @@ internal sealed partial class Router
 
     public async ValueTask<SenderRegistration> AddSenderAsync(RouterSession session, string name, IReadOnlyList<string> events, Dictionary<string, RequestHandler>? requests, SenderOptions? options)
     {
-        NameRules.ValidateSender(name);
-        ArgumentNullException.ThrowIfNull(events);
-        var declared = new List<string>(events.Count);
-        foreach (var e in events)
-        {
-            NameRules.ValidateEvent(e);
-            if (NameRules.IsReserved(e))
-            {
-                throw new SwitchboardException(ErrorCodes.ReservedName, $"Sender '{name}' declares '{e}', which only the bus itself raises (presence). Listen to it instead.");
-            }
-
-            if (!declared.Contains(e))
-            {
-                declared.Add(e);
-            }
-        }
-
         requests ??= [];
-        foreach (var (request, handler) in requests)
+        options ??= new SenderOptions();
+        var declared = ValidateSender(name, events, requests.Keys, options);
+        foreach (var handler in requests.Values)
         {
-            NameRules.ValidateRequest(request);
             ArgumentNullException.ThrowIfNull(handler);
         }
 
-        options ??= new SenderOptions();
-        if (options.WillEvent is { } will && !declared.Contains(will))
-        {
-            throw new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{name}' names '{will}' as its last will but does not declare it; add it to the sender's events.");
-        }
-
-        var sender = new SenderRegistration(this, session, name, [.. declared], requests, options);
+        var sender = new SenderRegistration(this, session, name, declared, requests, options);
         lock (_lock)
         {
             if (!_senders.TryAdd(name, sender))
@@ -60,6 +38,39 @@ internal sealed partial class Router
 
         await sender.RaiseAsync(NameRules.ConnectEvent, PresencePayload(sender.Info, null));
         return sender;
+    }
+
+    /// <summary>Checks a sender's name, events, request names and last will; returns its events without repeats.</summary>
+    public static string[] ValidateSender(string name, IReadOnlyList<string> events, IEnumerable<string> requests, SenderOptions options)
+    {
+        NameRules.ValidateSender(name);
+        ArgumentNullException.ThrowIfNull(events);
+        var declared = new List<string>(events.Count);
+        foreach (var e in events)
+        {
+            NameRules.ValidateEvent(e);
+            if (NameRules.IsReserved(e))
+            {
+                throw new SwitchboardException(ErrorCodes.ReservedName, $"Sender '{name}' declares '{e}', which only the bus itself raises (presence). Listen to it instead.");
+            }
+
+            if (!declared.Contains(e))
+            {
+                declared.Add(e);
+            }
+        }
+
+        foreach (var request in requests)
+        {
+            NameRules.ValidateRequest(request);
+        }
+
+        if (options.WillEvent is { } will && !declared.Contains(will))
+        {
+            throw new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{name}' names '{will}' as its last will but does not declare it; add it to the sender's events.");
+        }
+
+        return [.. declared];
     }
 
     public async ValueTask RemoveSenderAsync(SenderRegistration sender, DisconnectReason reason)

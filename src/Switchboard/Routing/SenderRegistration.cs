@@ -89,7 +89,7 @@ internal sealed class SenderRegistration : ISender
     {
         if (IsClosed)
         {
-            throw new SwitchboardException(ErrorCodes.Closed, $"Sender '{Name}' was removed from the bus; it cannot trigger '{@event}'.");
+            throw Closed(Name, @event);
         }
 
         if (_slots.TryGetValue(@event, out var slot))
@@ -97,9 +97,19 @@ internal sealed class SenderRegistration : ISender
             return slot;
         }
 
-        NameRules.ValidateEvent(@event);
-        throw new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{Name}' did not declare the event '{@event}'; it declared: {string.Join(", ", Events)}. Add '{@event}' to the events passed to AddSenderAsync.");
+        throw UndeclaredEvent(Name, @event, Events);
     }
 
     public ValueTask DisposeAsync() => _router.RemoveSenderAsync(this, DisconnectReason.Closed);
+
+    /// <summary>The error for triggering an event the sender did not declare (the same text on every kind of bus).</summary>
+    internal static Exception UndeclaredEvent(string sender, string @event, IReadOnlyList<string> declared)
+    {
+        NameRules.ValidateEvent(@event);
+        return new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{sender}' did not declare the event '{@event}'; it declared: {string.Join(", ", declared)}. Add '{@event}' to the events passed to AddSenderAsync.");
+    }
+
+    /// <summary>The error for triggering after the sender was removed.</summary>
+    internal static Exception Closed(string sender, string @event) =>
+        new SwitchboardException(ErrorCodes.Closed, $"Sender '{sender}' was removed from the bus; it cannot trigger '{@event}'.");
 }

@@ -17,6 +17,7 @@ internal sealed class OutboundBuffer
     private ArrayBufferWriter<byte> _control = new(256);
     private ArrayBufferWriter<byte> _controlTaken = new(256);
     private bool _signaled;
+    private int _frames;
     private bool _completed;
 
     public OutboundBuffer(long limitBytes)
@@ -48,6 +49,7 @@ internal sealed class OutboundBuffer
     /// <summary>Wakes the loop after frames were written (call under <see cref="Sync"/>).</summary>
     public void Commit()
     {
+        _frames++;
         if (!_signaled && (_current.WrittenCount > 0 || _control.WrittenCount > 0))
         {
             _signaled = true;
@@ -55,13 +57,15 @@ internal sealed class OutboundBuffer
         }
     }
 
-    /// <summary>Drops everything waiting (for example frames that must not be replayed); returns the bytes dropped.</summary>
+    /// <summary>Drops every frame waiting (a connection died with them unsent); returns how many frames were dropped.</summary>
     public int Clear()
     {
         lock (Sync)
         {
-            var dropped = _current.WrittenCount;
+            var dropped = _frames;
+            _frames = 0;
             _current.ResetWrittenCount();
+            _control.ResetWrittenCount();
             return dropped;
         }
     }
@@ -86,6 +90,7 @@ internal sealed class OutboundBuffer
                 {
                     (_current, _taken) = (_taken, _current);
                     _signaled = false;
+                    _frames = 0;
                     return _taken.WrittenMemory;
                 }
 

@@ -277,6 +277,9 @@ public static class Frames
         w.End(output);
     }
 
+    /// <summary>GOODBYE: no body.</summary>
+    public static void Goodbye(IBufferWriter<byte> output, bool crc) => SpanWriter.Begin(output, FrameType.Goodbye, 0, crc).End(output);
+
     /// <summary>GOING_AWAY: str reason.</summary>
     public static void GoingAway(IBufferWriter<byte> output, bool crc, string reason)
     {

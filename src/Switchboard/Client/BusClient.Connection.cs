@@ -1,0 +1,357 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Switchboard.Client;
+using Switchboard.Wire;
+
+namespace Switchboard;
+
+public sealed partial class BusClient
+{
+    private Connection? _connection;
+    private Task _runner = Task.CompletedTask;
+    private Task _heartbeat = Task.CompletedTask;
+
+    /// <summary>The first connection: every address once, in order; failing all is an error naming each failure.</summary>
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var failures = new List<string>();
+        foreach (var address in _addresses)
+        {
+            try
+            {
+                var connection = await OpenAsync(address, cancellationToken);
+                _runner = RunAsync(connection);
+                _heartbeat = RunHeartbeatAsync();
+                Connected?.Invoke(this, new ConnectionEventArgs(address.Text, null));
+                return;
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or TimeoutException or OperationCanceledException or SwitchboardException && !cancellationToken.IsCancellationRequested)
+            {
+                failures.Add($"{address}: {ex.Message}");
+            }
+        }
+
+        throw new SwitchboardException("connect_failed", $"Could not connect to any broker: {string.Join("; ", failures)}");
+    }
+
+    /// <summary>Opens a socket, shakes hands, registers everything again and starts the loops.</summary>
+    private async Task<Connection> OpenAsync(BusAddress address, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ConnectTimeout);
+        var socket = address.EndPoint is UnixDomainSocketEndPoint
+            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Connection? connection = null;
+        try
+        {
+            await socket.ConnectAsync(address.EndPoint, timeout.Token);
+            var stream = new NetworkStream(socket, ownsSocket: true);
+            connection = new Connection(address, socket, stream, _options.Bus.TimeProvider);
+            var hello = new ArrayBufferWriter<byte>(256);
+            Frames.Hello(hello, _crc, Protocol.Version, _options.ClientName, _options.Credentials, _crc ? Protocol.FeatureCrc : 0, (uint)_options.HeartbeatInterval.TotalMilliseconds);
+            await stream.WriteAsync(hello.WrittenMemory, timeout.Token);
+            var parser = new FrameParser(_options.MaxFrameSize);
+            await ReadWelcomeAsync(connection, parser, timeout.Token);
+            await ActivateAsync(connection);
+            connection.Reading = ReadLoopAsync(connection, parser);
+            connection.Writing = WriteLoopAsync(connection);
+            return connection;
+        }
+        catch
+        {
+            if (connection is not null)
+            {
+                connection.Abort("handshake failed");
+            }
+            else
+            {
+                socket.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    private static async Task ReadWelcomeAsync(Connection connection, FrameParser parser, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await connection.Reader.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            var welcomed = TryWelcome(parser, ref buffer);
+            connection.Reader.AdvanceTo(buffer.Start, buffer.End);
+            if (welcomed)
+            {
+                return;
+            }
+
+            if (result.IsCompleted)
+            {
+                throw new IOException("The broker closed the connection during the handshake.");
+            }
+        }
+    }
+
+    private static bool TryWelcome(FrameParser parser, ref ReadOnlySequence<byte> buffer)
+    {
+        if (!parser.TryRead(ref buffer, out var type, out var body))
+        {
+            return false;
+        }
+
+        var r = new SpanReader(body, type);
+        switch (type)
+        {
+            case FrameType.Welcome:
+                var version = r.U16("version");
+                if (version != Protocol.Version)
+                {
+                    throw new ProtocolException(ProtocolException.UnsupportedVersion, $"The broker speaks protocol version {version}; this client speaks {Protocol.Version}.");
+                }
+
+                return true;
+            case FrameType.Error:
+                _ = r.U32("correlation");
+                _ = r.U8("fatal");
+                var code = r.RequiredString("code");
+                throw new SwitchboardException(code, r.String("message") ?? code);
+            default:
+                throw new ProtocolException(ProtocolException.UnexpectedFrame, $"Expected WELCOME from the broker, got {type}.");
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="connection"/> current and registers every registration again, written to the socket
+    /// directly so that it precedes whatever waited in the outbound buffer meanwhile (triggers of those senders).
+    /// </summary>
+    private async Task ActivateAsync(Connection connection)
+    {
+        var replay = new ArrayBufferWriter<byte>(1024);
+        lock (_state)
+        {
+            foreach (var registration in _registrations)
+            {
+                if (registration.IsRemoved)
+                {
+                    continue;
+                }
+
+                var correlation = NextId();
+                _pending[correlation] = new ReplayCall(this, registration);
+                registration.WriteRegistration(replay, _crc, correlation);
+            }
+
+            Volatile.Write(ref _connection, connection);
+        }
+
+        if (replay.WrittenCount > 0)
+        {
+            await connection.Stream.WriteAsync(replay.WrittenMemory, connection.Token);
+        }
+    }
+
+    private async Task ReadLoopAsync(Connection connection, FrameParser parser)
+    {
+        var reader = connection.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(connection.Token);
+                var buffer = result.Buffer;
+                try
+                {
+                    while (TryProcess(connection, parser, ref buffer, out var pending))
+                    {
+                        if (!pending.IsCompletedSuccessfully)
+                        {
+                            await pending;
+                        }
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                if (result.IsCompleted)
+                {
+                    connection.CloseReason ??= "the broker closed the connection";
+                    return;
+                }
+            }
+        }
+        catch (ProtocolException ex)
+        {
+            connection.CloseReason ??= $"the broker broke the protocol: {ex.Message}";
+            _log.LogWarning("Broker {Address} broke the protocol: {Message}", connection.Address, ex.Message);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+            connection.CloseReason ??= ex.Message;
+        }
+        finally
+        {
+            connection.Abort(connection.CloseReason ?? "closed");
+        }
+    }
+
+    private bool TryProcess(Connection connection, FrameParser parser, ref ReadOnlySequence<byte> buffer, out ValueTask pending)
+    {
+        if (!parser.TryRead(ref buffer, out var type, out var body))
+        {
+            pending = default;
+            return false;
+        }
+
+        connection.Touch();
+        pending = Dispatch(connection, type, body);
+        return true;
+    }
+
+    private async Task WriteLoopAsync(Connection connection)
+    {
+        try
+        {
+            while (true)
+            {
+                var batch = await _out.TakeAsync(connection.Token);
+                if (batch.IsEmpty)
+                {
+                    return;
+                }
+
+                connection.LastSent = _options.Bus.TimeProvider.GetTimestamp();
+                await connection.Stream.WriteAsync(batch, connection.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+            connection.CloseReason ??= $"write failed: {ex.Message}";
+        }
+        finally
+        {
+            connection.Abort(connection.CloseReason ?? "closed");
+        }
+    }
+
+    /// <summary>One timer for this client: ping an idle broker, drop a silent one.</summary>
+    private async Task RunHeartbeatAsync()
+    {
+        var time = _options.Bus.TimeProvider;
+        var interval = _options.HeartbeatInterval;
+        using var timer = new PeriodicTimer(interval / 2, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_disposing.Token))
+            {
+                if (Volatile.Read(ref _connection) is not { } connection)
+                {
+                    continue;
+                }
+
+                var now = time.GetTimestamp();
+                if (time.GetElapsedTime(connection.LastReceived, now) > interval * _options.HeartbeatMisses)
+                {
+                    _log.LogWarning("Broker {Address} missed its heartbeats; reconnecting.", connection.Address);
+                    connection.CloseReason ??= "heartbeat timeout";
+                    connection.Abort("heartbeat timeout");
+                }
+                else if (time.GetElapsedTime(connection.LastSent, now) >= interval / 2)
+                {
+                    lock (_out.Sync)
+                    {
+                        Frames.PingPong(_out.ControlWriter, _crc, FrameType.Ping, (ulong)now);
+                        _out.Commit();
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private sealed class Connection
+    {
+        private readonly CancellationTokenSource _cancel = new();
+        private readonly TimeProvider _time;
+        private long _lastReceived;
+
+        public Connection(BusAddress address, Socket socket, Stream stream, TimeProvider time)
+        {
+            Address = address;
+            Socket = socket;
+            Stream = stream;
+            _time = time;
+            Reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+            _lastReceived = LastSent = time.GetTimestamp();
+        }
+
+        public BusAddress Address { get; }
+
+        public Socket Socket { get; }
+
+        public Stream Stream { get; }
+
+        public PipeReader Reader { get; }
+
+        public CancellationToken Token => _cancel.Token;
+
+        public Task Reading { get; set; } = Task.CompletedTask;
+
+        public Task Writing { get; set; } = Task.CompletedTask;
+
+        public string? CloseReason { get; set; }
+
+        public long LastReceived => Volatile.Read(ref _lastReceived);
+
+        public long LastSent { get; set; }
+
+        public void Touch() => Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+
+        public void Abort(string reason)
+        {
+            CloseReason ??= reason;
+            try
+            {
+                _cancel.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            Socket.Dispose();
+        }
+    }
+
+    /// <summary>The answer to a registration sent again after a reconnect.</summary>
+    private sealed class ReplayCall : IPendingCall
+    {
+        private readonly BusClient _client;
+        private readonly Client.ClientRegistration _registration;
+
+        public ReplayCall(BusClient client, Client.ClientRegistration registration)
+        {
+            _client = client;
+            _registration = registration;
+        }
+
+        public void Complete(object? result) => _registration.Complete(result);
+
+        public void Fail(Exception error)
+        {
+            if (_registration.Registered.IsCompleted && error is SwitchboardException refusal)
+            {
+                // It was registered before the reconnect and the broker refused it now (its name was taken meanwhile).
+                _client._log.LogWarning("After reconnecting, the broker refused a registration again: {Message}", refusal.Message);
+                _client.Error?.Invoke(_client, refusal);
+            }
+
+            _registration.Fail(error);
+        }
+    }
+}

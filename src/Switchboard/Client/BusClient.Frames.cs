@@ -1,0 +1,281 @@
+using Microsoft.Extensions.Logging;
+using Switchboard.Client;
+using Switchboard.Wire;
+
+namespace Switchboard;
+
+public sealed partial class BusClient
+{
+    private ValueTask Dispatch(Connection connection, FrameType type, ReadOnlySpan<byte> body)
+    {
+        var r = new SpanReader(body, type);
+        switch (type)
+        {
+            case FrameType.Event:
+            {
+                var id = r.U32("subscription");
+                var sender = r.RequiredString("sender");
+                var @event = r.RequiredString("event");
+                var headers = r.Headers("headers");
+                var data = r.Payload("data");
+                r.End();
+                return _listeners.TryGetValue(id, out var listener)
+                    ? listener.Listener.DeliverAsync(new BusMessage(sender, @event, data, headers))
+                    : default;
+            }
+
+            case FrameType.Ok:
+            {
+                var id = r.U32("correlation");
+                var detail = r.String("detail", emptyIsNull: true);
+                r.End();
+                if (_pending.TryRemove(id, out var call))
+                {
+                    call.Complete(detail);
+                }
+
+                return default;
+            }
+
+            case FrameType.Error:
+            {
+                var id = r.U32("correlation");
+                var fatal = r.U8("fatal") != 0;
+                var code = r.RequiredString("code");
+                var message = r.String("message") ?? code;
+                r.End();
+                if (id != 0 && _pending.TryRemove(id, out var call))
+                {
+                    call.Fail(ToException(call, code, message));
+                }
+                else
+                {
+                    _log.LogWarning("The broker reported {Code}: {Message}", code, message);
+                    Error?.Invoke(this, new SwitchboardException(code, message));
+                }
+
+                if (fatal)
+                {
+                    connection.CloseReason ??= $"{code}: {message}";
+                }
+
+                return default;
+            }
+
+            case FrameType.Reply:
+            {
+                var id = r.U32("id");
+                var status = r.U8("status");
+                var code = r.String("code");
+                var message = r.String("message");
+                var data = r.Payload("data");
+                r.End();
+                if (_pending.TryRemove(id, out var call))
+                {
+                    if (status == Protocol.ReplyOk)
+                    {
+                        call.Complete(data);
+                    }
+                    else
+                    {
+                        call.Fail(ToException(call, string.IsNullOrEmpty(code) ? ErrorCodes.HandlerError : code, message ?? string.Empty));
+                    }
+                }
+
+                return default;
+            }
+
+            case FrameType.RequestIn:
+            {
+                var id = r.U32("id");
+                var sender = r.RequiredString("sender");
+                var request = r.RequiredString("request");
+                var headers = r.Headers("headers");
+                var data = r.Payload("data");
+                r.End();
+                _ = AnswerAsync(id, sender, request, headers, data);
+                return default;
+            }
+
+            case FrameType.ProduceIn:
+            {
+                var id = r.U32("id");
+                var producer = r.RequiredString("producer");
+                var topic = r.RequiredString("topic");
+                var headers = r.Headers("headers");
+                var data = r.Payload("data");
+                r.End();
+                _ = ProduceAsync(id, producer, topic, headers, data);
+                return default;
+            }
+
+            case FrameType.GatherResult:
+            {
+                var id = r.U32("gather id");
+                var producer = r.RequiredString("producer");
+                var data = r.Payload("data");
+                r.End();
+                if (_gathers.TryGetValue(id, out var gather))
+                {
+                    gather.OnResult(producer, data);
+                }
+
+                return default;
+            }
+
+            case FrameType.GatherDone:
+            {
+                var id = r.U32("gather id");
+                var answered = r.Strings("answered");
+                var missing = r.Strings("missing");
+                var failedNames = r.Strings("failed");
+                var failedMessages = r.Strings("failure messages");
+                var canceled = r.U8("canceled") != 0;
+                r.End();
+                if (_gathers.TryGetValue(id, out var gather))
+                {
+                    var failed = new Dictionary<string, string>(StringComparer.Ordinal);
+                    for (var i = 0; i < failedNames.Length && i < failedMessages.Length; i++)
+                    {
+                        failed[failedNames[i]] = failedMessages[i];
+                    }
+
+                    _pending.TryRemove(id, out _);
+                    gather.OnDone(answered, missing, failed, canceled);
+                }
+
+                return default;
+            }
+
+            case FrameType.GatherLate:
+            {
+                var id = r.U32("gather id");
+                var late = r.U32("late");
+                r.End();
+                if (_gathers.TryGetValue(id, out var gather))
+                {
+                    gather.Call.SetLate((int)late);
+                    Counters.AddLateResult();
+                }
+
+                return default;
+            }
+
+            case FrameType.SenderList:
+            {
+                var id = r.U32("correlation");
+                var count = r.U16("count");
+                var senders = new List<SenderInfo>(count);
+                for (var i = 0; i < count; i++)
+                {
+                    var name = r.RequiredString("name");
+                    var events = r.Strings("events");
+                    var requests = r.Strings("requests");
+                    var hasDefault = r.U8("has default") != 0;
+                    senders.Add(new SenderInfo(name, events, requests, hasDefault));
+                }
+
+                r.End();
+                if (_pending.TryRemove(id, out var call))
+                {
+                    call.Complete(senders);
+                }
+
+                return default;
+            }
+
+            case FrameType.Ping:
+            {
+                var nonce = r.U64("nonce");
+                lock (_out.Sync)
+                {
+                    Frames.PingPong(_out.ControlWriter, _crc, FrameType.Pong, nonce);
+                    _out.Commit();
+                }
+
+                return default;
+            }
+
+            case FrameType.Pong:
+                return default;
+
+            case FrameType.GoingAway:
+            {
+                var reason = r.String("reason");
+                _log.LogInformation("Broker {Address} is going away ({Reason}); moving to another broker.", connection.Address, reason);
+                connection.CloseReason ??= $"the broker is going away ({reason})";
+                // Leave cleanly, so no last will fires for a planned move; the reconnect registers everything elsewhere.
+                lock (_out.Sync)
+                {
+                    Frames.Goodbye(_out.Writer, _crc);
+                    _out.Commit();
+                }
+
+                return default;
+            }
+
+            default:
+                throw new ProtocolException(ProtocolException.UnexpectedFrame, $"The broker sent {type}, which only clients send.");
+        }
+    }
+
+    private static SwitchboardException ToException(IPendingCall call, string code, string message) => call switch
+    {
+        RequestCall request when code is ErrorCodes.NoSender or ErrorCodes.NoHandler or ErrorCodes.HandlerError or ErrorCodes.Timeout
+            => new RequestFailedException(code, request.Sender, request.Request, message),
+        _ when code == ErrorCodes.InvalidName => new InvalidNameException(null, message),
+        _ => new SwitchboardException(code, message),
+    };
+
+    private async Task AnswerAsync(uint id, string senderName, string request, MessageHeaders headers, Payload data)
+    {
+        string? code = null;
+        string? message = null;
+        Payload answer = default;
+        var handler = _senders.TryGetValue(senderName, out var sender) ? sender.FindHandler(request) : null;
+        if (handler is null)
+        {
+            code = sender is null ? ErrorCodes.NoSender : ErrorCodes.NoHandler;
+            message = sender is null ? $"This client no longer has a sender named '{senderName}'." : $"Sender '{senderName}' has no handler for the request '{request}'.";
+        }
+        else
+        {
+            try
+            {
+                answer = await handler(new BusRequest(senderName, request, data, headers), _disposing.Token);
+            }
+            catch (Exception ex)
+            {
+                code = ErrorCodes.HandlerError;
+                message = ex.Message;
+            }
+        }
+
+        SendReply(id, code, message, answer);
+    }
+
+    private async Task ProduceAsync(uint id, string producerName, string topic, MessageHeaders headers, Payload data)
+    {
+        ClientProducer? producer;
+        lock (_state)
+        {
+            producer = _registrations.OfType<ClientProducer>().FirstOrDefault(p => p.Name == producerName);
+        }
+
+        if (producer is null)
+        {
+            SendReply(id, ErrorCodes.HandlerError, $"This client no longer has a producer named '{producerName}'.", default);
+            return;
+        }
+
+        try
+        {
+            var result = await producer.Handler(new GatherRequest(topic, producerName, data, headers), _disposing.Token);
+            SendReply(id, null, null, result);
+        }
+        catch (Exception ex)
+        {
+            SendReply(id, ErrorCodes.HandlerError, ex.Message, default);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Switchboard;
+
+public sealed partial class BusClient
+{
+    /// <summary>Keeps the client connected: waits for the connection to end, then reconnects with back-off and jitter.</summary>
+    private async Task RunAsync(Connection connection)
+    {
+        while (true)
+        {
+            await Task.WhenAll(connection.Reading, connection.Writing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            OnLost(connection);
+            if (_disposing.IsCancellationRequested)
+            {
+                return;
+            }
+
+            var next = await ReconnectAsync();
+            if (next is null)
+            {
+                return;
+            }
+
+            connection = next;
+            Reconnected?.Invoke(this, new ConnectionEventArgs(next.Address.Text, null));
+        }
+    }
+
+    /// <summary>A connection ended: frames still waiting for it are dropped (counted), calls waiting on it fail.</summary>
+    private void OnLost(Connection connection)
+    {
+        lock (_state)
+        {
+            if (ReferenceEquals(_connection, connection))
+            {
+                Volatile.Write(ref _connection, null);
+            }
+        }
+
+        if (_disposed != 0)
+        {
+            return;
+        }
+
+        var dropped = _out.Clear();
+        for (var i = 0; i < dropped; i++)
+        {
+            Counters.AddOfflineDrop();
+        }
+
+        var reason = connection.CloseReason ?? "closed";
+        FailPending(new SwitchboardException("connection_lost", $"The connection to {connection.Address} was lost ({reason}) before the broker answered."));
+        _log.LogWarning("Lost the connection to {Address}: {Reason}. {Dropped} frames waiting for it were dropped.", connection.Address, reason, dropped);
+        Disconnected?.Invoke(this, new ConnectionEventArgs(connection.Address.Text, reason));
+    }
+
+    private async Task<Connection?> ReconnectAsync()
+    {
+        var delay = _options.ReconnectDelay;
+        var refusals = 0;
+        while (!_disposing.IsCancellationRequested)
+        {
+            foreach (var address in _addresses.OrderBy(_ => Random.Shared.Next()))
+            {
+                try
+                {
+                    return await OpenAsync(address, _disposing.Token);
+                }
+                catch (SwitchboardException ex) when (ex.Code == "unauthorized")
+                {
+                    // Repeating refused credentials only gets the client banned; stop after three.
+                    if (++refusals >= 3)
+                    {
+                        _log.LogError("The broker refused this client's credentials three times ({Message}); giving up reconnecting.", ex.Message);
+                        return null;
+                    }
+                }
+                catch (Exception ex) when (ex is SocketException or IOException or TimeoutException or SwitchboardException or OperationCanceledException && !_disposing.IsCancellationRequested)
+                {
+                    _log.LogDebug("Reconnecting to {Address} failed: {Message}", address, ex.Message);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
+            }
+
+            var jittered = delay * (0.5 + Random.Shared.NextDouble());
+            try
+            {
+                await Task.Delay(jittered, _options.Bus.TimeProvider, _disposing.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxReconnectDelay.Ticks));
+        }
+
+        return null;
+    }
+}

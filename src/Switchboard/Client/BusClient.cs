@@ -1,0 +1,526 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Switchboard.Client;
+using Switchboard.Routing;
+using Switchboard.Transports;
+using Switchboard.Wire;
+
+namespace Switchboard;
+
+/// <summary>
+/// A bus connected to a broker: the same <see cref="IBus"/> as <see cref="LocalBus"/>, over the binary protocol on
+/// TCP or a Unix socket. It reconnects by itself (back-off with jitter, over every address given), registers its
+/// senders, listeners and producers again, and then sends what it buffered while away (bounded; overflow counted).
+/// Split by concern: <c>BusClient.Connection.cs</c> (sockets, loops, heartbeats), <c>BusClient.Reconnect.cs</c>,
+/// <c>BusClient.Frames.cs</c> (what the broker sends).
+/// </summary>
+public sealed partial class BusClient : IBus
+{
+    private readonly BusClientOptions _options;
+    private readonly BusAddress[] _addresses;
+    private readonly OutboundBuffer _out;
+    private readonly Lock _state = new();
+    private readonly List<ClientRegistration> _registrations = [];
+    private readonly ConcurrentDictionary<uint, ClientListener> _listeners = new();
+    private readonly ConcurrentDictionary<string, ClientSender> _senders = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<uint, IPendingCall> _pending = new();
+    private readonly ConcurrentDictionary<uint, ClientGather> _gathers = new();
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly ILogger _log;
+    private readonly bool _crc;
+    private int _nextId;
+    private int _disposed;
+
+    private BusClient(BusAddress[] addresses, BusClientOptions options)
+    {
+        _addresses = addresses;
+        _options = options;
+        _crc = options.Crc;
+        _out = new OutboundBuffer(options.OfflineBufferBytes);
+        _log = options.Bus.LoggerFactory.CreateLogger("Switchboard.BusClient");
+    }
+
+    /// <summary>Raised when the first connection is made.</summary>
+    public event EventHandler<ConnectionEventArgs>? Connected;
+
+    /// <summary>Raised when the connection is lost (the client then reconnects by itself).</summary>
+    public event EventHandler<ConnectionEventArgs>? Disconnected;
+
+    /// <summary>Raised when a lost connection is back and everything was registered again.</summary>
+    public event EventHandler<ConnectionEventArgs>? Reconnected;
+
+    /// <summary>Raised for an error the broker sent that answers no call of this client (a refused trigger, a failed re-registration).</summary>
+    public event EventHandler<SwitchboardException>? Error;
+
+    /// <inheritdoc />
+    public BusCounters Counters { get; } = new();
+
+    /// <summary>True while connected to a broker.</summary>
+    public bool IsConnected => Volatile.Read(ref _connection) is not null;
+
+    /// <summary>The address of the broker connected to, or null.</summary>
+    public string? ConnectedAddress => Volatile.Read(ref _connection)?.Address.Text;
+
+    /// <summary>Connects to a broker (<c>sb://HOST:PORT</c> or <c>sb+unix:///PATH</c>).</summary>
+    /// <param name="address">The broker's address.</param>
+    /// <param name="options">Client settings.</param>
+    /// <param name="cancellationToken">Abandons connecting.</param>
+    public static Task<BusClient> ConnectAsync(string address, BusClientOptions? options = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync([address], options, cancellationToken);
+
+    /// <summary>Connects to the first reachable of several brokers; later reconnects try them all, shuffled.</summary>
+    /// <param name="addresses">The brokers' addresses.</param>
+    /// <param name="options">Client settings.</param>
+    /// <param name="cancellationToken">Abandons connecting.</param>
+    public static async Task<BusClient> ConnectAsync(IReadOnlyList<string> addresses, BusClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        if (addresses.Count == 0)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, "Give at least one broker address.");
+        }
+
+        var client = new BusClient([.. addresses.Select(BusAddress.Parse)], options ?? new BusClientOptions());
+        try
+        {
+            await client.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+
+        return client;
+    }
+
+    private uint NextId()
+    {
+        var id = (uint)Interlocked.Increment(ref _nextId);
+        return id == 0 ? NextId() : id;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<ISender> AddSenderAsync(string name, IReadOnlyList<string> events, Dictionary<string, RequestHandler>? requests = null, SenderOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        requests ??= [];
+        options ??= new SenderOptions();
+        var declared = Router.ValidateSender(name, events, requests.Keys, options);
+        var sender = new ClientSender(this, name, declared, requests, options);
+        if (!_senders.TryAdd(name, sender))
+        {
+            throw new SwitchboardException(ErrorCodes.SenderExists, $"The sender name '{name}' is already taken on this bus; sender names are unique across the whole bus. Pick another name or remove the other sender first.");
+        }
+
+        await RegisterAsync(sender, cancellationToken);
+        return sender;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IListener> ListenAsync(string? sender, string? @event, MessageHandler handler, ListenerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return await AddListenerAsync(sender, @event, handler, options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IListenerQueue> ListenAsync(string? sender, string? @event, ListenerOptions? options = null, CancellationToken cancellationToken = default) =>
+        await AddListenerAsync(sender, @event, null, options, cancellationToken);
+
+    private async ValueTask<Listener> AddListenerAsync(string? sender, string? @event, MessageHandler? handler, ListenerOptions? options, CancellationToken cancellationToken)
+    {
+        Router.ValidateSubscription(sender, @event);
+        options ??= _options.Bus.DefaultListenerOptions;
+        options.Validate();
+        var listener = new Listener(Counters, _log, sender, @event, handler, options);
+        var registration = new ClientListener(NextId(), listener, null, options.ReceiveRetained);
+        listener.Unregister = _ => RemoveAsync(registration);
+        await RegisterAsync(registration, cancellationToken);
+        return listener;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IListener> ListenResultsAsync(string topic, MessageHandler handler, ListenerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        NameRules.ValidateTopic(topic);
+        options ??= _options.Bus.DefaultListenerOptions;
+        options.Validate();
+        var listener = new Listener(Counters, _log, null, topic, handler, options, "result listener");
+        var registration = new ClientListener(NextId(), listener, topic, retained: false);
+        listener.Unregister = _ => RemoveAsync(registration);
+        await RegisterAsync(registration, cancellationToken);
+        return listener;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IProducer> AddProducerAsync(IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (topics.Count == 0)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, "A producer needs at least one topic.");
+        }
+
+        foreach (var topic in topics)
+        {
+            NameRules.ValidateTopic(topic);
+        }
+
+        options ??= new ProducerOptions();
+        if (options.Name is not null)
+        {
+            NameRules.ValidateProducer(options.Name);
+        }
+
+        if (options.Group is not null)
+        {
+            NameRules.ValidateGroup(options.Group);
+        }
+
+        var producer = new ClientProducer(this, options.Name, options.Group, [.. topics.Distinct()], handler);
+        await RegisterAsync(producer, cancellationToken);
+        return producer;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Payload> RequestAsync(string sender, string request, Payload data = default, TimeSpan? timeout = null, MessageHeaders? headers = null, CancellationToken cancellationToken = default)
+    {
+        NameRules.ValidateSender(sender);
+        NameRules.ValidateRequest(request);
+        var wait = timeout ?? _options.Bus.DefaultRequestTimeout;
+        if (wait <= TimeSpan.Zero)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The request timeout is {wait}; it must be positive.");
+        }
+
+        var id = NextId();
+        var call = new RequestCall(sender, request);
+        _pending[id] = call;
+        try
+        {
+            Send(output => Frames.Request(output, _crc, id, sender, request, (uint)Math.Ceiling(wait.TotalMilliseconds), headers, data));
+            // The broker enforces the timeout and answers "timeout"; the extra second covers a broker that cannot answer at all.
+            var answer = await call.Task.WaitAsync(wait + TimeSpan.FromSeconds(1), _options.Bus.TimeProvider, cancellationToken);
+            return (Payload)answer!;
+        }
+        catch (TimeoutException ex)
+        {
+            throw new RequestFailedException(ErrorCodes.Timeout, sender, request, $"Sender '{sender}' did not answer '{request}' within {wait.TotalMilliseconds:0.###} ms.", ex);
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    /// <inheritdoc />
+    public GatherCall GatherAsync(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers = null, CancellationToken cancellationToken = default)
+    {
+        NameRules.ValidateTopic(topic);
+        if (ttl <= TimeSpan.Zero)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The gather ttl is {ttl}; it must be positive.");
+        }
+
+        var id = NextId();
+        var gather = new ClientGather(new GatherCall(topic));
+        _gathers[id] = gather;
+        _pending[id] = gather;
+        gather.Cancellation = cancellationToken.Register(static state => ((ClientGather)state!).Finish(canceled: true), gather);
+        Send(output => Frames.Gather(output, _crc, id, topic, (uint)Math.Ceiling(ttl.TotalMilliseconds), headers, data));
+        _ = ForgetLaterAsync(id, gather, ttl);
+        return gather.Call;
+    }
+
+    /// <summary>Ends a gather the broker never finished (connection trouble) and, later, stops tracking late results.</summary>
+    private async Task ForgetLaterAsync(uint id, ClientGather gather, TimeSpan ttl)
+    {
+        try
+        {
+            await Task.Delay(ttl + TimeSpan.FromSeconds(10), _options.Bus.TimeProvider, _disposing.Token);
+            gather.Finish(canceled: true);
+            await Task.Delay(TimeSpan.FromSeconds(30), _options.Bus.TimeProvider, _disposing.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            gather.Finish(canceled: true);
+        }
+        finally
+        {
+            _gathers.TryRemove(id, out _);
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<SenderInfo>> GetSendersAsync(CancellationToken cancellationToken = default) =>
+        (IReadOnlyList<SenderInfo>)(await CallAsync(FrameType.ListSenders, cancellationToken))!;
+
+    /// <inheritdoc />
+    /// <remarks>Completes when the broker has processed every frame this client sent before it.</remarks>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
+        await CallAsync(FrameType.Flush, cancellationToken);
+
+    private async Task<object?> CallAsync(FrameType type, CancellationToken cancellationToken)
+    {
+        var id = NextId();
+        var call = new PendingCall();
+        _pending[id] = call;
+        try
+        {
+            Send(output => Frames.Correlated(output, _crc, type, id));
+            return await call.Task.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Adds a registration to the client's state and, when connected, sends it; waits for the broker's answer.</summary>
+    private async Task RegisterAsync(ClientRegistration registration, CancellationToken cancellationToken)
+    {
+        var correlation = NextId();
+        lock (_state)
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            _registrations.Add(registration);
+            if (registration is ClientListener listener)
+            {
+                _listeners[listener.Id] = listener;
+            }
+
+            _pending[correlation] = registration;
+            if (_connection is not null)
+            {
+                Send(output => registration.WriteRegistration(output, _crc, correlation));
+            }
+        }
+
+        try
+        {
+            await registration.Registered.WaitAsync(cancellationToken);
+        }
+        catch
+        {
+            Forget(registration);
+            throw;
+        }
+        finally
+        {
+            _pending.TryRemove(correlation, out _);
+        }
+    }
+
+    private void Forget(ClientRegistration registration)
+    {
+        lock (_state)
+        {
+            registration.IsRemoved = true;
+            _registrations.Remove(registration);
+            switch (registration)
+            {
+                case ClientListener listener:
+                    _listeners.TryRemove(listener.Id, out _);
+                    break;
+                case ClientSender sender:
+                    _senders.TryRemove(KeyValuePair.Create(sender.Name, sender));
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Removes a registration: locally at once, on the broker before this returns (when connected).</summary>
+    internal async ValueTask RemoveAsync(ClientRegistration registration)
+    {
+        if (registration.IsRemoved)
+        {
+            return;
+        }
+
+        Forget(registration);
+        if (registration is ClientListener listener)
+        {
+            await listener.Listener.CloseAsync(null);
+        }
+
+        if (!IsConnected || _disposed != 0)
+        {
+            return;
+        }
+
+        var id = NextId();
+        var call = new PendingCall();
+        _pending[id] = call;
+        try
+        {
+            Send(output =>
+            {
+                switch (registration)
+                {
+                    case ClientSender sender:
+                        Frames.RemoveByName(output, _crc, FrameType.RemoveSender, id, sender.Name);
+                        break;
+                    case ClientProducer producer:
+                        Frames.RemoveByName(output, _crc, FrameType.RemoveProducer, id, producer.Name);
+                        break;
+                    case ClientListener l:
+                        Frames.Unlisten(output, _crc, id, l.Id);
+                        break;
+                }
+            });
+            await call.Task.WaitAsync(_options.ConnectTimeout);
+        }
+        catch (Exception ex) when (ex is SwitchboardException or TimeoutException)
+        {
+            // The connection went away meanwhile: the broker dropped the registration with it.
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Writes a frame into the outbound buffer (sent now, or after a reconnect).</summary>
+    private void Send(Action<System.Buffers.IBufferWriter<byte>> write)
+    {
+        lock (_out.Sync)
+        {
+            write(_out.Writer);
+            _out.Commit();
+        }
+    }
+
+    internal void SendTrigger(string sender, string @event, Payload data, MessageHeaders? headers, bool retain)
+    {
+        lock (_out.Sync)
+        {
+            if (_out.IsFull)
+            {
+                Counters.AddOfflineDrop();
+                return;
+            }
+
+            Frames.Trigger(_out.Writer, _crc, sender, @event, retain ? Protocol.TriggerRetain : (byte)0, headers, data);
+            _out.Commit();
+        }
+    }
+
+    internal void SendTrigger(string sender, IReadOnlyList<string> events, Payload data, MessageHeaders? headers, bool retain)
+    {
+        lock (_out.Sync)
+        {
+            if (_out.IsFull)
+            {
+                Counters.AddOfflineDrop();
+                return;
+            }
+
+            Frames.Trigger(_out.Writer, _crc, sender, events, retain ? Protocol.TriggerRetain : (byte)0, headers, data);
+            _out.Commit();
+        }
+    }
+
+    private void SendReply(uint id, string? code, string? message, Payload data)
+    {
+        lock (_out.Sync)
+        {
+            Frames.Reply(_out.Writer, _crc, id, code, message, data);
+            _out.Commit();
+        }
+    }
+
+    /// <summary>Leaves cleanly: the broker removes this client's registrations without firing last wills.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var connection = Volatile.Read(ref _connection);
+        if (connection is not null)
+        {
+            Send(output => Frames.Goodbye(output, _crc));
+        }
+
+        _out.Complete();
+        if (connection is not null)
+        {
+            await Task.WhenAny(connection.Writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
+        }
+
+        await _disposing.CancelAsync();
+        connection?.Abort("disposed");
+        await _runner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _heartbeat.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        List<ClientRegistration> registrations;
+        lock (_state)
+        {
+            registrations = [.. _registrations];
+            _registrations.Clear();
+        }
+
+        foreach (var registration in registrations)
+        {
+            registration.IsRemoved = true;
+            if (registration is ClientListener listener)
+            {
+                await listener.Listener.CloseAsync(null);
+            }
+        }
+
+        FailPending(new SwitchboardException(ErrorCodes.Closed, "The client was disposed."));
+        _disposing.Dispose();
+    }
+
+    /// <summary>Dies like a crashed process: the socket is cut without a goodbye and the client does not reconnect (tests of last wills and presence).</summary>
+    internal async Task KillAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _disposing.CancelAsync();
+        Volatile.Read(ref _connection)?.Abort("killed");
+        await _runner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _heartbeat.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private void FailPending(SwitchboardException error)
+    {
+        foreach (var (id, call) in _pending)
+        {
+            if (call is ClientRegistration && _disposed == 0)
+            {
+                continue; // registered again after the reconnect
+            }
+
+            if (_pending.TryRemove(id, out _))
+            {
+                call.Fail(error);
+            }
+        }
+
+        foreach (var (_, gather) in _gathers)
+        {
+            gather.Finish(canceled: true);
+        }
+    }
+
+    private sealed class RequestCall : PendingCall
+    {
+        public RequestCall(string sender, string request)
+        {
+            Sender = sender;
+            Request = request;
+        }
+
+        public string Sender { get; }
+
+        public string Request { get; }
+    }
+}

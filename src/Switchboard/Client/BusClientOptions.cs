@@ -1,0 +1,38 @@
+namespace Switchboard;
+
+/// <summary>Settings of a <see cref="BusClient"/>.</summary>
+public sealed record BusClientOptions
+{
+    /// <summary>The name the client gives in HELLO (shown in broker logs).</summary>
+    public string ClientName { get; init; } = "client";
+
+    /// <summary>Credentials sent in HELLO, when the broker asks for them.</summary>
+    public string? Credentials { get; init; }
+
+    /// <summary>Ask for a CRC-32C on every frame (for links that can corrupt bytes; TCP does not need it).</summary>
+    public bool Crc { get; init; }
+
+    /// <summary>How often to ping an idle broker; a broker silent for <see cref="HeartbeatMisses"/> intervals is dead.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many heartbeat intervals of silence make the broker dead.</summary>
+    public int HeartbeatMisses { get; init; } = 2;
+
+    /// <summary>How long one connection attempt (socket and handshake) may take.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The first reconnect delay; it doubles after each failed round, up to <see cref="MaxReconnectDelay"/>, with jitter.</summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest reconnect delay.</summary>
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The bytes of frames kept while the connection is down (and waiting for the socket); beyond it, triggers are dropped and counted in <see cref="BusCounters.OfflineDrops"/>.</summary>
+    public long OfflineBufferBytes { get; init; } = 8L << 20;
+
+    /// <summary>The largest frame accepted from the broker.</summary>
+    public int MaxFrameSize { get; init; } = Wire.Protocol.DefaultMaxFrameSize;
+
+    /// <summary>Clock, logging, request timeout, default listener options.</summary>
+    public BusOptions Bus { get; init; } = BusOptions.Default;
+}

@@ -1,0 +1,66 @@
+namespace Switchboard.Client;
+
+/// <summary>A gather this client started: the broker streams results and then the summary; this keeps what has arrived.</summary>
+internal sealed class ClientGather : IPendingCall
+{
+    private readonly Lock _lock = new();
+    private readonly List<string> _answered = [];
+    private bool _done;
+
+    public ClientGather(GatherCall call) => Call = call;
+
+    public GatherCall Call { get; }
+
+    public CancellationTokenRegistration Cancellation { get; set; }
+
+    public void OnResult(string producer, Payload data)
+    {
+        lock (_lock)
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            _answered.Add(producer);
+            Call.Publish(new GatherResult(producer, Call.Topic, data));
+        }
+    }
+
+    public void OnDone(string[] answered, string[] missing, Dictionary<string, string> failed, bool canceled)
+    {
+        lock (_lock)
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            _done = true;
+            Call.Complete(answered, missing, failed, canceled);
+        }
+
+        Cancellation.Dispose();
+    }
+
+    /// <summary>Ends the gather with what has arrived (cancelled by the caller, or the connection went away).</summary>
+    public void Finish(bool canceled)
+    {
+        lock (_lock)
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            _done = true;
+            Call.Complete([.. _answered], [], new Dictionary<string, string>(), canceled);
+        }
+    }
+
+    public void Complete(object? result)
+    {
+    }
+
+    public void Fail(Exception error) => Finish(canceled: true);
+}

@@ -1,0 +1,68 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using Switchboard.Routing;
+using Switchboard.Wire;
+
+namespace Switchboard.Client;
+
+/// <summary>A sender registered through a <see cref="BusClient"/>; its triggers are frames, its requests arrive as frames.</summary>
+internal sealed class ClientSender : ClientRegistration, ISender
+{
+    private readonly BusClient _client;
+    private readonly FrozenSet<string> _events;
+    private readonly FrozenDictionary<string, RequestHandler> _requests;
+    private readonly SenderOptions _options;
+
+    public ClientSender(BusClient client, string name, string[] events, Dictionary<string, RequestHandler> requests, SenderOptions options)
+    {
+        _client = client;
+        Name = name;
+        Events = events;
+        _events = events.ToFrozenSet(StringComparer.Ordinal);
+        _requests = requests.ToFrozenDictionary(StringComparer.Ordinal);
+        _options = options;
+    }
+
+    public string Name { get; }
+
+    public IReadOnlyList<string> Events { get; }
+
+    public RequestHandler? FindHandler(string request) => _requests.TryGetValue(request, out var handler) ? handler : _options.DefaultRequestHandler;
+
+    public override void WriteRegistration(IBufferWriter<byte> output, bool crc, uint correlation) =>
+        Frames.AddSender(output, crc, correlation, Name, Events, [.. _requests.Keys], _options.DefaultRequestHandler is not null, _options.WillEvent, _options.WillData);
+
+    public ValueTask TriggerAsync(string @event, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default)
+    {
+        Check(@event);
+        _client.SendTrigger(Name, @event, data, headers, retain);
+        return default;
+    }
+
+    public ValueTask TriggerAsync(IReadOnlyList<string> events, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        foreach (var e in events)
+        {
+            Check(e);
+        }
+
+        _client.SendTrigger(Name, events, data, headers, retain);
+        return default;
+    }
+
+    private void Check(string @event)
+    {
+        if (IsRemoved)
+        {
+            throw SenderRegistration.Closed(Name, @event);
+        }
+
+        if (!_events.Contains(@event))
+        {
+            throw SenderRegistration.UndeclaredEvent(Name, @event, Events);
+        }
+    }
+
+    public ValueTask DisposeAsync() => _client.RemoveAsync(this);
+}
