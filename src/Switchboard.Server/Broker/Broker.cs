@@ -23,6 +23,7 @@ public sealed class Broker : IAsyncDisposable
     private long _heartbeatTimeouts;
     private long _protocolErrors;
     private int _disposed;
+    private volatile bool _shuttingDown;
 
     /// <summary>Creates a broker; <see cref="StartAsync"/> starts its heartbeat loop.</summary>
     public Broker(BrokerOptions? options = null)
@@ -50,6 +51,9 @@ public sealed class Broker : IAsyncDisposable
 
     /// <summary>Connections closed for breaking the protocol.</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
+
+    /// <summary>True once a lame-duck shutdown began: new connections are refused.</summary>
+    public bool IsShuttingDown => _shuttingDown;
 
     internal Router Router { get; }
 
@@ -116,6 +120,7 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>Tells every client the broker is going away, then waits up to <see cref="BrokerOptions.LameDuckGrace"/> for them to leave.</summary>
     public async Task LameDuckAsync(string reason = "shutting down", CancellationToken cancellationToken = default)
     {
+        _shuttingDown = true;
         var connections = _connections.Keys.ToList();
         Log.LameDuck(connections.Count);
         foreach (var connection in connections)
@@ -142,7 +147,8 @@ public sealed class Broker : IAsyncDisposable
         await _heartbeats;
         foreach (var connection in _connections.Keys)
         {
-            connection.Abort("broker stopped");
+            // After a lame-duck notice, clients that stayed are closed cleanly: the broker is leaving, they are not dying.
+            connection.Abort("broker stopped", clean: _shuttingDown);
         }
 
         await _bus.DisposeAsync();

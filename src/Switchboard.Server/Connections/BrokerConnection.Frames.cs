@@ -93,6 +93,11 @@ internal sealed partial class BrokerConnection
             throw new ProtocolException(ProtocolException.UnsupportedVersion, $"This broker speaks protocol version {Protocol.Version}; the client sent version {version}.");
         }
 
+        if (_broker.IsShuttingDown)
+        {
+            throw new ProtocolException("going_away", "This broker is shutting down; connect to another one.");
+        }
+
         if (_broker.Options.Authenticate?.Invoke(client, credentials) is { } refusal)
         {
             throw new ProtocolException("unauthorized", refusal);

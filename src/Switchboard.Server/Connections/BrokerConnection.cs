@@ -111,10 +111,15 @@ internal sealed partial class BrokerConnection
         }
     }
 
-    /// <summary>Closes the connection at once, without a goodbye: its senders' last wills fire.</summary>
-    public void Abort(string reason)
+    /// <summary>Closes the connection at once. Unless <paramref name="clean"/>, it counts as a death: its senders' last wills fire.</summary>
+    public void Abort(string reason, bool clean = false)
     {
         _abortReason ??= reason;
+        if (clean)
+        {
+            _goodbye = true;
+        }
+
         Outbound.Complete();
         try
         {

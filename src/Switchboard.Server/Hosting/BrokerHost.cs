@@ -39,7 +39,11 @@ public sealed class BrokerHost : IAsyncDisposable
     public string? UnixAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb+unix://", StringComparison.Ordinal));
 
     /// <summary>Binds and starts. A taken port fails here with an <see cref="IOException"/> naming it.</summary>
-    public static async Task<BrokerHost> StartAsync(BrokerOptions? options = null, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
+    /// <param name="options">Endpoints and limits.</param>
+    /// <param name="logging">Adds log providers (none by default).</param>
+    /// <param name="beforeListening">Runs after the broker exists and before any client can connect (register in-process participants here).</param>
+    /// <param name="cancellationToken">Abandons starting.</param>
+    public static async Task<BrokerHost> StartAsync(BrokerOptions? options = null, Action<ILoggingBuilder>? logging = null, Func<Broker, Task>? beforeListening = null, CancellationToken cancellationToken = default)
     {
         options ??= new BrokerOptions();
         var builder = WebApplication.CreateSlimBuilder();
@@ -69,6 +73,11 @@ public sealed class BrokerHost : IAsyncDisposable
         await broker.StartAsync(cancellationToken);
         try
         {
+            if (beforeListening is not null)
+            {
+                await beforeListening(broker);
+            }
+
             await app.StartAsync(cancellationToken);
         }
         catch
@@ -113,6 +122,19 @@ public sealed class BrokerHost : IAsyncDisposable
         await Broker.LameDuckAsync(cancellationToken: cancellationToken);
         await Broker.DisposeAsync();
         await _app.StopAsync(cancellationToken);
+    }
+
+    /// <summary>Stops like a crashed process: every connection is cut at once, with no lame-duck notice (tests of reconnects and wills).</summary>
+    internal async Task KillAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        await Broker.DisposeAsync();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
     }
 
     /// <summary>Waits until the host is asked to stop (Ctrl+C, SIGTERM).</summary>
