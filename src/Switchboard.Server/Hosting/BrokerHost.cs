@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Switchboard.Server;
 
@@ -50,8 +51,10 @@ public sealed class BrokerHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.LameDuckGrace + TimeSpan.FromSeconds(5));
-        var broker = new Broker(options);
-        builder.Services.AddSingleton(broker);
+        // The broker logs where the host logs, unless the caller gave the router its own logger factory.
+        builder.Services.AddSingleton(services => new Broker(options.Bus.LoggerFactory is NullLoggerFactory
+            ? options with { Bus = options.Bus with { LoggerFactory = services.GetRequiredService<ILoggerFactory>() } }
+            : options));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             if (options.Port is { } port)
@@ -70,6 +73,7 @@ public sealed class BrokerHost : IAsyncDisposable
             }
         });
         var app = builder.Build();
+        var broker = app.Services.GetRequiredService<Broker>();
         await broker.StartAsync(cancellationToken);
         try
         {

@@ -156,7 +156,7 @@ public sealed class BrokerFaultTests
         {
             var socket = await silentBroker.AcceptSocketAsync(Ct);
             var welcome = new System.Buffers.ArrayBufferWriter<byte>();
-            Wire.Frames.Welcome(welcome, false, Wire.Protocol.Version, "silent", 0, 60_000, 1 << 20);
+            global::Switchboard.Wire.Frames.Welcome(welcome, false, global::Switchboard.Wire.Protocol.Version, "silent", 0, 60_000, 1 << 20);
             await socket.SendAsync(welcome.WrittenMemory, Ct);
             return socket; // then never another byte, never a close
         }, Ct);

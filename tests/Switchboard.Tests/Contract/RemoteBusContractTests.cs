@@ -1,10 +1,13 @@
+using Microsoft.Extensions.Logging;
 using Switchboard.Server;
+using Switchboard.Tests.Support;
 
 namespace Switchboard.Tests.Contract;
 
 /// <summary>The contract suite against <see cref="BusClient"/>s connected to a real broker (Kestrel on a free port).</summary>
 public abstract class RemoteBusContractTests : BusContractTests
 {
+    private readonly RecordingLoggerProvider _brokerLog = new();
     private BrokerHost? _host;
     private int _clients;
 
@@ -16,7 +19,7 @@ public abstract class RemoteBusContractTests : BusContractTests
 
     protected override async Task<IBus> CreateBusAsync()
     {
-        _host ??= await BrokerHost.StartAsync(BrokerOptions(), cancellationToken: Ct);
+        _host ??= await BrokerHost.StartAsync(BrokerOptions(), logging => logging.AddProvider(_brokerLog), cancellationToken: Ct);
         return await BusClient.ConnectAsync(Address(_host), new BusClientOptions { ClientName = $"test-{++_clients}" }, Ct);
     }
 
@@ -29,6 +32,8 @@ public abstract class RemoteBusContractTests : BusContractTests
         {
             await _host.DisposeAsync();
         }
+
+        Assert.True(_brokerLog.Errors.Count == 0, "The broker logged errors: " + string.Join(Environment.NewLine, _brokerLog.Errors));
     }
 }
 
