@@ -12,6 +12,17 @@ public sealed record BrokerOptions
     /// <summary>A Unix socket path for the binary protocol; null (the default) turns it off.</summary>
     public string? UnixSocketPath { get; init; }
 
+    /// <summary>The JSON-lines gateway's TCP port (on <see cref="Host"/>); 0 picks a free one; null (the default here) turns it off.
+    /// <c>switchboard serve</c> turns it on at 7223 (DESIGN.md's ports table).</summary>
+    public int? JsonLinesPort { get; init; }
+
+    /// <summary>A Unix socket path for the JSON-lines gateway; null (the default) turns it off.</summary>
+    public string? JsonLinesUnixSocketPath { get; init; }
+
+    /// <summary>The longest JSON line accepted from a client, in bytes (without its newline). A longer line is skipped up
+    /// to its newline, never held whole, and answered with the error <c>line_too_long</c>; the connection stays.</summary>
+    public int MaxJsonLineBytes { get; init; } = 1 << 20;
+
     /// <summary>The name the broker gives in WELCOME.</summary>
     public string ServerName { get; init; } = "switchboard";
 

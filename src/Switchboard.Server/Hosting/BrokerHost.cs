@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,7 +13,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Switchboard.Server;
 
 /// <summary>
-/// Runs a <see cref="Broker"/> on Kestrel: the binary protocol on TCP and, if asked, a Unix socket.
+/// Runs a <see cref="Broker"/> on Kestrel: the binary protocol on TCP and, if asked, a Unix socket; the JSON-lines
+/// gateway on TCP and a Unix socket when asked (<see cref="BrokerOptions.JsonLinesPort"/>, <see cref="BrokerOptions.JsonLinesUnixSocketPath"/>).
 /// <see cref="Endpoints"/> gives the real bound addresses (so port 0 is usable). Stopping is a lame-duck shutdown.
 /// </summary>
 public sealed class BrokerHost : IAsyncDisposable
@@ -30,7 +32,8 @@ public sealed class BrokerHost : IAsyncDisposable
     /// <summary>The broker.</summary>
     public Broker Broker { get; }
 
-    /// <summary>The bound endpoints as client addresses: <c>sb://HOST:PORT</c>, <c>sb+unix:///PATH</c>.</summary>
+    /// <summary>The bound endpoints as client addresses: <c>sb://HOST:PORT</c>, <c>sb+unix:///PATH</c>, and for the
+    /// JSON-lines gateway <c>jsonl://HOST:PORT</c>, <c>jsonl+unix:///PATH</c>.</summary>
     public IReadOnlyList<string> Endpoints { get; }
 
     /// <summary>The TCP address, if TCP is on.</summary>
@@ -38,6 +41,9 @@ public sealed class BrokerHost : IAsyncDisposable
 
     /// <summary>The Unix socket address, if on.</summary>
     public string? UnixAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb+unix://", StringComparison.Ordinal));
+
+    /// <summary>The JSON-lines gateway's TCP address (<c>jsonl://HOST:PORT</c>), if on.</summary>
+    public string? JsonLinesAddress => Endpoints.FirstOrDefault(e => e.StartsWith("jsonl://", StringComparison.Ordinal));
 
     /// <summary>Binds and starts. A taken port fails here with an <see cref="IOException"/> naming it.</summary>
     /// <param name="options">Endpoints and limits.</param>
@@ -55,6 +61,7 @@ public sealed class BrokerHost : IAsyncDisposable
         builder.Services.AddSingleton(services => new Broker(options.Bus.LoggerFactory is NullLoggerFactory
             ? options with { Bus = options.Bus with { LoggerFactory = services.GetRequiredService<ILoggerFactory>() } }
             : options));
+        ListenOptions? jsonLines = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             if (options.Port is { } port)
@@ -70,6 +77,25 @@ public sealed class BrokerHost : IAsyncDisposable
                 }
 
                 kestrel.ListenUnixSocket(path, listen => listen.UseConnectionHandler<BusConnectionHandler>());
+            }
+
+            if (options.JsonLinesPort is { } jsonPort)
+            {
+                kestrel.Listen(ParseHost(options.Host), jsonPort, listen =>
+                {
+                    jsonLines = listen;
+                    listen.UseConnectionHandler<JsonLinesConnectionHandler>();
+                });
+            }
+
+            if (options.JsonLinesUnixSocketPath is { } jsonPath)
+            {
+                if (File.Exists(jsonPath))
+                {
+                    File.Delete(jsonPath);
+                }
+
+                kestrel.ListenUnixSocket(jsonPath, listen => listen.UseConnectionHandler<JsonLinesConnectionHandler>());
             }
         });
         var app = builder.Build();
@@ -93,15 +119,19 @@ public sealed class BrokerHost : IAsyncDisposable
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         var endpoints = new List<string>();
+        // Kestrel binds the endpoints it was given and reports each address; the JSON-lines one is told apart by its
+        // socket path, or by the port it really bound (Kestrel updates the listen options with it, so port 0 works).
+        var jsonLinesPort = (jsonLines?.EndPoint as IPEndPoint)?.Port;
         foreach (var address in addresses)
         {
             if (address.StartsWith("http://unix:", StringComparison.Ordinal))
             {
-                endpoints.Add("sb+unix://" + address["http://unix:".Length..]);
+                var path = address["http://unix:".Length..];
+                endpoints.Add((path == options.JsonLinesUnixSocketPath ? "jsonl+unix://" : "sb+unix://") + path);
             }
             else if (Uri.TryCreate(address, UriKind.Absolute, out var uri))
             {
-                endpoints.Add($"sb://{uri.Host}:{uri.Port}");
+                endpoints.Add($"{(uri.Port == jsonLinesPort ? "jsonl" : "sb")}://{uri.Host}:{uri.Port}");
             }
         }
 

@@ -1,0 +1,47 @@
+using Switchboard.Routing;
+
+namespace Switchboard.Server;
+
+/// <summary>
+/// A JSON-lines listen as the router sees it: delivering writes an <c>event</c> line straight into the connection's
+/// outbound buffer (no queue of its own). The buffer's byte bound is the connection's slow-consumer limit.
+/// </summary>
+internal sealed class JsonLineSubscription : Subscription
+{
+    private readonly JsonLinesConnection _connection;
+    private int _closed;
+
+    public JsonLineSubscription(JsonLinesConnection connection, LineId? listenId, string? sender, string? pattern, string? group)
+        : base(sender, pattern, group)
+    {
+        _connection = connection;
+        ListenId = listenId;
+    }
+
+    /// <summary>The listen's <c>id</c>, echoed as <c>"listen"</c> on each event line.</summary>
+    public LineId? ListenId { get; }
+
+    /// <summary>The last sequence number given (written under the connection's outbound lock).</summary>
+    public long Seq { get; set; }
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    public override ValueTask DeliverAsync(in BusMessage message)
+    {
+        _connection.Deliver(this, message);
+        return default;
+    }
+
+    public override async ValueTask CloseAsync(Exception? error)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        if (Unregister is { } unregister)
+        {
+            await unregister(this);
+        }
+    }
+}

@@ -1,0 +1,232 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Switchboard.Server;
+
+/// <summary>The lines the broker writes: each one JSON object encoded straight into the outbound buffer under its lock,
+/// then a newline. A payload that is JSON is written as it is; anything else as a JSON string.</summary>
+internal sealed partial class JsonLinesConnection
+{
+    /// <summary>Starts a line (under <see cref="Transports.OutboundBuffer.Sync"/>); null once the connection is closing.</summary>
+    private Utf8JsonWriter? BeginLine()
+    {
+        if (Outbound.IsCompleted)
+        {
+            return null;
+        }
+
+        _json.Reset(Outbound.Writer);
+        _json.WriteStartObject();
+        return _json;
+    }
+
+    /// <summary>Ends the line begun by <see cref="BeginLine"/> and wakes the write loop.</summary>
+    private void EndLine(Utf8JsonWriter json)
+    {
+        json.WriteEndObject();
+        json.Flush();
+        var writer = Outbound.Writer;
+        writer.GetSpan(1)[0] = (byte)'\n';
+        writer.Advance(1);
+        Outbound.Commit();
+    }
+
+    private static void WriteId(Utf8JsonWriter json, LineId? id, string name = "id")
+    {
+        if (id is not null)
+        {
+            json.WritePropertyName(name);
+            json.WriteRawValue(id.Raw, skipInputValidation: true);
+        }
+    }
+
+    /// <summary>Writes a payload: empty as <c>null</c>, JSON as itself (on one line), anything else as a JSON string.</summary>
+    private static void WriteData(Utf8JsonWriter json, string name, Payload data)
+    {
+        json.WritePropertyName(name);
+        var bytes = data.Bytes.Span;
+        if (bytes.IsEmpty)
+        {
+            json.WriteNullValue();
+        }
+        else if (!IsJson(bytes))
+        {
+            json.WriteStringValue(Encoding.UTF8.GetString(bytes));
+        }
+        else if (bytes.IndexOfAny((byte)'\n', (byte)'\r') < 0)
+        {
+            json.WriteRawValue(bytes, skipInputValidation: true);
+        }
+        else
+        {
+            // Valid JSON spread over several lines (indented): rewrite it compact, so it stays one line.
+            using var document = JsonDocument.Parse(data.Bytes);
+            document.RootElement.WriteTo(json);
+        }
+    }
+
+    /// <summary>True when <paramref name="bytes"/> hold exactly one JSON value.</summary>
+    internal static bool IsJson(ReadOnlySpan<byte> bytes)
+    {
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return reader.BytesConsumed > 0 && reader.CurrentDepth == 0;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private void SendOk(LineId? id, string? name = null, string? value = null)
+    {
+        lock (Outbound.Sync)
+        {
+            if (BeginLine() is { } json)
+            {
+                json.WriteBoolean("ok", true);
+                WriteId(json, id);
+                if (name is not null)
+                {
+                    json.WriteString(name, value);
+                }
+
+                EndLine(json);
+            }
+        }
+    }
+
+    private void SendError(LineId? id, string code, string message)
+    {
+        lock (Outbound.Sync)
+        {
+            if (BeginLine() is { } json)
+            {
+                WriteId(json, id);
+                json.WriteStartObject("error");
+                json.WriteString("code", code);
+                json.WriteString("message", message);
+                json.WriteEndObject();
+                EndLine(json);
+            }
+        }
+    }
+
+    private void SendPong(LineId? id)
+    {
+        lock (Outbound.Sync)
+        {
+            if (BeginLine() is { } json)
+            {
+                json.WriteString("op", "pong");
+                WriteId(json, id);
+                EndLine(json);
+            }
+        }
+    }
+
+    private void SendReply(LineId? id, Payload data)
+    {
+        lock (Outbound.Sync)
+        {
+            if (BeginLine() is { } json)
+            {
+                json.WriteString("op", "reply");
+                WriteId(json, id);
+                WriteData(json, "data", data);
+                EndLine(json);
+            }
+        }
+    }
+
+    private void SendSenders(LineId? id, IReadOnlyList<SenderInfo> senders)
+    {
+        lock (Outbound.Sync)
+        {
+            if (BeginLine() is { } json)
+            {
+                json.WriteString("op", "senders");
+                WriteId(json, id);
+                json.WriteStartArray("senders");
+                foreach (var sender in senders)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("name", sender.Name);
+                    WriteStrings(json, "events", sender.Events);
+                    WriteStrings(json, "requests", sender.Requests);
+                    if (sender.HasDefaultHandler)
+                    {
+                        json.WriteBoolean("default_handler", true);
+                    }
+
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+                EndLine(json);
+            }
+        }
+    }
+
+    private static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> items)
+    {
+        json.WriteStartArray(name);
+        foreach (var item in items)
+        {
+            json.WriteStringValue(item);
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void WriteHeaders(Utf8JsonWriter json, MessageHeaders headers)
+    {
+        if (headers.Count == 0)
+        {
+            return;
+        }
+
+        json.WriteStartObject("headers");
+        foreach (var (name, value) in headers)
+        {
+            json.WriteString(name, value);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>Writes one delivery for a listen: <c>{"op":"event","listen":ID,"sender":..,"event":..,"data":..,"seq":N}</c>.
+    /// The sequence counts every message routed to the listen, so a gap shows a message dropped for a full buffer.</summary>
+    internal void Deliver(JsonLineSubscription subscription, in BusMessage message)
+    {
+        lock (Outbound.Sync)
+        {
+            if (subscription.IsClosed || Outbound.IsCompleted)
+            {
+                return;
+            }
+
+            var seq = ++subscription.Seq;
+            if (Outbound.IsFull)
+            {
+                OnOutboundFull();
+                return;
+            }
+
+            var json = BeginLine()!;
+            json.WriteString("op", "event");
+            WriteId(json, subscription.ListenId, "listen");
+            json.WriteString("sender", message.Sender);
+            json.WriteString("event", message.Event);
+            WriteData(json, "data", message.Data);
+            json.WriteNumber("seq", seq);
+            WriteHeaders(json, message.Headers);
+            EndLine(json);
+        }
+    }
+}
