@@ -7,8 +7,14 @@ namespace Switchboard.Server;
 /// refusals (a taken name, an undeclared event) are correlated ERROR frames and the connection stays.</summary>
 internal sealed partial class BrokerConnection
 {
-    private ValueTask Dispatch(FrameType type, ReadOnlySpan<byte> body)
+    private ValueTask Dispatch(FrameType type, ReadOnlyMemory<byte> frame)
     {
+        if (type == FrameType.Trigger && _session is not null)
+        {
+            return OnTrigger(frame);
+        }
+
+        var body = frame.Span;
         if (_session is null)
         {
             return type == FrameType.Hello
@@ -29,8 +35,6 @@ internal sealed partial class BrokerConnection
                 return default;
             case FrameType.Pong:
                 return default;
-            case FrameType.Trigger:
-                return OnTrigger(body);
             case FrameType.AddSender:
                 return OnAddSender(body);
             case FrameType.RemoveSender:
@@ -116,25 +120,62 @@ internal sealed partial class BrokerConnection
         return default;
     }
 
-    private ValueTask OnTrigger(ReadOnlySpan<byte> body)
+    /// <summary>
+    /// The hot path. Sender and event are looked up by their characters (decoded on the stack), the payload stays a view
+    /// into the receive buffer (borrowed: the read loop does not advance past it until delivery is done, and targets
+    /// that keep messages copy it), and headers are only allocated when there are some: a trigger allocates nothing.
+    /// </summary>
+    private ValueTask OnTrigger(ReadOnlyMemory<byte> frame)
+    {
+        var r = Read(frame.Span, FrameType.Trigger);
+        var senderBytes = r.StringBytes("sender");
+        var flags = r.U8("flags");
+        var count = r.U16("event count");
+        if (count != 1 || senderBytes.Length > MaxStackName)
+        {
+            return OnTriggerSlow(frame.Span);
+        }
+
+        var eventBytes = r.StringBytes("event");
+        var headers = r.Headers("headers");
+        var (offset, length) = r.PayloadRange("data");
+        r.End();
+        Span<char> senderChars = stackalloc char[senderBytes.Length];
+        Span<char> eventChars = stackalloc char[Math.Min(eventBytes.Length, MaxStackName)];
+        if (eventBytes.Length > MaxStackName
+            || !System.Text.Unicode.Utf8.ToUtf16(senderBytes, senderChars, out _, out var senderLength, replaceInvalidSequences: false).Equals(System.Buffers.OperationStatus.Done)
+            || !System.Text.Unicode.Utf8.ToUtf16(eventBytes, eventChars, out _, out var eventLength, replaceInvalidSequences: false).Equals(System.Buffers.OperationStatus.Done)
+            || !_sendersByChars.TryGetValue(senderChars[..senderLength], out var registration)
+            || registration.IsClosed
+            || !registration.TryGetSlot(eventChars[..eventLength], out var slot))
+        {
+            return OnTriggerSlow(frame.Span);
+        }
+
+        var data = length == 0 ? default : new Payload(frame.Slice(offset, length));
+        if ((flags & Protocol.TriggerRetain) != 0)
+        {
+            Router.Retain(new BusMessage(registration.Name, slot.Event, data, headers) { IsBorrowed = true });
+        }
+
+        var pending = slot.DeliverAsync(data, headers, borrowed: true);
+        return pending.IsCompletedSuccessfully ? default : GuardAsync(pending, 0);
+    }
+
+    /// <summary>Names longer than this are not decoded on the stack (they are invalid anyway: names are at most 256 ASCII characters).</summary>
+    private const int MaxStackName = 512;
+
+    /// <summary>Several events, an unknown sender or event: the general path, which allocates and explains refusals.</summary>
+    private ValueTask OnTriggerSlow(ReadOnlySpan<byte> body)
     {
         var r = Read(body, FrameType.Trigger);
         var sender = r.RequiredString("sender");
         var flags = r.U8("flags");
         var count = r.U16("event count");
-        string? single = null;
-        string[]? several = null;
-        if (count == 1)
+        var events = new string[count];
+        for (var i = 0; i < count; i++)
         {
-            single = r.RequiredString("event");
-        }
-        else
-        {
-            several = new string[count];
-            for (var i = 0; i < count; i++)
-            {
-                several[i] = r.RequiredString("event");
-            }
+            events[i] = r.RequiredString("event");
         }
 
         var headers = r.Headers("headers");
@@ -149,9 +190,9 @@ internal sealed partial class BrokerConnection
         var retain = (flags & Protocol.TriggerRetain) != 0;
         try
         {
-            var pending = single is not null
-                ? registration.TriggerAsync(single, data, headers, retain)
-                : registration.TriggerAsync(several!, data, headers, retain);
+            var pending = count == 1
+                ? registration.TriggerAsync(events[0], data, headers, retain)
+                : registration.TriggerAsync(events, data, headers, retain);
             return pending.IsCompletedSuccessfully ? default : GuardAsync(pending, 0);
         }
         catch (SwitchboardException ex)

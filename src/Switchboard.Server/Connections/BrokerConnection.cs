@@ -22,6 +22,7 @@ internal sealed partial class BrokerConnection
     private readonly CancellationTokenSource _closing = new();
     private readonly ConcurrentDictionary<uint, Subscription> _subscriptions = new();
     private readonly ConcurrentDictionary<string, SenderRegistration> _senders = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SenderRegistration>.AlternateLookup<ReadOnlySpan<char>> _sendersByChars;
     private readonly ConcurrentDictionary<string, ProducerRegistration> _producers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Payload>> _awaitingReply = new();
     private RouterSession? _session;
@@ -29,6 +30,7 @@ internal sealed partial class BrokerConnection
     private long _lastReceived;
     private long _lastSent;
     private bool _goodbye;
+    private volatile bool _aborted;
     private string? _abortReason;
     private int _slow;
 
@@ -39,6 +41,7 @@ internal sealed partial class BrokerConnection
         _parser = new FrameParser(broker.Options.MaxFrameSize);
         Outbound = new OutboundBuffer(broker.Options.MaxOutboundBytes);
         Id = $"c{Interlocked.Increment(ref s_ids)}";
+        _sendersByChars = _senders.GetAlternateLookup<ReadOnlySpan<char>>();
         _lastReceived = _lastSent = Time.GetTimestamp();
     }
 
@@ -104,16 +107,52 @@ internal sealed partial class BrokerConnection
             }
 
             Outbound.Complete();
-            await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
-            _context.Abort();
+            var flushed = await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) == writing;
+            if (flushed && !_aborted)
+            {
+                await CloseGracefullyAsync();
+            }
+            else
+            {
+                _context.Abort();
+            }
+
             await _closing.CancelAsync();
             _broker.Log.ClientLeft(Id, ClientName, reason);
+        }
+    }
+
+    /// <summary>
+    /// Sends FIN after the last frame (a fatal ERROR must reach the peer), then reads and discards what the peer still
+    /// sends for a moment: closing with unread input would make the kernel send RST, and the peer could lose the error.
+    /// </summary>
+    private async Task CloseGracefullyAsync()
+    {
+        try
+        {
+            await _context.Transport.Output.CompleteAsync();
+            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            var input = _context.Transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync(drain.Token);
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        {
+            _context.Abort();
         }
     }
 
     /// <summary>Closes the connection at once. Unless <paramref name="clean"/>, it counts as a death: its senders' last wills fire.</summary>
     public void Abort(string reason, bool clean = false)
     {
+        _aborted = true;
         _abortReason ??= reason;
         if (clean)
         {
@@ -228,7 +267,7 @@ internal sealed partial class BrokerConnection
 
     private bool TryProcess(ref ReadOnlySequence<byte> buffer, out ValueTask pending)
     {
-        if (!_parser.TryRead(ref buffer, out var type, out var body))
+        if (!_parser.TryReadFrame(ref buffer, out var type, out var body))
         {
             pending = default;
             return false;

@@ -201,7 +201,7 @@ public sealed partial class BusClient
 
     private bool TryProcess(Connection connection, FrameParser parser, ref ReadOnlySequence<byte> buffer, out ValueTask pending)
     {
-        if (!parser.TryRead(ref buffer, out var type, out var body))
+        if (!parser.TryReadFrame(ref buffer, out var type, out var body))
         {
             pending = default;
             return false;

@@ -6,21 +6,26 @@ namespace Switchboard;
 
 public sealed partial class BusClient
 {
-    private ValueTask Dispatch(Connection connection, FrameType type, ReadOnlySpan<byte> body)
+    private readonly NameCache _names = new();
+
+    private ValueTask Dispatch(Connection connection, FrameType type, ReadOnlyMemory<byte> frame)
     {
-        var r = new SpanReader(body, type);
+        var r = new SpanReader(frame.Span, type);
         switch (type)
         {
             case FrameType.Event:
             {
+                // Names come from the cache and the payload is lent from the receive buffer (the listener copies it
+                // only if it keeps it): a delivery allocates at most that copy.
                 var id = r.U32("subscription");
-                var sender = r.RequiredString("sender");
-                var @event = r.RequiredString("event");
+                var sender = _names.Get(r.StringBytes("sender"));
+                var @event = _names.Get(r.StringBytes("event"));
                 var headers = r.Headers("headers");
-                var data = r.Payload("data");
+                var (offset, length) = r.PayloadRange("data");
                 r.End();
+                var data = length == 0 ? default : new Payload(frame.Slice(offset, length));
                 return _listeners.TryGetValue(id, out var listener)
-                    ? listener.Listener.DeliverAsync(new BusMessage(sender, @event, data, headers))
+                    ? listener.Listener.DeliverAsync(new BusMessage(sender, @event, data, headers) { IsBorrowed = true })
                     : default;
             }
 

@@ -29,6 +29,16 @@ public readonly record struct BusMessage
     /// <summary>The headers, never null.</summary>
     public MessageHeaders Headers { get; }
 
+    /// <summary>
+    /// True when <see cref="Data"/> points into a receive buffer that is reused once delivery returns (the broker's
+    /// zero-copy path). A target that keeps the message past its <c>DeliverAsync</c> call must <see cref="Detach"/> it first.
+    /// </summary>
+    internal bool IsBorrowed { get; init; }
+
+    /// <summary>This message with its payload copied into memory of its own (a no-op unless borrowed).</summary>
+    internal BusMessage Detach() =>
+        IsBorrowed ? new BusMessage(Sender, Event, Data.IsEmpty ? default : new Payload(Data.Bytes.ToArray()), Headers) : this;
+
     /// <summary>True when the event is a channel event.</summary>
     public bool IsChannel => NameRules.IsChannel(Event);
 

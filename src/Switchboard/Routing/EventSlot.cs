@@ -35,10 +35,12 @@ internal sealed class EventSlot
         return items;
     }
 
-    public ValueTask DeliverAsync(Payload data, MessageHeaders? headers)
+    /// <summary>Delivers to every target. A <paramref name="borrowed"/> payload lives only until this returns (or its
+    /// task completes): targets that keep messages copy it.</summary>
+    public ValueTask DeliverAsync(Payload data, MessageHeaders? headers, bool borrowed = false)
     {
         var targets = CurrentTargets();
-        var message = new BusMessage(Sender, Event, data, headers);
+        var message = new BusMessage(Sender, Event, data, headers) { IsBorrowed = borrowed };
         for (var i = 0; i < targets.Length; i++)
         {
             var pending = targets[i].DeliverAsync(message);

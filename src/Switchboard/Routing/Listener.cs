@@ -72,7 +72,11 @@ internal sealed class Listener : Subscription, IListenerQueue
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    public override ValueTask DeliverAsync(in BusMessage message)
+    public override ValueTask DeliverAsync(in BusMessage message) =>
+        message.IsBorrowed ? DeliverOwned(message.Detach()) : DeliverOwned(message);
+
+    // A listener keeps messages (queued, or in the hands of a callback that may hold on to them), so it owns its copy.
+    private ValueTask DeliverOwned(in BusMessage message)
     {
         if (_handler is not null && _workers.Length == 0
             && Volatile.Read(ref _pending) <= 0

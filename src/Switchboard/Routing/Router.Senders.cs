@@ -107,6 +107,7 @@ internal sealed partial class Router
     /// <summary>Keeps <paramref name="message"/> as its event's retained value; an empty payload clears it.</summary>
     public void Retain(BusMessage message)
     {
+        message = message.Detach();
         lock (_lock)
         {
             if (message.Data.IsEmpty)

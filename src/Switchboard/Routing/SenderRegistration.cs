@@ -7,6 +7,7 @@ internal sealed class SenderRegistration : ISender
 {
     private readonly Router _router;
     private readonly FrozenDictionary<string, EventSlot> _slots;
+    private readonly FrozenDictionary<string, EventSlot>.AlternateLookup<ReadOnlySpan<char>> _slotsByChars;
     private readonly FrozenDictionary<string, RequestHandler> _requests;
     private int _closed;
 
@@ -17,6 +18,7 @@ internal sealed class SenderRegistration : ISender
         Name = name;
         Events = events;
         _slots = events.ToFrozenDictionary(e => e, e => new EventSlot(router.Listeners, name, e), StringComparer.Ordinal);
+        _slotsByChars = _slots.GetAlternateLookup<ReadOnlySpan<char>>();
         _requests = requests.ToFrozenDictionary(StringComparer.Ordinal);
         DefaultHandler = options.DefaultRequestHandler;
         WillEvent = options.WillEvent;
@@ -42,6 +44,9 @@ internal sealed class SenderRegistration : ISender
 
     /// <summary>True for the one caller that closes the sender.</summary>
     public bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
+
+    /// <summary>Finds a declared event by its characters, without making a string (the broker's zero-allocation trigger path).</summary>
+    public bool TryGetSlot(ReadOnlySpan<char> @event, out EventSlot slot) => _slotsByChars.TryGetValue(@event, out slot!);
 
     public RequestHandler? FindHandler(string request) =>
         _requests.TryGetValue(request, out var handler) ? handler : DefaultHandler;

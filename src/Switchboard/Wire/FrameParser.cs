@@ -28,6 +28,18 @@ public sealed class FrameParser
     /// </summary>
     public bool TryRead(ref ReadOnlySequence<byte> buffer, out FrameType type, out ReadOnlySpan<byte> body)
     {
+        var found = TryReadFrame(ref buffer, out type, out var memory);
+        body = memory.Span;
+        return found;
+    }
+
+    /// <summary>
+    /// Like <see cref="TryRead(ref ReadOnlySequence{byte}, out FrameType, out ReadOnlySpan{byte})"/>, but hands the body
+    /// out as memory (a view into the input, or into the parser's scratch buffer for a frame split across segments),
+    /// so a payload can travel on without a copy while the input is not advanced.
+    /// </summary>
+    public bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out FrameType type, out ReadOnlyMemory<byte> body)
+    {
         type = default;
         body = default;
         if (buffer.Length < 4)
@@ -54,10 +66,10 @@ public sealed class FrameParser
         }
 
         var frame = buffer.Slice(4, length);
-        ReadOnlySpan<byte> bytes;
+        ReadOnlyMemory<byte> bytes;
         if (frame.IsSingleSegment)
         {
-            bytes = frame.FirstSpan;
+            bytes = frame.First;
         }
         else
         {
@@ -67,12 +79,13 @@ public sealed class FrameParser
             }
 
             frame.CopyTo(_scratch);
-            bytes = _scratch.AsSpan(0, length);
+            bytes = _scratch.AsMemory(0, length);
         }
 
         buffer = buffer.Slice(4 + length);
-        type = (FrameType)bytes[0];
-        var flags = bytes[1];
+        var span = bytes.Span;
+        type = (FrameType)span[0];
+        var flags = span[1];
         if ((flags & Protocol.FlagCrc) != 0)
         {
             if (length < Protocol.MinLength + 4)
@@ -80,8 +93,8 @@ public sealed class FrameParser
                 throw new ProtocolException(ProtocolException.Malformed, $"{type} frame has the CRC flag but only {length} bytes, too few for a CRC.");
             }
 
-            var expected = BinaryPrimitives.ReadUInt32LittleEndian(bytes[^4..]);
-            var actual = Crc32C.Compute(bytes[..^4]);
+            var expected = BinaryPrimitives.ReadUInt32LittleEndian(span[^4..]);
+            var actual = Crc32C.Compute(span[..^4]);
             if (expected != actual)
             {
                 ChecksumFailures++;

@@ -73,6 +73,13 @@ public ref struct SpanReader
         return Take(length, field);
     }
 
+    /// <summary>Reads a payload's position in the body, to slice the frame's memory without copying.</summary>
+    public (int Offset, int Length) PayloadRange(string field)
+    {
+        var bytes = PayloadBytes(field);
+        return (_position - bytes.Length, bytes.Length);
+    }
+
     /// <summary>Reads a payload into new memory.</summary>
     public Payload Payload(string field)
     {
