@@ -1,0 +1,300 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Switchboard.LoadTest;
+
+/// <summary>What a scenario does with the traffic a connection receives.</summary>
+internal interface IInboundHandler
+{
+    void OnMessage(int sid, int payloadLength) { }
+
+    void OnRequest(BenchConnection connection, ReadOnlySpan<byte> replyTo, int payloadLength) { }
+
+    void OnReply(uint id, bool ok) { }
+
+    /// <summary>After each received chunk was parsed: publish counts, send what was batched.</summary>
+    void OnChunkParsed(BenchConnection connection) { }
+}
+
+/// <summary>
+/// One raw TCP connection to 127.0.0.1 with blocking sends (under a lock: the publisher, the receive thread's
+/// answers and the keep-alive share it) and a receive buffer parsed by the broker's <see cref="WireCodec"/>.
+/// Setup steps are pipelined and end with a barrier the broker answers only after processing them.
+/// </summary>
+internal sealed class BenchConnection : IWireEvents, IDisposable
+{
+    private const int ReceiveBufferSize = 256 * 1024;
+    private static readonly IInboundHandler NoHandler = new NullHandler();
+    private readonly Socket _socket;
+    private readonly Lock _sendLock = new();
+    private readonly ArrayBufferWriter<byte> _control = new(4096);
+    private byte[] _in = new byte[ReceiveBufferSize];
+    private int _start;
+    private int _end;
+    private long _lastSend = Stopwatch.GetTimestamp();
+    private int _barriers;
+    private int _errors;
+    private string? _lastError;
+    private volatile bool _closed;
+
+    private BenchConnection(Socket socket, WireCodec codec, string name)
+    {
+        _socket = socket;
+        Codec = codec;
+        Name = name;
+    }
+
+    public WireCodec Codec { get; }
+
+    public string Name { get; }
+
+    public IInboundHandler Handler { get; set; } = NoHandler;
+
+    /// <summary>Keep-alive pings are sent only once setup is over (a NATS PONG would otherwise look like a barrier).</summary>
+    public bool KeepAlive { get; set; }
+
+    /// <summary>True once a thread of its own receives for this connection (else the keep-alive timer reads for it).</summary>
+    public bool HasReceiveThread { get; set; }
+
+    public bool IsClosed => _closed;
+
+    public int Errors => Volatile.Read(ref _errors);
+
+    public string? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Connects to 127.0.0.1:<paramref name="port"/> and completes the handshake.</summary>
+    public static BenchConnection Open(BrokerKind kind, int port, string name, TimeSpan timeout)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
+            socket.ReceiveTimeout = 200;
+            socket.SendTimeout = 10_000; // a broker that stops reading fails the run instead of hanging it
+            var connection = new BenchConnection(socket, WireCodec.Create(kind), name);
+            connection.Setup((codec, output) => codec.WriteHandshake(output, name), timeout);
+            return connection;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sends what <paramref name="encode"/> writes followed by a barrier, then receives on this thread until the barrier is answered.</summary>
+    public void Setup(Action<WireCodec, IBufferWriter<byte>> encode, TimeSpan timeout)
+    {
+        var target = Volatile.Read(ref _barriers) + 1;
+        var errorsBefore = Errors;
+        var output = new ArrayBufferWriter<byte>(4096);
+        encode(Codec, output);
+        Codec.WriteBarrier(output);
+        Send(output.WrittenSpan);
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Volatile.Read(ref _barriers) < target)
+        {
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"{Name}: the broker did not answer the setup barrier within {timeout.TotalSeconds:0.#} s.");
+            }
+
+            if (ReceiveOnce() == 0)
+            {
+                throw new IOException($"{Name}: the broker closed the connection during setup{(LastError is { } e ? ": " + e : ".")}");
+            }
+        }
+
+        if (Errors != errorsBefore)
+        {
+            throw new InvalidOperationException($"{Name}: the broker refused a setup step: {LastError}");
+        }
+    }
+
+    /// <summary>Sends all of <paramref name="bytes"/>.</summary>
+    public void Send(ReadOnlySpan<byte> bytes)
+    {
+        lock (_sendLock)
+        {
+            SendLocked(bytes);
+        }
+    }
+
+    /// <summary>Sends a keep-alive ping when nothing was sent for <paramref name="idleTicks"/>, and reads what is waiting without blocking when <paramref name="drain"/>.</summary>
+    public void Tick(long idleTicks, bool drain)
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        try
+        {
+            if (KeepAlive && Stopwatch.GetTimestamp() - Volatile.Read(ref _lastSend) > idleTicks)
+            {
+                lock (_sendLock)
+                {
+                    _control.ResetWrittenCount();
+                    Codec.WritePing(_control, (ulong)Stopwatch.GetTimestamp());
+                    SendLocked(_control.WrittenSpan);
+                }
+            }
+
+            while (drain && _socket.Available > 0 && ReceiveOnce() > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
+        {
+            _closed = true;
+        }
+    }
+
+    /// <summary>
+    /// One receive (waits up to the socket's 200 ms timeout) and parses every whole message in the buffer.
+    /// Returns the bytes received, -1 when the wait timed out, 0 when the connection is closed.
+    /// </summary>
+    public int ReceiveOnce()
+    {
+        if (_closed)
+        {
+            return 0;
+        }
+
+        if (_end == _in.Length)
+        {
+            if (_start > 0)
+            {
+                _in.AsSpan(_start, _end - _start).CopyTo(_in);
+                _end -= _start;
+                _start = 0;
+            }
+            else
+            {
+                Array.Resize(ref _in, _in.Length * 2); // one message larger than the buffer
+            }
+        }
+
+        int received;
+        SocketError error;
+        try
+        {
+            received = _socket.Receive(_in, _end, _in.Length - _end, SocketFlags.None, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            _closed = true;
+            return 0;
+        }
+
+        if (error == SocketError.TimedOut || error == SocketError.WouldBlock)
+        {
+            return -1;
+        }
+
+        if (error != SocketError.Success || received == 0)
+        {
+            _closed = true;
+            return 0;
+        }
+
+        _end += received;
+        _start += Codec.Parse(_in.AsMemory(_start, _end - _start), this);
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+        else if (_start > _in.Length / 2)
+        {
+            _in.AsSpan(_start, _end - _start).CopyTo(_in);
+            _end -= _start;
+            _start = 0;
+        }
+
+        Handler.OnChunkParsed(this);
+        return received;
+    }
+
+    /// <summary>Records a failure of this connection's loop (a socket or parse error) and marks it closed.</summary>
+    public void Fail(string message)
+    {
+        Interlocked.Increment(ref _errors);
+        Volatile.Write(ref _lastError, $"{Name}: {message}");
+        _closed = true;
+    }
+
+    /// <summary>Says goodbye if the protocol has it, then closes.</summary>
+    public void Close()
+    {
+        if (!_closed)
+        {
+            try
+            {
+                lock (_sendLock)
+                {
+                    _control.ResetWrittenCount();
+                    Codec.WriteGoodbye(_control);
+                    if (_control.WrittenCount > 0)
+                    {
+                        SendLocked(_control.WrittenSpan);
+                    }
+                }
+
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+
+        _closed = true;
+        _socket.Dispose();
+    }
+
+    public void Dispose() => Close();
+
+    void IWireEvents.OnHandshake()
+    {
+    }
+
+    void IWireEvents.OnBarrier() => Interlocked.Increment(ref _barriers);
+
+    void IWireEvents.OnPing(ulong nonce)
+    {
+        lock (_sendLock)
+        {
+            _control.ResetWrittenCount();
+            Codec.WritePong(_control, nonce);
+            SendLocked(_control.WrittenSpan);
+        }
+    }
+
+    void IWireEvents.OnError(string message, bool fatal)
+    {
+        Interlocked.Increment(ref _errors);
+        Volatile.Write(ref _lastError, message);
+    }
+
+    void IWireEvents.OnMessage(int sid, int payloadLength) => Handler.OnMessage(sid, payloadLength);
+
+    void IWireEvents.OnRequest(ReadOnlySpan<byte> replyTo, int payloadLength) => Handler.OnRequest(this, replyTo, payloadLength);
+
+    void IWireEvents.OnReply(uint id, bool ok) => Handler.OnReply(id, ok);
+
+    private void SendLocked(ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var sent = _socket.Send(bytes, SocketFlags.None);
+            bytes = bytes[sent..];
+        }
+
+        Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
+    }
+
+    private sealed class NullHandler : IInboundHandler
+    {
+    }
+}

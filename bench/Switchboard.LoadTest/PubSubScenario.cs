@@ -1,0 +1,206 @@
+using System.Buffers;
+using System.Diagnostics;
+
+namespace Switchboard.LoadTest;
+
+/// <summary>
+/// S1, S2, S3, S6: one publisher thread pipelines pre-encoded publications in batches of up to 64 KiB per send,
+/// inside the end-to-end <see cref="FlowWindow"/>; each subscriber has a receive thread that counts deliveries.
+/// </summary>
+internal sealed class PubSubScenario : Scenario
+{
+    /// <summary>S6's wildcard subscriptions: the matcher has to consult them, and none matches <c>roomN.temp</c>, so each publication is delivered once.</summary>
+    public static readonly IReadOnlyList<string> Wildcards = ["*.humidity", "*.*.temp", "room1.*.temp", "zone.>"];
+
+    private const int BatchBytes = 64 * 1024;
+    private readonly int _payloadSize;
+    private readonly int _subscribers;
+    private readonly bool _manySubjects;
+
+    public PubSubScenario(string id, string title, int payloadSize, int subscribers, bool manySubjects)
+        : base(id, title)
+    {
+        _payloadSize = payloadSize;
+        _subscribers = subscribers;
+        _manySubjects = manySubjects;
+    }
+
+    public int PayloadSize => _payloadSize;
+
+    public override RunMeasurement Run(BrokerTarget target, LoadOptions options, TimeSpan duration, bool warmup)
+    {
+        var tag = NextTag(Id);
+        var payload = MakePayload(_payloadSize);
+        var subjects = _manySubjects
+            ? Enumerable.Range(0, options.Subjects).Select(i => $"room{i}.temp").ToArray()
+            : ["bench"];
+        var subscriptions = _manySubjects ? [.. subjects, .. Wildcards] : subjects;
+        var flow = new FlowWindow(_subscribers, options.WindowFor(_payloadSize));
+        using var set = new ConnectionSet(target);
+
+        var counters = new SubscriberCounter[_subscribers];
+        for (var i = 0; i < _subscribers; i++)
+        {
+            var subscriber = set.Open($"sub{i}-{tag}");
+            subscriber.Setup((codec, output) =>
+            {
+                for (var s = 0; s < subscriptions.Length; s++)
+                {
+                    codec.WriteSubscribe(output, s + 1, subscriptions[s]);
+                }
+            }, ConnectionSet.SetupTimeout);
+            counters[i] = new SubscriberCounter(flow, i, _payloadSize);
+            subscriber.Handler = counters[i];
+        }
+
+        var publisherName = "pub-" + tag;
+        var publisher = set.Open(publisherName);
+        publisher.Setup((codec, output) => codec.WritePublisherSetup(output, publisherName, subjects), ConnectionSet.SetupTimeout);
+
+        // Every publication pre-encoded once; the hot loop only copies (the same for both brokers).
+        var templates = subjects.Select(subject =>
+        {
+            var output = new ArrayBufferWriter<byte>();
+            publisher.Codec.WritePublish(output, publisherName, subject, payload);
+            return output.WrittenSpan.ToArray();
+        }).ToArray();
+
+        foreach (var connection in set.Connections)
+        {
+            set.StartReceiving(connection);
+        }
+
+        var start = CpuSample.Take(target, options);
+        var deadline = Deadline(start.Timestamp, duration);
+        Exception? publishError = null;
+        var publishing = new Thread(() =>
+        {
+            try
+            {
+                Publish(publisher, flow, templates, deadline, options.Seed);
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException or IOException)
+            {
+                publishError = ex;
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "publish " + tag,
+        };
+        publishing.Start();
+        SleepUntil(deadline);
+        var end = CpuSample.Take(target, options);
+        var received = flow.TotalReceived();
+        publishing.Join(TimeSpan.FromSeconds(15)); // the loop checks the deadline at least every 20 ms or after each send (10 s send timeout)
+        flow.Drain(options.DrainTimeout);
+        var expected = flow.Sent * _subscribers;
+        var loss = expected - flow.TotalReceived();
+        var (errors, first) = set.CollectErrors();
+        var badSizes = counters.Sum(c => c.BadSizes);
+        if (publishError is not null)
+        {
+            errors++;
+            first ??= "publisher: " + publishError.Message;
+        }
+
+        if (badSizes > 0)
+        {
+            errors++;
+            first ??= $"{badSizes} deliveries had a payload size other than {_payloadSize}";
+        }
+
+        var seconds = end.SecondsSince(start);
+        var rate = received / seconds;
+        return new RunMeasurement
+        {
+            Seconds = seconds,
+            Sent = flow.Sent,
+            Received = received,
+            Loss = loss,
+            Rate = rate,
+            MegabytesPerSecond = rate * _payloadSize / 1e6,
+            BrokerCpuNsPerOp = end.BrokerNsSince(start) is { } ns && received > 0 ? ns / received : null,
+            BrokerCpuPercent = end.BrokerPercentSince(start),
+            GeneratorCpuPercent = end.SelfPercentSince(start),
+            Errors = errors,
+            FirstError = first,
+        };
+    }
+
+    private static void Publish(BenchConnection publisher, FlowWindow flow, byte[][] templates, long deadline, int seed)
+    {
+        var buffer = new byte[Math.Max(BatchBytes, templates.Max(t => t.Length))];
+        var random = new XorShift(seed);
+        while (!publisher.IsClosed)
+        {
+            var room = flow.WaitForRoom(deadline);
+            if (room <= 0)
+            {
+                return;
+            }
+
+            var position = 0;
+            var count = 0;
+            while (count < room)
+            {
+                var template = templates.Length == 1 ? templates[0] : templates[random.Next(templates.Length)];
+                if (position + template.Length > buffer.Length)
+                {
+                    break;
+                }
+
+                template.CopyTo(buffer, position);
+                position += template.Length;
+                count++;
+            }
+
+            flow.AddSent(count);
+            publisher.Send(buffer.AsSpan(0, position));
+            if (Stopwatch.GetTimestamp() >= deadline)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Counts one subscriber's deliveries; publishes the count to the window once per received chunk.</summary>
+    private sealed class SubscriberCounter(FlowWindow flow, int index, int payloadSize) : IInboundHandler
+    {
+        private long _pending;
+
+        public long BadSizes { get; private set; }
+
+        public void OnMessage(int sid, int payloadLength)
+        {
+            _pending++;
+            if (payloadLength != payloadSize)
+            {
+                BadSizes++;
+            }
+        }
+
+        public void OnChunkParsed(BenchConnection connection)
+        {
+            if (_pending > 0)
+            {
+                flow.AddReceived(index, _pending);
+                _pending = 0;
+            }
+        }
+    }
+
+    /// <summary>A small deterministic generator: the same subject sequence for every broker.</summary>
+    private struct XorShift(int seed)
+    {
+        private uint _state = (uint)seed | 1;
+
+        public int Next(int bound)
+        {
+            _state ^= _state << 13;
+            _state ^= _state >> 17;
+            _state ^= _state << 5;
+            return (int)(_state % (uint)bound);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+
+namespace Switchboard.LoadTest;
+
+/// <summary>One scenario of the table. <see cref="Run"/> opens its own connections and closes them before returning.</summary>
+internal abstract class Scenario
+{
+    private static int s_runs;
+
+    protected Scenario(string id, string title)
+    {
+        Id = id;
+        Title = title;
+    }
+
+    public string Id { get; }
+
+    public string Title { get; }
+
+    /// <summary>One run of <paramref name="duration"/> against <paramref name="target"/>.</summary>
+    public abstract RunMeasurement Run(BrokerTarget target, LoadOptions options, TimeSpan duration, bool warmup);
+
+    public static Scenario Create(string id, LoadOptions options) => id switch
+    {
+        "S1" => new PubSubScenario("S1", "1 publisher → 1 subscriber, 16 B", payloadSize: 16, subscribers: 1, manySubjects: false),
+        "S2" => new PubSubScenario("S2", "1 publisher → 1 subscriber, 1 KiB", payloadSize: 1024, subscribers: 1, manySubjects: false),
+        "S3" => new PubSubScenario("S3", "1 publisher → 4 subscribers, 16 B", payloadSize: 16, subscribers: 4, manySubjects: false),
+        "S4" => new RequestScenario("S4", "sequential request/reply, 16 B", concurrency: 1, payloadSize: 16),
+        "S5" => new IdleConnectionsScenario("S5", $"broker RSS per idle connection ({options.IdleConnections} connections)"),
+        "S6" => new PubSubScenario("S6", $"1 subscriber with {options.Subjects} literal + 4 wildcard subscriptions, random subjects, 16 B", payloadSize: 16, subscribers: 1, manySubjects: true),
+        "S7" => new RequestScenario("S7", $"{options.Concurrency} concurrent requests in flight, 16 B", concurrency: options.Concurrency, payloadSize: 16),
+        _ => throw new ArgumentException($"Unknown scenario '{id}'."),
+    };
+
+    /// <summary>A name unique to this run, so a previous run's registrations (still being removed) never collide.</summary>
+    protected static string NextTag(string id) => $"{id}r{Interlocked.Increment(ref s_runs)}";
+
+    protected static byte[] MakePayload(int size)
+    {
+        var payload = new byte[size];
+        for (var i = 0; i < size; i++)
+        {
+            payload[i] = (byte)('a' + (i % 26));
+        }
+
+        return payload;
+    }
+
+    protected static long Deadline(long start, TimeSpan duration) => start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+
+    protected static void SleepUntil(long timestamp)
+    {
+        while (true)
+        {
+            var left = timestamp - Stopwatch.GetTimestamp();
+            if (left <= 0)
+            {
+                return;
+            }
+
+            Thread.Sleep(TimeSpan.FromSeconds(Math.Min(0.05, (double)left / Stopwatch.Frequency)));
+        }
+    }
+
+    /// <summary>CPU of the broker and of this process, sampled together.</summary>
+    protected readonly record struct CpuSample(long Timestamp, long? Broker, long? Self)
+    {
+        public static CpuSample Take(BrokerTarget target, LoadOptions options) => new(
+            Stopwatch.GetTimestamp(),
+            target.Pid is { } pid ? ProcessStats.CpuNanoseconds(pid, options.ClockTicksPerSecond) : null,
+            ProcessStats.CpuNanoseconds(Environment.ProcessId, options.ClockTicksPerSecond));
+
+        public double SecondsSince(CpuSample start) => (double)(Timestamp - start.Timestamp) / Stopwatch.Frequency;
+
+        public double? BrokerNsSince(CpuSample start) => Broker is { } b && start.Broker is { } a ? b - a : null;
+
+        public double? BrokerPercentSince(CpuSample start) => BrokerNsSince(start) is { } ns ? 100.0 * ns / (SecondsSince(start) * 1e9) : null;
+
+        public double? SelfPercentSince(CpuSample start) => Self is { } b && start.Self is { } a ? 100.0 * (b - a) / (SecondsSince(start) * 1e9) : null;
+    }
+}
