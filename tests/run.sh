@@ -11,6 +11,7 @@ need() { # need <command> <debian package>: install the package when the command
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; else sudo apt-get install -y -qq "$2" >/dev/null; fi
 }
 need dotnet dotnet-sdk-10.0
+need socat socat            # the serial carrier test makes a pseudo-terminal pair with it
 
 results=artifacts/test-results
 rm -rf "$results" && mkdir -p "$results"

@@ -117,6 +117,23 @@ public sealed class Broker : IAsyncDisposable
         }
     }
 
+    /// <summary>Counters of the broker's router (drops, late results, corrupt frames on lossy carriers).</summary>
+    public BusCounters Counters => Router.Counters;
+
+    /// <summary>
+    /// Serves one client over a duplex stream (a serial port: seed 001's UART carrier) until it closes. With
+    /// <paramref name="lossy"/>, a frame that fails its CRC-32C is dropped and counted rather than closing the link.
+    /// </summary>
+    /// <param name="name">A name for logs.</param>
+    /// <param name="stream">The carrier.</param>
+    /// <param name="lossy">The carrier can corrupt bytes.</param>
+    public async Task ServeAsync(string name, Stream stream, bool lossy = true)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        await using var context = new StreamConnectionContext(name, stream);
+        await new BrokerConnection(this, context, lossy).RunAsync();
+    }
+
     /// <summary>Tells every client the broker is going away, then waits up to <see cref="BrokerOptions.LameDuckGrace"/> for them to leave.</summary>
     public async Task LameDuckAsync(string reason = "shutting down", CancellationToken cancellationToken = default)
     {

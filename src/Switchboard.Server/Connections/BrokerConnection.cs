@@ -29,15 +29,17 @@ internal sealed partial class BrokerConnection
     private uint _nextOutgoingId;
     private long _lastReceived;
     private long _lastSent;
+    private readonly bool _lossy;
     private bool _goodbye;
     private volatile bool _aborted;
     private string? _abortReason;
     private int _slow;
 
-    public BrokerConnection(Broker broker, ConnectionContext context)
+    public BrokerConnection(Broker broker, ConnectionContext context, bool lossy = false)
     {
         _broker = broker;
         _context = context;
+        _lossy = lossy;
         _parser = new FrameParser(broker.Options.MaxFrameSize);
         Outbound = new OutboundBuffer(broker.Options.MaxOutboundBytes);
         Id = $"c{Interlocked.Increment(ref s_ids)}";
@@ -240,7 +242,7 @@ internal sealed partial class BrokerConnection
             var buffer = result.Buffer;
             try
             {
-                while (TryProcess(ref buffer, out var pending))
+                while (TryProcessTolerant(ref buffer, out var pending))
                 {
                     if (!pending.IsCompletedSuccessfully)
                     {
@@ -261,6 +263,23 @@ internal sealed partial class BrokerConnection
             if (result.IsCompleted || result.IsCanceled)
             {
                 return;
+            }
+        }
+    }
+
+    /// <summary>On a lossy carrier (a serial line) a frame that fails its CRC is dropped and counted; the link goes on.</summary>
+    private bool TryProcessTolerant(ref ReadOnlySequence<byte> buffer, out ValueTask pending)
+    {
+        while (true)
+        {
+            try
+            {
+                return TryProcess(ref buffer, out pending);
+            }
+            catch (ProtocolException ex) when (_lossy && ex.Code == ProtocolException.BadChecksum)
+            {
+                Router.Counters.AddCorruptFrame();
+                _broker.Log.ProtocolViolation(Id, ClientName, ex.Code, ex.Message + " (dropped; the link goes on)");
             }
         }
     }

@@ -7,6 +7,7 @@ public sealed class BusCounters
     private long _lateResults;
     private long _handlerFaults;
     private long _offlineDrops;
+    private long _corruptFrames;
 
     /// <summary>Messages dropped because a listener's queue was full (DropOldest, DropNewest) or the listener was cut (Fail).</summary>
     public long ListenerDrops => Volatile.Read(ref _listenerDrops);
@@ -19,6 +20,11 @@ public sealed class BusCounters
 
     /// <summary>Messages dropped because a client's offline buffer was full while it was disconnected.</summary>
     public long OfflineDrops => Volatile.Read(ref _offlineDrops);
+
+    /// <summary>Frames that failed their CRC-32C on a lossy carrier (a serial line) and were dropped.</summary>
+    public long CorruptFrames => Volatile.Read(ref _corruptFrames);
+
+    internal void AddCorruptFrame() => Interlocked.Increment(ref _corruptFrames);
 
     internal void AddListenerDrop() => Interlocked.Increment(ref _listenerDrops);
 

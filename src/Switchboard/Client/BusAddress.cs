@@ -1,13 +1,37 @@
+using System.IO.Ports;
 using System.Net;
 using System.Net.Sockets;
 
 namespace Switchboard;
 
-/// <summary>A broker address: <c>sb://HOST:PORT</c> (TCP) or <c>sb+unix:///PATH</c> (Unix socket).</summary>
-public sealed record BusAddress(string Text, EndPoint EndPoint)
+/// <summary>
+/// Where a broker is: <c>sb://HOST:PORT</c> (TCP), <c>sb+unix:///PATH</c> (Unix socket), <c>serial:///dev/ttyX?baud=N</c>
+/// (a serial line, CRC on), or any duplex <see cref="Stream"/> made by <see cref="FromStream"/>.
+/// </summary>
+public sealed record BusAddress
 {
     /// <summary>The default TCP port of the binary protocol.</summary>
     public const int DefaultPort = 7222;
+
+    private BusAddress(string text, EndPoint? endPoint, Func<CancellationToken, ValueTask<Stream>>? openStream, bool lossy)
+    {
+        Text = text;
+        EndPoint = endPoint;
+        OpenStream = openStream;
+        IsLossy = lossy;
+    }
+
+    /// <summary>The address as given.</summary>
+    public string Text { get; }
+
+    /// <summary>The socket end point (TCP or Unix), or null for a stream carrier.</summary>
+    public EndPoint? EndPoint { get; }
+
+    /// <summary>Opens the carrier's stream (null for sockets).</summary>
+    public Func<CancellationToken, ValueTask<Stream>>? OpenStream { get; }
+
+    /// <summary>True for carriers that can corrupt bytes (serial lines): frames carry a CRC-32C and a corrupt frame is dropped and counted, not fatal.</summary>
+    public bool IsLossy { get; }
 
     /// <summary>Parses an address; throws a <see cref="SwitchboardException"/> that says what a valid one looks like.</summary>
     public static BusAddress Parse(string address)
@@ -21,7 +45,21 @@ public sealed record BusAddress(string Text, EndPoint EndPoint)
                 throw Invalid(address);
             }
 
-            return new BusAddress(address, new UnixDomainSocketEndPoint(path));
+            return new BusAddress(address, new UnixDomainSocketEndPoint(path), null, lossy: false);
+        }
+
+        if (address.StartsWith("serial://", StringComparison.Ordinal))
+        {
+            var rest = address["serial://".Length..];
+            var query = rest.IndexOf('?', StringComparison.Ordinal);
+            var port = query < 0 ? rest : rest[..query];
+            var baud = 115_200;
+            if (query >= 0 && rest[(query + 1)..].StartsWith("baud=", StringComparison.Ordinal) && !int.TryParse(rest[(query + 6)..], out baud))
+            {
+                throw Invalid(address);
+            }
+
+            return port.Length == 0 ? throw Invalid(address) : Serial(port, baud);
         }
 
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme != "sb" || string.IsNullOrEmpty(uri.Host))
@@ -29,13 +67,31 @@ public sealed record BusAddress(string Text, EndPoint EndPoint)
             throw Invalid(address);
         }
 
-        var port = uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port;
-        EndPoint endPoint = IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) ? new IPEndPoint(ip, port) : new DnsEndPoint(uri.Host, port);
-        return new BusAddress(address, endPoint);
+        var tcpPort = uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port;
+        EndPoint endPoint = IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) ? new IPEndPoint(ip, tcpPort) : new DnsEndPoint(uri.Host, tcpPort);
+        return new BusAddress(address, endPoint, null, lossy: false);
     }
 
+    /// <summary>A serial line (seed 001's UART carrier): 8N1 at <paramref name="baudRate"/>, CRC-32C on every frame.</summary>
+    /// <param name="portName">The device, e.g. <c>/dev/ttyUSB0</c>.</param>
+    /// <param name="baudRate">The line speed.</param>
+    public static BusAddress Serial(string portName, int baudRate = 115_200) =>
+        new($"serial://{portName}?baud={baudRate}", null, _ =>
+        {
+            var port = new SerialPort(portName, baudRate, Parity.None, 8, StopBits.One) { Handshake = Handshake.None, ReadTimeout = SerialPort.InfiniteTimeout };
+            port.Open();
+            return ValueTask.FromResult(port.BaseStream);
+        }, lossy: true);
+
+    /// <summary>Any duplex stream as a carrier; <paramref name="open"/> is called again on every reconnect.</summary>
+    /// <param name="name">A name for logs and events.</param>
+    /// <param name="open">Opens the stream.</param>
+    /// <param name="lossy">The stream can corrupt bytes: use CRC-32C, drop and count corrupt frames.</param>
+    public static BusAddress FromStream(string name, Func<CancellationToken, ValueTask<Stream>> open, bool lossy = true) =>
+        new(name, null, open, lossy);
+
     private static SwitchboardException Invalid(string address) =>
-        new(ErrorCodes.InvalidArgument, $"'{address}' is not a broker address; use sb://HOST:PORT (TCP, default port {DefaultPort}) or sb+unix:///absolute/path (Unix socket).");
+        new(ErrorCodes.InvalidArgument, $"'{address}' is not a broker address; use sb://HOST:PORT (TCP, default port {DefaultPort}), sb+unix:///absolute/path (Unix socket) or serial:///dev/ttyX?baud=115200.");
 
     /// <inheritdoc />
     public override string ToString() => Text;

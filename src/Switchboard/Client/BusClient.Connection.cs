@@ -41,18 +41,29 @@ public sealed partial class BusClient
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
-        var socket = address.EndPoint is UnixDomainSocketEndPoint
-            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
-            : new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket? socket = null;
+        Stream? stream = null;
         Connection? connection = null;
         try
         {
-            await socket.ConnectAsync(address.EndPoint, timeout.Token);
-            var stream = new NetworkStream(socket, ownsSocket: true);
+            if (address.OpenStream is { } open)
+            {
+                stream = await open(timeout.Token);
+            }
+            else
+            {
+                socket = address.EndPoint is UnixDomainSocketEndPoint
+                    ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                    : new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(address.EndPoint!, timeout.Token);
+                stream = new NetworkStream(socket, ownsSocket: true);
+            }
+
             connection = new Connection(address, socket, stream, _options.Bus.TimeProvider);
             var hello = new ArrayBufferWriter<byte>(256);
             Frames.Hello(hello, _crc, Protocol.Version, _options.ClientName, _options.Credentials, _crc ? Protocol.FeatureCrc : 0, (uint)_options.HeartbeatInterval.TotalMilliseconds);
             await stream.WriteAsync(hello.WrittenMemory, timeout.Token);
+            await stream.FlushAsync(timeout.Token);
             var parser = new FrameParser(_options.MaxFrameSize);
             await ReadWelcomeAsync(connection, parser, timeout.Token);
             await ActivateAsync(connection);
@@ -68,20 +79,34 @@ public sealed partial class BusClient
             }
             else
             {
-                socket.Dispose();
+                socket?.Dispose();
+                if (stream is not null)
+                {
+                    await stream.DisposeAsync();
+                }
             }
 
             throw;
         }
     }
 
-    private static async Task ReadWelcomeAsync(Connection connection, FrameParser parser, CancellationToken cancellationToken)
+    private async Task ReadWelcomeAsync(Connection connection, FrameParser parser, CancellationToken cancellationToken)
     {
         while (true)
         {
             var result = await connection.Reader.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
-            var welcomed = TryWelcome(parser, ref buffer);
+            bool welcomed;
+            try
+            {
+                welcomed = TryWelcome(parser, ref buffer);
+            }
+            catch (ProtocolException ex) when (ex.Code == ProtocolException.BadChecksum && connection.Address.IsLossy)
+            {
+                Counters.AddCorruptFrame();
+                welcomed = false;
+            }
+
             connection.Reader.AdvanceTo(buffer.Start, buffer.End);
             if (welcomed)
             {
@@ -164,7 +189,7 @@ public sealed partial class BusClient
                 var buffer = result.Buffer;
                 try
                 {
-                    while (TryProcess(connection, parser, ref buffer, out var pending))
+                    while (TryProcessTolerant(connection, parser, ref buffer, out var pending))
                     {
                         if (!pending.IsCompletedSuccessfully)
                         {
@@ -199,6 +224,23 @@ public sealed partial class BusClient
         }
     }
 
+    /// <summary>On a lossy carrier a frame that fails its CRC is dropped and counted, and the link goes on.</summary>
+    private bool TryProcessTolerant(Connection connection, FrameParser parser, ref ReadOnlySequence<byte> buffer, out ValueTask pending)
+    {
+        while (true)
+        {
+            try
+            {
+                return TryProcess(connection, parser, ref buffer, out pending);
+            }
+            catch (ProtocolException ex) when (ex.Code == ProtocolException.BadChecksum && connection.Address.IsLossy)
+            {
+                Counters.AddCorruptFrame();
+                _log.LogWarning("Dropped a corrupt frame from {Address}: {Message}", connection.Address, ex.Message);
+            }
+        }
+    }
+
     private bool TryProcess(Connection connection, FrameParser parser, ref ReadOnlySequence<byte> buffer, out ValueTask pending)
     {
         if (!parser.TryReadFrame(ref buffer, out var type, out var body))
@@ -226,6 +268,10 @@ public sealed partial class BusClient
 
                 connection.LastSent = _options.Bus.TimeProvider.GetTimestamp();
                 await connection.Stream.WriteAsync(batch, connection.Token);
+                if (connection.Socket is null)
+                {
+                    await connection.Stream.FlushAsync(connection.Token);
+                }
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
@@ -281,7 +327,7 @@ public sealed partial class BusClient
         private readonly TimeProvider _time;
         private long _lastReceived;
 
-        public Connection(BusAddress address, Socket socket, Stream stream, TimeProvider time)
+        public Connection(BusAddress address, Socket? socket, Stream stream, TimeProvider time)
         {
             Address = address;
             Socket = socket;
@@ -293,7 +339,7 @@ public sealed partial class BusClient
 
         public BusAddress Address { get; }
 
-        public Socket Socket { get; }
+        public Socket? Socket { get; }
 
         public Stream Stream { get; }
 
@@ -324,7 +370,14 @@ public sealed partial class BusClient
             {
             }
 
-            Socket.Dispose();
+            if (Socket is not null)
+            {
+                Socket.Dispose();
+            }
+            else
+            {
+                Stream.Dispose();
+            }
         }
     }
 

@@ -35,7 +35,7 @@ public sealed partial class BusClient : IBus
     {
         _addresses = addresses;
         _options = options;
-        _crc = options.Crc;
+        _crc = options.Crc || addresses.Any(a => a.IsLossy);
         _out = new OutboundBuffer(options.OfflineBufferBytes);
         _log = options.Bus.LoggerFactory.CreateLogger("Switchboard.BusClient");
     }
@@ -67,6 +67,27 @@ public sealed partial class BusClient : IBus
     /// <param name="cancellationToken">Abandons connecting.</param>
     public static Task<BusClient> ConnectAsync(string address, BusClientOptions? options = null, CancellationToken cancellationToken = default) =>
         ConnectAsync([address], options, cancellationToken);
+
+    /// <summary>Connects to a broker over any carrier (<see cref="BusAddress.Serial"/>, <see cref="BusAddress.FromStream"/>).</summary>
+    /// <param name="address">The carrier.</param>
+    /// <param name="options">Client settings.</param>
+    /// <param name="cancellationToken">Abandons connecting.</param>
+    public static async Task<BusClient> ConnectAsync(BusAddress address, BusClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var client = new BusClient([address], options ?? new BusClientOptions());
+        try
+        {
+            await client.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+
+        return client;
+    }
 
     /// <summary>Connects to the first reachable of several brokers; later reconnects try them all, shuffled.</summary>
     /// <param name="addresses">The brokers' addresses.</param>
