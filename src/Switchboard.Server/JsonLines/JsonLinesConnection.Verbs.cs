@@ -382,20 +382,16 @@ internal sealed partial class JsonLinesConnection
         return default;
     }
 
-    /// <summary>Reads <c>"error":"why"</c> or <c>"error":{"code":..,"message":..}</c> of a respond.</summary>
-    private static Exception ReadFailure(JsonLine line)
+    /// <summary>Reads <c>"error":"why"</c> (or <c>"error":{"message":"why"}</c>) of a respond: the asker gets
+    /// <c>handler_error</c> with that message.</summary>
+    private static RemoteHandlerException ReadFailure(JsonLine line)
     {
         if (line.OptionalStringOrObject("error", out var text) is { } details)
         {
-            var fields = line.Nested("error", details);
-            var code = fields.OptionalString("code");
-            var message = fields.OptionalString("message");
-            return code is null or ErrorCodes.HandlerError
-                ? new RemoteHandlerException(message ?? "the handler failed")
-                : new SwitchboardException(code, message ?? code);
+            text = line.Nested("error", details).OptionalString("message");
         }
 
-        return new RemoteHandlerException(text ?? "the handler failed");
+        return new RemoteHandlerException(string.IsNullOrEmpty(text) ? "the handler failed" : text);
     }
 
     private ValueTask OnProducer(JsonLine line, LineId? id)

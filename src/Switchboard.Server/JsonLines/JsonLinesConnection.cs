@@ -126,8 +126,16 @@ internal sealed partial class JsonLinesConnection
             }
 
             Outbound.Complete();
-            await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
-            _context.Abort();
+            if (await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) == writing)
+            {
+                // Everything is written: close gracefully, so the last lines (an error, bye's ok) reach the client.
+                await _context.Transport.Output.CompleteAsync();
+            }
+            else
+            {
+                _context.Abort();
+            }
+
             await _closing.CancelAsync();
             lock (Outbound.Sync)
             {
