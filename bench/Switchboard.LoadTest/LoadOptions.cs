@@ -29,8 +29,8 @@ public sealed record LoadOptions
     /// <summary>Length of each measured run.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Length of the unmeasured warm-up run before each scenario's measured runs.</summary>
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Length of the unmeasured warm-up run per broker before each scenario's measured runs (Switchboard's JIT tiers up during it).</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>The end-to-end window: a publisher pauses while more than this many messages are sent but not yet received by every subscriber.</summary>
     public int WindowMessages { get; init; } = 10_000;

@@ -89,6 +89,13 @@ internal static class MarkdownReport
         }
 
         sb.AppendLine();
+        sb.AppendLine("How each broker is driven (one code path; only the codec differs):");
+        sb.AppendLine();
+        sb.AppendLine("- Publish/subscribe (S1–S3, S6): Switchboard: the publisher's connection declares a sender with channel event `#bench` (ADD_SENDER) and sends TRIGGER frames; each subscriber sends LISTEN(any sender, `#bench`) and receives EVENT frames. NATS: `PUB bench n` / `SUB bench sid`, `MSG` in. Publications are pre-encoded once and copied into batches of up to 64 KiB per send; the publisher pauses while the slowest subscriber is more than the window behind.");
+        sb.AppendLine(C, $"- S6: the subscriber subscribes {o.Subjects:N0} literal subjects `room<i>.temp` plus `*.humidity`, `*.*.temp`, `room1.*.temp`, `zone.>` (wildcards the matcher must consult, matching none of the published subjects, so each publication is delivered once); the publisher picks subjects with the same pseudo-random sequence for both brokers. Switchboard uses channel patterns (`#room<i>.temp`, `#*.humidity`, …): like a NATS subject, a channel event reaches its listeners whoever publishes it.");
+        sb.AppendLine("- Request/reply (S4 sequential, S7 concurrent): Switchboard: REQUEST(sender, `echo`) → broker → REQUEST_IN to a responder connection whose sender declares request `echo` → REPLY → broker → REPLY. NATS: `PUB <service> <inbox>.<id>` to a responder subscribed to the service subject, which answers `PUB <inbox>.<id>`; the requester holds one wildcard inbox subscription. Both carry 16 B each way; latency is send to receipt on the requester (Stopwatch).");
+        sb.AppendLine("- S5: connections complete the handshake (HELLO/WELCOME; CONNECT + PING/PONG), then only exchange keep-alive pings; RSS is the broker's VmRSS from /proc/PID/status before opening and after a settle time.");
+        sb.AppendLine();
         sb.AppendLine("Broker cost and integrity (medians; loss and errors summed over the measured runs). CPU is the broker process's utime + stime from /proc/PID/stat over the measured window, per delivery (S1–S3, S6) or per request (S4, S7); CPU % is of one core. The load generator runs on the same machine; its CPU % is shown for context.");
         sb.AppendLine();
         sb.Append("| # |");
