@@ -23,6 +23,10 @@ public sealed record BrokerOptions
     /// to its newline, never held whole, and answered with the error <c>line_too_long</c>; the connection stays.</summary>
     public int MaxJsonLineBytes { get; init; } = 1 << 20;
 
+    /// <summary>The HTTP port (WebSocket at <c>/ws</c>, health, and the HTTP gateway); 0 picks a free one; null (the default here,
+    /// 7280 for <c>switchboard serve</c>) turns HTTP off.</summary>
+    public int? HttpPort { get; init; }
+
     /// <summary>The name the broker gives in WELCOME.</summary>
     public string ServerName { get; init; } = "switchboard";
 

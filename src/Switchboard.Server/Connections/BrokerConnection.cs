@@ -85,7 +85,7 @@ internal sealed partial class BrokerConnection
         {
             reason = _abortReason ?? "aborted";
         }
-        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or System.Net.WebSockets.WebSocketException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
         {
             reason = _abortReason ?? $"connection lost ({ex.GetType().Name})";
         }
@@ -145,8 +145,10 @@ internal sealed partial class BrokerConnection
                 }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception)
         {
+            // Best effort on the way out, whatever the carrier throws (a socket reset, a WebSocket without a close
+            // handshake, a stream that no longer reads): the connection is over either way.
             _context.Abort();
         }
     }
@@ -318,7 +320,7 @@ internal sealed partial class BrokerConnection
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or System.Net.WebSockets.WebSocketException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
             Abort("write failed");
         }

@@ -42,6 +42,12 @@ public sealed class BrokerHost : IAsyncDisposable
     /// <summary>The Unix socket address, if on.</summary>
     public string? UnixAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb+unix://", StringComparison.Ordinal));
 
+    /// <summary>The HTTP base address (<c>http://HOST:PORT</c>), if HTTP is on.</summary>
+    public string? HttpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("http://", StringComparison.Ordinal));
+
+    /// <summary>The WebSocket address of the binary protocol (<c>ws://HOST:PORT/ws</c>), if HTTP is on.</summary>
+    public string? WebSocketAddress => Endpoints.FirstOrDefault(e => e.StartsWith("ws://", StringComparison.Ordinal));
+
     /// <summary>The JSON-lines gateway's TCP address (<c>jsonl://HOST:PORT</c>), if on.</summary>
     public string? JsonLinesAddress => Endpoints.FirstOrDefault(e => e.StartsWith("jsonl://", StringComparison.Ordinal));
 
@@ -62,6 +68,7 @@ public sealed class BrokerHost : IAsyncDisposable
             ? options with { Bus = options.Bus with { LoggerFactory = services.GetRequiredService<ILoggerFactory>() } }
             : options));
         ListenOptions? jsonLines = null;
+        ListenOptions? http = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             if (options.Port is { } port)
@@ -88,6 +95,11 @@ public sealed class BrokerHost : IAsyncDisposable
                 });
             }
 
+            if (options.HttpPort is { } httpPort)
+            {
+                kestrel.Listen(ParseHost(options.Host), httpPort, listen => http = listen);
+            }
+
             if (options.JsonLinesUnixSocketPath is { } jsonPath)
             {
                 if (File.Exists(jsonPath))
@@ -100,6 +112,7 @@ public sealed class BrokerHost : IAsyncDisposable
         });
         var app = builder.Build();
         var broker = app.Services.GetRequiredService<Broker>();
+        HttpEndpoints.Map(app, broker);
         await broker.StartAsync(cancellationToken);
         try
         {
@@ -122,6 +135,7 @@ public sealed class BrokerHost : IAsyncDisposable
         // Kestrel binds the endpoints it was given and reports each address; the JSON-lines one is told apart by its
         // socket path, or by the port it really bound (Kestrel updates the listen options with it, so port 0 works).
         var jsonLinesPort = (jsonLines?.EndPoint as IPEndPoint)?.Port;
+        var httpPortBound = (http?.EndPoint as IPEndPoint)?.Port;
         foreach (var address in addresses)
         {
             if (address.StartsWith("http://unix:", StringComparison.Ordinal))
@@ -129,7 +143,12 @@ public sealed class BrokerHost : IAsyncDisposable
                 var path = address["http://unix:".Length..];
                 endpoints.Add((path == options.JsonLinesUnixSocketPath ? "jsonl+unix://" : "sb+unix://") + path);
             }
-            else if (Uri.TryCreate(address, UriKind.Absolute, out var uri))
+            else if (Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Port == httpPortBound)
+            {
+                endpoints.Add($"http://{uri.Host}:{uri.Port}");
+                endpoints.Add($"ws://{uri.Host}:{uri.Port}/ws");
+            }
+            else if (uri is not null)
             {
                 endpoints.Add($"{(uri.Port == jsonLinesPort ? "jsonl" : "sb")}://{uri.Host}:{uri.Port}");
             }

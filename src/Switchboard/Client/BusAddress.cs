@@ -62,6 +62,11 @@ public sealed record BusAddress
             return port.Length == 0 ? throw Invalid(address) : Serial(port, baud);
         }
 
+        if (address.StartsWith("ws://", StringComparison.Ordinal) || address.StartsWith("wss://", StringComparison.Ordinal))
+        {
+            return Uri.TryCreate(address, UriKind.Absolute, out var ws) ? WebSocket(ws) : throw Invalid(address);
+        }
+
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme != "sb" || string.IsNullOrEmpty(uri.Host))
         {
             throw Invalid(address);
@@ -83,6 +88,28 @@ public sealed record BusAddress
             return ValueTask.FromResult(port.BaseStream);
         }, lossy: true);
 
+    /// <summary>The binary protocol over a WebSocket (the broker's <c>/ws</c> endpoint), for networks that only let HTTP through.</summary>
+    /// <param name="uri">The WebSocket URI, e.g. <c>ws://127.0.0.1:7280/ws</c>.</param>
+    public static BusAddress WebSocket(Uri uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        return new(uri.ToString(), null, async cancellationToken =>
+        {
+            var socket = new System.Net.WebSockets.ClientWebSocket();
+            try
+            {
+                await socket.ConnectAsync(uri, cancellationToken);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+
+            return System.Net.WebSockets.WebSocketStream.Create(socket, System.Net.WebSockets.WebSocketMessageType.Binary, ownsWebSocket: true);
+        }, lossy: false);
+    }
+
     /// <summary>Any duplex stream as a carrier; <paramref name="open"/> is called again on every reconnect.</summary>
     /// <param name="name">A name for logs and events.</param>
     /// <param name="open">Opens the stream.</param>
@@ -91,7 +118,7 @@ public sealed record BusAddress
         new(name, null, open, lossy);
 
     private static SwitchboardException Invalid(string address) =>
-        new(ErrorCodes.InvalidArgument, $"'{address}' is not a broker address; use sb://HOST:PORT (TCP, default port {DefaultPort}), sb+unix:///absolute/path (Unix socket) or serial:///dev/ttyX?baud=115200.");
+        new(ErrorCodes.InvalidArgument, $"'{address}' is not a broker address; use sb://HOST:PORT (TCP, default port {DefaultPort}), sb+unix:///absolute/path (Unix socket), ws://HOST:PORT/ws (WebSocket) or serial:///dev/ttyX?baud=115200.");
 
     /// <inheritdoc />
     public override string ToString() => Text;

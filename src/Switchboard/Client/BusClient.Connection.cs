@@ -27,7 +27,7 @@ public sealed partial class BusClient
                 Connected?.Invoke(this, new ConnectionEventArgs(address.Text, null));
                 return;
             }
-            catch (Exception ex) when (ex is SocketException or IOException or TimeoutException or OperationCanceledException or SwitchboardException && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is SocketException or IOException or System.Net.WebSockets.WebSocketException or TimeoutException or OperationCanceledException or SwitchboardException && !cancellationToken.IsCancellationRequested)
             {
                 failures.Add($"{address}: {ex.Message}");
             }

@@ -77,7 +77,7 @@ public sealed partial class BusClient
                         return null;
                     }
                 }
-                catch (Exception ex) when (ex is SocketException or IOException or TimeoutException or SwitchboardException or OperationCanceledException && !_disposing.IsCancellationRequested)
+                catch (Exception ex) when (ex is SocketException or IOException or System.Net.WebSockets.WebSocketException or TimeoutException or SwitchboardException or OperationCanceledException && !_disposing.IsCancellationRequested)
                 {
                     _log.LogDebug("Reconnecting to {Address} failed: {Message}", address, ex.Message);
                 }

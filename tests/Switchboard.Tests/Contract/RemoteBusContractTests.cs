@@ -60,3 +60,11 @@ public sealed class UnixSocketBusContractTests : RemoteBusContractTests, IDispos
         GC.SuppressFinalize(this);
     }
 }
+
+/// <summary>Over WebSocket (the broker's HTTP port, <c>/ws</c>).</summary>
+public sealed class WebSocketBusContractTests : RemoteBusContractTests
+{
+    protected override BrokerOptions BrokerOptions() => new() { Port = null, HttpPort = 0 };
+
+    protected override string Address(BrokerHost host) => host.WebSocketAddress!;
+}

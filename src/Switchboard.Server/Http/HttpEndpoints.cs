@@ -1,0 +1,38 @@
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Switchboard.Server;
+
+/// <summary>The broker's HTTP surface: the binary protocol over WebSocket at <c>/ws</c>, and <c>/healthz</c>.</summary>
+public static class HttpEndpoints
+{
+    /// <summary>Maps the broker's HTTP endpoints onto <paramref name="app"/>.</summary>
+    /// <param name="app">The ASP.NET Core application.</param>
+    /// <param name="broker">The broker they serve.</param>
+    public static void Map(WebApplication app, Broker broker)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(broker);
+        app.UseWebSockets();
+        app.Map("/ws", context => ServeWebSocketAsync(context, broker));
+        app.MapGet("/healthz", () => broker.IsShuttingDown
+            ? Results.Text("shutting down", statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Text("ok"));
+    }
+
+    /// <summary>One WebSocket is one binary-protocol connection: frames travel in binary messages, as a byte stream.</summary>
+    private static async Task ServeWebSocketAsync(HttpContext context, Broker broker)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("This endpoint speaks the binary protocol over WebSocket; connect with a WebSocket client (BusClient accepts ws:// addresses).");
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        await using var stream = WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: false);
+        await broker.ServeAsync($"ws:{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}", stream, lossy: false);
+    }
+}
