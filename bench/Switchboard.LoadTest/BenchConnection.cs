@@ -70,6 +70,8 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            // A synchronous connect keeps the socket in blocking mode (an async call would switch it to emulated blocking for good).
+            // On loopback it succeeds or is refused at once; only a full accept backlog makes it wait, for the kernel's SYN retries.
             socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
             socket.ReceiveTimeout = 200;
             socket.SendTimeout = 10_000; // a broker that stops reading fails the run instead of hanging it
