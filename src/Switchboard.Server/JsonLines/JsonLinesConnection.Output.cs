@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Switchboard.Server;
 
@@ -65,9 +66,14 @@ internal sealed partial class JsonLinesConnection
         }
     }
 
-    /// <summary>True when <paramref name="bytes"/> hold exactly one JSON value.</summary>
+    /// <summary>True when <paramref name="bytes"/> hold exactly one JSON value, in valid UTF-8.</summary>
     internal static bool IsJson(ReadOnlySpan<byte> bytes)
     {
+        if (!Utf8.IsValid(bytes))
+        {
+            return false;
+        }
+
         var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
         try
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Unicode;
 using Switchboard.Routing;
 
 namespace Switchboard.Server;
@@ -19,6 +20,12 @@ internal sealed partial class JsonLinesConnection
         if (bytes.Span.Trim(" \t\r"u8).IsEmpty)
         {
             SendError(null, JsonLineCodes.InvalidJson, "The line is empty; send one JSON object per line, such as {\"op\":\"ping\"}.");
+            return default;
+        }
+
+        if (!Utf8.IsValid(bytes.Span))
+        {
+            SendError(null, JsonLineCodes.InvalidJson, "The line is not valid UTF-8; send one UTF-8 JSON object per line.");
             return default;
         }
 

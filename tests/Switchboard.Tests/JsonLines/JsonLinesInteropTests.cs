@@ -75,6 +75,7 @@ public sealed class JsonLinesInteropTests
         await sensor.TriggerAsync("#raw", new byte[] { 0xff, 0x41 }, cancellationToken: Ct);
         await sensor.TriggerAsync("#raw", Payload.Utf8("{\n  \"indented\": [1,\n 2]\n}"), cancellationToken: Ct);
         await sensor.TriggerAsync("#raw", cancellationToken: Ct);
+        await sensor.TriggerAsync("#raw", new byte[] { (byte)'"', 0xff, (byte)'"' }, cancellationToken: Ct); // JSON-shaped, not UTF-8
         for (var i = 1; i <= 3; i++)
         {
             Assert.Equal($$"""{"op":"event","listen":"L1","sender":"sensor","event":"temp","data":{"c":{{20 + i}}},"seq":{{i}}}""", (await script.EventAsync("L1", i)).ToJsonString());
@@ -86,6 +87,7 @@ public sealed class JsonLinesInteropTests
         var empty = await script.EventAsync("R", 4);
         Assert.True(empty.ContainsKey("data"));
         Assert.Null(empty["data"]);
+        Assert.Equal("\"\uFFFD\"", (await script.EventAsync("R", 5))["data"]!.GetValue<string>());
 
         // And the other way: what a script triggers reaches a bus client as the JSON text it sent.
         await using var queue = await client.ListenAsync("script", "tick", cancellationToken: Ct);
