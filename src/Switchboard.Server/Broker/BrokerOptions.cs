@@ -27,6 +27,9 @@ public sealed record BrokerOptions
     /// 7280 for <c>switchboard serve</c>) turns HTTP off.</summary>
     public int? HttpPort { get; init; }
 
+    /// <summary>Limits and timings of the HTTP gateway (SSE streams and their resume history, body size, dashboard).</summary>
+    public HttpGatewayOptions Http { get; init; } = HttpGatewayOptions.Default;
+
     /// <summary>The name the broker gives in WELCOME.</summary>
     public string ServerName { get; init; } = "switchboard";
 

@@ -1,10 +1,12 @@
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Switchboard.Server.Http;
 
 namespace Switchboard.Server;
 
-/// <summary>The broker's HTTP surface: the binary protocol over WebSocket at <c>/ws</c>, and <c>/healthz</c>.</summary>
+/// <summary>The broker's HTTP surface: the binary protocol over WebSocket at <c>/ws</c>, <c>/healthz</c>, and the HTTP gateway
+/// (SSE at <c>/events</c>, <c>/publish</c>, <c>/request</c>, <c>/gather</c>, <c>/senders</c>, <c>/metrics</c>, the dashboard at <c>/</c>).</summary>
 public static class HttpEndpoints
 {
     /// <summary>Maps the broker's HTTP endpoints onto <paramref name="app"/>.</summary>
@@ -19,6 +21,8 @@ public static class HttpEndpoints
         app.MapGet("/healthz", () => broker.IsShuttingDown
             ? Results.Text("shutting down", statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Text("ok"));
+        var gateway = new HttpGateway(broker, app.Lifetime.ApplicationStopping);
+        gateway.Map(app);
     }
 
     /// <summary>One WebSocket is one binary-protocol connection: frames travel in binary messages, as a byte stream.</summary>

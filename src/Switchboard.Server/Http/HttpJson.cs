@@ -1,0 +1,286 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+using Microsoft.AspNetCore.Http;
+
+namespace Switchboard.Server.Http;
+
+/// <summary>A request the gateway refuses: an HTTP status, a stable code and a message for people.</summary>
+internal sealed class HttpGatewayException(int status, string code, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+
+    public string Code { get; } = code;
+}
+
+/// <summary>The error codes the HTTP gateway adds to <see cref="ErrorCodes"/> (listed in docs/protocol.md).</summary>
+internal static class HttpCodes
+{
+    public const string InvalidJson = "invalid_json";
+    public const string InvalidField = "invalid_field";
+    public const string BodyTooLarge = "body_too_large";
+    public const string Unauthorized = "unauthorized";
+    public const string ForbiddenSender = "forbidden_sender";
+    public const string UnknownSender = "unknown_sender";
+    public const string TooMany = "too_many";
+    public const string GoingAway = "going_away";
+    public const string Internal = "internal";
+}
+
+/// <summary>Reading request bodies (bounded) and writing JSON answers, errors included.</summary>
+internal static class HttpJson
+{
+    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = false };
+
+    /// <summary>Reads the body as one JSON object, refusing more than <paramref name="maxBytes"/> bytes before holding them.</summary>
+    public static async Task<JsonDocument> ReadObjectAsync(HttpContext context, int maxBytes, string example)
+    {
+        var request = context.Request;
+        if (request.ContentLength > maxBytes)
+        {
+            throw TooLarge(request.ContentLength.Value, maxBytes);
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(Math.Min(maxBytes + 1, 4096));
+        while (true)
+        {
+            var memory = buffer.GetMemory(Math.Min(4096, maxBytes + 1 - buffer.WrittenCount));
+            var read = await request.Body.ReadAsync(memory, context.RequestAborted);
+            if (read == 0)
+            {
+                break;
+            }
+
+            buffer.Advance(read);
+            if (buffer.WrittenCount > maxBytes)
+            {
+                throw TooLarge(null, maxBytes);
+            }
+        }
+
+        var bytes = buffer.WrittenMemory;
+        if (bytes.Span.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, $"The body is empty; send one JSON object, such as {example}.");
+        }
+
+        if (!Utf8.IsValid(bytes.Span))
+        {
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, "The body is not valid UTF-8; send one UTF-8 JSON object.");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(bytes, ParseOptions);
+        }
+        catch (JsonException ex)
+        {
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, $"The body is not valid JSON: {ex.Message} Send one JSON object, such as {example}.");
+        }
+
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            var kind = Describe(document.RootElement);
+            document.Dispose();
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, $"The body is {kind}; it must be a JSON object, such as {example}.");
+        }
+
+        return document;
+
+        static HttpGatewayException TooLarge(long? length, int max) => new(
+            StatusCodes.Status413PayloadTooLarge,
+            HttpCodes.BodyTooLarge,
+            $"The body is {(length is { } l ? $"{l} bytes" : "larger than the limit")}; at most {max} bytes are accepted (HttpGatewayOptions.MaxBodyBytes).");
+    }
+
+    /// <summary>Answers with a JSON body written by <paramref name="write"/>.</summary>
+    public static async Task WriteAsync(HttpContext context, int status, Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            write(json);
+        }
+
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        context.Response.ContentLength = buffer.WrittenCount;
+        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>Answers with <c>{"error":{"code":...,"message":...}}</c>.</summary>
+    public static Task WriteErrorAsync(HttpContext context, int status, string code, string message) =>
+        WriteAsync(context, status, json =>
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("error");
+            json.WriteString("code", code);
+            json.WriteString("message", message);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        });
+
+    /// <summary>The HTTP status of a bus error code.</summary>
+    public static int StatusOf(string code) => code switch
+    {
+        ErrorCodes.NoSender or ErrorCodes.NoHandler or HttpCodes.UnknownSender => StatusCodes.Status404NotFound,
+        ErrorCodes.HandlerError => StatusCodes.Status502BadGateway,
+        ErrorCodes.Timeout => StatusCodes.Status504GatewayTimeout,
+        ErrorCodes.SenderExists or ErrorCodes.ProducerExists => StatusCodes.Status409Conflict,
+        ErrorCodes.Closed or HttpCodes.GoingAway => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status400BadRequest,
+    };
+
+    /// <summary>Writes a payload: empty as <c>null</c>, JSON as itself (compact, on one line), anything else as a JSON string.</summary>
+    public static void WriteData(Utf8JsonWriter json, Payload data)
+    {
+        var bytes = data.Bytes.Span;
+        if (bytes.IsEmpty)
+        {
+            json.WriteNullValue();
+        }
+        else if (!IsJson(bytes))
+        {
+            json.WriteStringValue(Encoding.UTF8.GetString(bytes));
+        }
+        else if (bytes.IndexOfAny((byte)'\n', (byte)'\r') < 0)
+        {
+            json.WriteRawValue(bytes, skipInputValidation: true);
+        }
+        else
+        {
+            // Valid JSON over several lines (indented): rewrite it compact, so an SSE data line stays one line.
+            using var document = JsonDocument.Parse(data.Bytes);
+            document.RootElement.WriteTo(json);
+        }
+    }
+
+    /// <summary>True when <paramref name="bytes"/> hold exactly one JSON value, in valid UTF-8.</summary>
+    public static bool IsJson(ReadOnlySpan<byte> bytes)
+    {
+        if (!Utf8.IsValid(bytes))
+        {
+            return false;
+        }
+
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return reader.BytesConsumed > 0 && reader.CurrentDepth == 0;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    public static string Describe(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => $"the number {value.GetRawText()}",
+        JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
+        JsonValueKind.Null => "null",
+        _ => "nothing",
+    };
+
+    public static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            json.WriteStringValue(value);
+        }
+
+        json.WriteEndArray();
+    }
+}
+
+/// <summary>The fields of a request body, with errors that name the endpoint and the field.</summary>
+internal readonly struct JsonBody(JsonElement root, string endpoint)
+{
+    public bool Has(string name) => root.TryGetProperty(name, out _);
+
+    public string RequiredString(string name) => OptionalString(name) ?? throw Invalid(name, "is missing; it must be a string");
+
+    public string? OptionalString(string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid(name, $"must be a string, not {HttpJson.Describe(value)}");
+    }
+
+    public string[] Strings(string name, bool required = false)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return required ? throw Invalid(name, "is missing; it must be an array of strings") : [];
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw Invalid(name, $"must be an array of strings, not {HttpJson.Describe(value)}");
+        }
+
+        var items = new string[value.GetArrayLength()];
+        var i = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            items[i] = item.ValueKind == JsonValueKind.String ? item.GetString()! : throw Invalid(name, $"must be an array of strings; item {i} is {HttpJson.Describe(item)}");
+            i++;
+        }
+
+        return items;
+    }
+
+    public bool Bool(string name, bool otherwise)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return otherwise;
+        }
+
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Invalid(name, $"must be true or false, not {HttpJson.Describe(value)}"),
+        };
+    }
+
+    /// <summary>A whole number of milliseconds from 1 to <paramref name="max"/>; absent or null gives null.</summary>
+    public TimeSpan? Milliseconds(string name, TimeSpan max)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var limit = (long)Math.Min(int.MaxValue, max.TotalMilliseconds);
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var ms) || ms <= 0 || ms > limit)
+        {
+            throw Invalid(name, $"must be a whole number of milliseconds from 1 to {limit}, not {HttpJson.Describe(value)}");
+        }
+
+        return TimeSpan.FromMilliseconds(ms);
+    }
+
+    /// <summary>Any JSON value, kept as its UTF-8 JSON text (copied); absent gives the empty payload.</summary>
+    public Payload Data(string name = "data") =>
+        root.TryGetProperty(name, out var value) ? new Payload(JsonMarshal.GetRawUtf8Value(value).ToArray()) : Payload.Empty;
+
+    public HttpGatewayException Invalid(string name, string problem) =>
+        new(StatusCodes.Status400BadRequest, HttpCodes.InvalidField, $"\"{name}\" {problem} ({endpoint}).");
+}
