@@ -25,7 +25,9 @@ internal sealed partial class BrokerConnection
         switch (type)
         {
             case FrameType.Ping:
-                var nonce = Read(body, type).U64("nonce");
+                var ping = Read(body, type);
+                var nonce = ping.U64("nonce");
+                ping.End();
                 lock (Outbound.Sync)
                 {
                     Frames.PingPong(Outbound.ControlWriter, Crc, FrameType.Pong, nonce);
@@ -56,7 +58,9 @@ internal sealed partial class BrokerConnection
             case FrameType.ListenResults:
                 return OnListenResults(body);
             case FrameType.ListSenders:
-                var listCorrelation = Read(body, type).U32("correlation");
+                var list = Read(body, type);
+                var listCorrelation = list.U32("correlation");
+                list.End();
                 lock (Outbound.Sync)
                 {
                     Frames.SenderList(Outbound.Writer, Crc, listCorrelation, Router.GetSenders());
@@ -65,7 +69,10 @@ internal sealed partial class BrokerConnection
 
                 return default;
             case FrameType.Flush:
-                SendOk(Read(body, type).U32("correlation"));
+                var flush = Read(body, type);
+                var flushCorrelation = flush.U32("correlation");
+                flush.End();
+                SendOk(flushCorrelation);
                 return default;
             case FrameType.Goodbye:
                 _goodbye = true;
@@ -181,6 +188,12 @@ internal sealed partial class BrokerConnection
         var headers = r.Headers("headers");
         var data = r.Payload("data");
         r.End();
+        if (count == 0)
+        {
+            SendError(0, fatal: false, ErrorCodes.InvalidArgument, $"A TRIGGER of sender '{sender}' named no event; name at least one.");
+            return default;
+        }
+
         if (!_senders.TryGetValue(sender, out var registration))
         {
             SendError(0, fatal: false, "unknown_sender", $"This connection has not registered the sender '{sender}'; register it (ADD_SENDER) before triggering its events. The broker stamps the sender, so a connection can only trigger its own.");

@@ -60,7 +60,7 @@ public sealed class FrameParser
             throw new ProtocolException(ProtocolException.FrameTooLarge, $"Frame length {length} exceeds the limit of {_maxFrameSize} bytes (the MaxFrameSize setting).");
         }
 
-        if (buffer.Length < 4 + length)
+        if (buffer.Length < 4L + length)
         {
             return false;
         }

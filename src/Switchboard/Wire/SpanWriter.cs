@@ -84,6 +84,10 @@ public ref struct SpanWriter
         return size;
     }
 
+    private static ushort Count(int count, string what) => count <= ushort.MaxValue
+        ? (ushort)count
+        : throw new SwitchboardException(ErrorCodes.InvalidArgument, $"A frame can carry at most {ushort.MaxValue} {what}; this one has {count}.");
+
     /// <summary>Writes a byte.</summary>
     public void U8(byte value) => _frame[_position++] = value;
 
@@ -132,7 +136,7 @@ public ref struct SpanWriter
     /// <summary>Writes a header block.</summary>
     public void Headers(MessageHeaders? headers)
     {
-        U16((ushort)(headers?.Count ?? 0));
+        U16(Count(headers?.Count ?? 0, "headers"));
         if (headers is not null)
         {
             foreach (var (name, value) in headers)
@@ -146,7 +150,7 @@ public ref struct SpanWriter
     /// <summary>Writes a string list.</summary>
     public void Strings(IReadOnlyList<string> values)
     {
-        U16((ushort)values.Count);
+        U16(Count(values.Count, "names"));
         foreach (var value in values)
         {
             String(value);
