@@ -29,14 +29,14 @@ internal sealed class JsonLinesPeer : IAsyncDisposable
         _reading = ReadAsync();
     }
 
-    /// <summary>Every line received so far, as text (for failure messages).</summary>
+    /// <summary>The last lines received, as text, long ones cut (for failure messages).</summary>
     public string Received
     {
         get
         {
             lock (_lines)
             {
-                return string.Join("\n", _raw);
+                return string.Join("\n", _raw.TakeLast(40).Select(l => l.Length > 300 ? l[..300] + $"... ({l.Length} chars)" : l));
             }
         }
     }
