@@ -36,6 +36,8 @@ public sealed class HostileInputTests
         ("wrong protocol version", ProtocolException.UnsupportedVersion),
         ("truncated ADD_SENDER", ProtocolException.Malformed),
         ("bytes left over in UNLISTEN", ProtocolException.Malformed),
+        ("bytes left over in FLUSH", ProtocolException.Malformed),
+        ("bytes left over in PING", ProtocolException.Malformed),
         ("bad checksum", ProtocolException.BadChecksum),
     ];
 
@@ -171,7 +173,7 @@ public sealed class HostileInputTests
     /// <summary>Sends the bad bytes of <paramref name="attack"/> (after a proper HELLO when its name says so).</summary>
     private static async Task RunAttackAsync(RawConnection raw, string attack)
     {
-        if (attack.EndsWith("after HELLO", StringComparison.Ordinal) || attack is "broker frame type from a client" or "second HELLO" or "truncated ADD_SENDER" or "bytes left over in UNLISTEN" or "bad checksum")
+        if (attack.EndsWith("after HELLO", StringComparison.Ordinal) || attack is "broker frame type from a client" or "second HELLO" or "truncated ADD_SENDER" or "bytes left over in UNLISTEN" or "bytes left over in FLUSH" or "bytes left over in PING" or "bad checksum")
         {
             await raw.HelloAsync();
         }
@@ -192,6 +194,8 @@ public sealed class HostileInputTests
             "wrong protocol version" => Build(w => Frames.Hello(w, false, Protocol.Version + 1, "future", null, 0, 5000)),
             "truncated ADD_SENDER" => Truncate(Build(w => Frames.AddSender(w, false, 1, "cut", ["tick", "tock"], [], false, null, default)), 7),
             "bytes left over in UNLISTEN" => [.. Length(11), (byte)FrameType.Unlisten, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0xee],
+            "bytes left over in FLUSH" => [.. Length(7), (byte)FrameType.Flush, 0, 1, 0, 0, 0, 0xee],
+            "bytes left over in PING" => [.. Length(11), (byte)FrameType.Ping, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0xee],
             "bad checksum" => Corrupt(Build(w => Frames.AddSender(w, true, 1, "crc", ["tick"], [], false, null, default))),
             _ => throw new ArgumentOutOfRangeException(nameof(attack), attack, "unknown attack"),
         };
