@@ -42,25 +42,48 @@ public static class LoadRunner
         {
             var scenario = Scenario.Create(id, options);
             var runs = options.Targets.ToDictionary(t => t.Kind, _ => new List<RunMeasurement>());
-            if (options.Warmup > TimeSpan.Zero)
+            try
+            {
+                // Each target's warm-up, then the measured runs: alternating between the brokers (and which goes first)
+                // unless the scenario keeps state per broker between its runs (S5), which runs one broker at a time.
+                var rounds = scenario.AlternatesBrokers
+                    ? [options.Targets]
+                    : options.Targets.Select(t => (IReadOnlyList<BrokerTarget>)[t]).ToList();
+                foreach (var targets in rounds)
+                {
+                    if (options.Warmup > TimeSpan.Zero)
+                    {
+                        foreach (var target in targets)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            var warm = RunOne(scenario, target, options, options.Warmup, warmup: true);
+                            Log(progress, scenario, target, "warm-up", warm);
+                        }
+                    }
+
+                    for (var r = 0; r < options.Runs; r++)
+                    {
+                        var order = r % 2 == 0 ? targets : targets.Reverse().ToList();
+                        foreach (var target in order)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            var measurement = RunOne(scenario, target, options, options.Duration, warmup: false);
+                            runs[target.Kind].Add(measurement);
+                            Log(progress, scenario, target, $"run {r + 1}/{options.Runs}", measurement);
+                        }
+                    }
+
+                    foreach (var target in targets)
+                    {
+                        scenario.Complete(target, options);
+                    }
+                }
+            }
+            finally
             {
                 foreach (var target in options.Targets)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var warm = RunOne(scenario, target, options, options.Warmup, warmup: true);
-                    Log(progress, scenario, target, "warm-up", warm);
-                }
-            }
-
-            for (var r = 0; r < options.Runs; r++)
-            {
-                var order = r % 2 == 0 ? options.Targets : options.Targets.Reverse().ToList();
-                foreach (var target in order)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var measurement = RunOne(scenario, target, options, options.Duration, warmup: false);
-                    runs[target.Kind].Add(measurement);
-                    Log(progress, scenario, target, $"run {r + 1}/{options.Runs}", measurement);
+                    scenario.Complete(target, options);
                 }
             }
 

@@ -20,6 +20,14 @@ internal abstract class Scenario
     /// <summary>One run of <paramref name="duration"/> against <paramref name="target"/>.</summary>
     public abstract RunMeasurement Run(BrokerTarget target, LoadOptions options, TimeSpan duration, bool warmup);
 
+    /// <summary>False when runs keep state per broker between them: then each broker gets all its runs in a row.</summary>
+    public virtual bool AlternatesBrokers => true;
+
+    /// <summary>Called after the scenario's last run against <paramref name="target"/> (releases what its runs kept; may be called twice).</summary>
+    public virtual void Complete(BrokerTarget target, LoadOptions options)
+    {
+    }
+
     public static Scenario Create(string id, LoadOptions options) => id switch
     {
         "S1" => new PubSubScenario("S1", "1 publisher → 1 subscriber, 16 B", payloadSize: 16, subscribers: 1, manySubjects: false),
