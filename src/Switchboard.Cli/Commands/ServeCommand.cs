@@ -1,0 +1,213 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Switchboard.Server;
+
+namespace Switchboard.Cli.Commands;
+
+/// <summary><c>switchboard serve</c>: runs a broker until Ctrl+C or SIGTERM, then shuts down as a lame duck.</summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var host = new Option<string>("--host")
+        {
+            Description = "The address the binary protocol listens on: 127.0.0.1, ::1, localhost, 0.0.0.0 or * (every interface), or any IP address.",
+            HelpName = "ADDRESS",
+            DefaultValueFactory = _ => "127.0.0.1",
+        };
+        host.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>();
+            if (value is not ("localhost" or "*") && !IPAddress.TryParse(value, out _))
+            {
+                result.AddError($"--host '{value}' is not an IP address; use 127.0.0.1, ::1, localhost, 0.0.0.0 or *.");
+            }
+        });
+        var port = new Option<int>("--port", "-p")
+        {
+            Description = "The binary protocol's TCP port (sb://HOST:PORT); 0 picks any free port (the line 'listening: ...' tells which).",
+            HelpName = "PORT",
+            DefaultValueFactory = _ => BusAddress.DefaultPort,
+        };
+        port.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<int>();
+            if (value is < 0 or > 65535)
+            {
+                result.AddError($"--port {value} is not a TCP port; use 0 to 65535 (0 picks any free port).");
+            }
+        });
+        var unix = new Option<string?>("--unix")
+        {
+            Description = "Also listen on this Unix socket (address sb+unix:///PATH). A stale socket file there is replaced.",
+            HelpName = "PATH",
+        };
+        var logLevel = LogLevels.Option();
+
+        var command = new Command("serve", "Runs a broker. Prints 'listening: ADDRESS' for each endpoint once it accepts clients; Ctrl+C or SIGTERM tells clients to move elsewhere (lame duck), prints 'stopped' and exits 0.")
+        {
+            host, port, unix, logLevel,
+        };
+        command.SetAction((result, _) => RunAsync(
+            result.GetValue(host)!,
+            result.GetValue(port),
+            result.GetValue(unix),
+            LogLevels.Parse(result.GetValue(logLevel))));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string host, int port, string? unix, LogLevel level)
+    {
+        if (unix is not null)
+        {
+            unix = Path.GetFullPath(unix);
+            if (CheckUnixPath(unix) is { } problem)
+            {
+                throw new CliException(ExitCodes.Usage, problem);
+            }
+        }
+
+        using var shutdown = new Shutdown();
+        using var loggerFactory = LoggerFactory.Create(builder => LogLevels.ConfigureConsole(builder, level));
+        var options = new BrokerOptions
+        {
+            Host = host,
+            Port = port,
+            UnixSocketPath = unix,
+            Bus = BusOptions.Default with { LoggerFactory = loggerFactory },
+        };
+
+        BrokerHost broker;
+        try
+        {
+            broker = await BrokerHost.StartAsync(options, logging: builder => LogLevels.ConfigureConsole(builder, level), cancellationToken: shutdown.Token);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException)
+        {
+            throw new CliException(ExitCodes.Usage, DescribeBindFailure(ex, host, port, unix));
+        }
+
+        await using (broker)
+        {
+            foreach (var endpoint in broker.Endpoints)
+            {
+                await Console.Out.WriteLineAsync($"listening: {endpoint}");
+            }
+
+            await Console.Out.FlushAsync();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, shutdown.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await Console.Error.WriteLineAsync($"stopping: telling {broker.Broker.ConnectionCount} connected client(s) to move elsewhere (lame duck)");
+            await broker.StopAsync();
+        }
+
+        await Console.Out.WriteLineAsync("stopped");
+        await Console.Out.FlushAsync();
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>A Unix socket path that cannot work, said before Kestrel says it less clearly; null when it looks fine.</summary>
+    private static string? CheckUnixPath(string path)
+    {
+        var directory = Path.GetDirectoryName(path);
+        if (string.IsNullOrEmpty(directory) || !Directory.Exists(directory))
+        {
+            return $"--unix {path}: the directory {directory} does not exist";
+        }
+
+        if (Directory.Exists(path))
+        {
+            return $"--unix {path} is a directory; give the path of the socket file to create";
+        }
+
+        const int MaxSocketPath = 107; // sun_path is 108 bytes with the terminating zero on Linux
+        var length = System.Text.Encoding.UTF8.GetByteCount(path);
+        return length > MaxSocketPath ? $"--unix {path} is {length} bytes long; a Unix socket path may have at most {MaxSocketPath}" : null;
+    }
+
+    private static string DescribeBindFailure(Exception ex, string host, int port, string? unix)
+    {
+        var reason = (ex.InnerException ?? ex).Message.ReplaceLineEndings(" ");
+        var inUse = ex.InnerException is AddressInUseException
+            || ex is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }
+            || ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse };
+        if (unix is not null && ex.Message.Contains("unix:", StringComparison.Ordinal))
+        {
+            return inUse ? $"the Unix socket {unix} is already in use" : $"could not listen on the Unix socket {unix}: {reason}";
+        }
+
+        if (inUse)
+        {
+            return $"port {port} on {host} is already in use (--port to choose another, 0 for any free port)";
+        }
+
+        // Kestrel names the address only when it was in use; otherwise either endpoint may have failed.
+        return unix is null
+            ? $"could not listen on {host}:{port}: {reason}"
+            : $"could not listen on {host}:{port} or the Unix socket {unix}: {reason}";
+    }
+}
+
+/// <summary>The <c>--log-level</c> option and the console logging it turns on (to stderr, so stdout stays for results).</summary>
+public static class LogLevels
+{
+    private static readonly Dictionary<string, LogLevel> Names = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["trace"] = LogLevel.Trace,
+        ["debug"] = LogLevel.Debug,
+        ["information"] = LogLevel.Information,
+        ["info"] = LogLevel.Information,
+        ["warning"] = LogLevel.Warning,
+        ["warn"] = LogLevel.Warning,
+        ["error"] = LogLevel.Error,
+        ["critical"] = LogLevel.Critical,
+        ["none"] = LogLevel.None,
+    };
+
+    public static Option<string> Option()
+    {
+        var option = new Option<string>("--log-level")
+        {
+            Description = "What the broker logs to stderr: trace, debug, information, warning, error, critical or none.",
+            HelpName = "LEVEL",
+            DefaultValueFactory = _ => "warning",
+        };
+        option.AcceptOnlyFromAmong([.. Names.Keys]);
+        return option;
+    }
+
+    public static LogLevel Parse(string? name) => name is not null && Names.TryGetValue(name, out var level) ? level : LogLevel.Warning;
+
+    public static void ConfigureConsole(ILoggingBuilder builder, LogLevel level)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.ClearProviders();
+        builder.SetMinimumLevel(level);
+        // Kestrel's "Now listening on http://..." would be wrong (this is not HTTP); 'listening: ...' on stdout says it right.
+        builder.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // A port that cannot be bound is reported by 'serve' itself in one line; the host's own report is a stack trace.
+        builder.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level <= LogLevel.Debug ? level : LogLevel.Critical);
+        if (level == LogLevel.None)
+        {
+            return;
+        }
+
+        builder.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.Configure<ConsoleLoggerOptions>(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+    }
+}

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+using System.Threading.Channels;
+
+namespace Switchboard.Cli.Tests.Support;
+
+/// <summary>
+/// The switchboard command run as a real process (<c>dotnet Switchboard.Cli.dll ARGS</c>). Its stdout and stderr are read
+/// line by line as they come; every wait has a deadline; disposing kills it (by its PID) if it is still running.
+/// </summary>
+internal sealed class CliProcess : IAsyncDisposable
+{
+    /// <summary>Generous: a loaded 2-core CI machine starting several .NET processes at once must never trip it.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private static readonly Lazy<string> Dll = new(FindDll);
+
+    private readonly Process _process;
+    private readonly Channel<string> _stdout = Channel.CreateUnbounded<string>();
+    private readonly Channel<string> _stderr = Channel.CreateUnbounded<string>();
+    private readonly StringBuilder _transcript = new();
+    private readonly Task _reading;
+
+    private CliProcess(Process process, string commandLine)
+    {
+        _process = process;
+        CommandLine = commandLine;
+        _reading = Task.WhenAll(PumpAsync(process.StandardOutput, _stdout, "out"), PumpAsync(process.StandardError, _stderr, "err"));
+    }
+
+    public string CommandLine { get; }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the process printed so far, each line marked out/err (for failure messages).</summary>
+    public string Transcript
+    {
+        get
+        {
+            lock (_transcript)
+            {
+                return _transcript.ToString();
+            }
+        }
+    }
+
+    public static CliProcess Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        info.ArgumentList.Add(Dll.Value);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        process.StandardInput.Close();
+        return new CliProcess(process, "switchboard " + string.Join(' ', args));
+    }
+
+    /// <summary>Runs to the end: exit code, stdout and stderr.</summary>
+    public static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        await using var process = Start(args);
+        var code = await process.WaitForExitAsync();
+        return (code, process.RemainingOut(), process.RemainingErr());
+    }
+
+    /// <summary>The next stdout line; fails the test when none comes in time or the output ended.</summary>
+    public Task<string> ReadLineAsync(TimeSpan? timeout = null) => NextAsync(_stdout, "a line on stdout", timeout);
+
+    /// <summary>Reads stderr until a line starts with <paramref name="prefix"/>; returns it.</summary>
+    public async Task<string> WaitForErrAsync(string prefix, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? Timeout);
+        while (true)
+        {
+            var line = await NextAsync(_stderr, $"a line starting with '{prefix}' on stderr", deadline - DateTime.UtcNow);
+            if (line.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return line;
+            }
+        }
+    }
+
+    /// <summary>Waits for the process to end (its output read to the end too) and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? Timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            await _reading.WaitAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            Assert.Fail($"'{CommandLine}' did not exit within {(timeout ?? Timeout).TotalSeconds} s. So far:\n{Transcript}");
+        }
+
+        return _process.ExitCode;
+    }
+
+    /// <summary>The stdout lines not read yet (call after the process ended).</summary>
+    public string RemainingOut() => Drain(_stdout);
+
+    /// <summary>The stderr lines not read yet (call after the process ended).</summary>
+    public string RemainingErr() => Drain(_stderr);
+
+    /// <summary>SIGTERM, as a service manager or <c>kill</c> sends it (Process.Kill would be SIGKILL: not graceful).</summary>
+    public async Task TerminateAsync()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })
+            ?? throw new InvalidOperationException("kill did not start");
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+
+        await _reading.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _process.Dispose();
+    }
+
+    private async Task<string> NextAsync(Channel<string> lines, string what, TimeSpan? timeout)
+    {
+        var wait = timeout ?? Timeout;
+        using var cts = new CancellationTokenSource(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1));
+        try
+        {
+            return await lines.Reader.ReadAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            Assert.Fail($"'{CommandLine}' printed no {what} within {wait.TotalSeconds:0.#} s. So far:\n{Transcript}");
+            throw;
+        }
+        catch (ChannelClosedException)
+        {
+            var exited = _process.HasExited ? $" (it exited with {_process.ExitCode})" : "";
+            Assert.Fail($"'{CommandLine}' closed its output before {what}{exited}. So far:\n{Transcript}");
+            throw;
+        }
+    }
+
+    private static string Drain(Channel<string> lines)
+    {
+        var text = new StringBuilder();
+        while (lines.Reader.TryRead(out var line))
+        {
+            text.Append(line).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    private async Task PumpAsync(StreamReader reader, Channel<string> lines, string tag)
+    {
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            lock (_transcript)
+            {
+                _transcript.Append(tag).Append(": ").Append(line).Append('\n');
+            }
+
+            lines.Writer.TryWrite(line);
+        }
+
+        lines.Writer.TryComplete();
+    }
+
+    /// <summary>src/Switchboard.Cli/bin/CONFIGURATION/net10.0/Switchboard.Cli.dll, found from the repository root (where Switchboard.sln is),
+    /// in the configuration these tests were built in.</summary>
+    private static string FindDll()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Switchboard.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        if (directory is null)
+        {
+            throw new InvalidOperationException($"No Switchboard.sln above {AppContext.BaseDirectory}.");
+        }
+
+        var configuration = typeof(CliProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Name; // net10.0
+        var dll = Path.Combine(directory.FullName, "src", "Switchboard.Cli", "bin", configuration, framework, "Switchboard.Cli.dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build src/Switchboard.Cli in {configuration} first (the test project's reference does).");
+    }
+}
