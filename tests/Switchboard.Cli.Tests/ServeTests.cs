@@ -17,13 +17,16 @@ public sealed partial class ServeTests
     public async Task Serve_on_port_0_prints_each_real_endpoint_and_clients_connect_to_them()
     {
         var socket = Path.Combine(Path.GetTempPath(), $"sb-cli-{Guid.NewGuid():N}.sock"[..20]);
-        await using var serve = CliProcess.Start("serve", "--port", "0", "--unix", socket);
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--unix", socket, "--jsonl-port", "0", "--http-port", "0");
         try
         {
             var tcp = TcpLine().Match(await serve.ReadLineAsync());
             Assert.True(tcp.Success, serve.Transcript);
             Assert.NotEqual(0, int.Parse(tcp.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
             Assert.Equal($"listening: sb+unix://{socket}", await serve.ReadLineAsync());
+            Assert.Matches(@"^listening: jsonl://127\.0\.0\.1:[1-9][0-9]*$", await serve.ReadLineAsync());
+            Assert.Matches(@"^listening: http://127\.0\.0\.1:[1-9][0-9]*$", await serve.ReadLineAsync());
+            Assert.Matches(@"^listening: ws://127\.0\.0\.1:[1-9][0-9]*/ws$", await serve.ReadLineAsync());
 
             var address = tcp.Value["listening: ".Length..];
             await using (var overTcp = await BusClient.ConnectAsync(address, cancellationToken: Ct))
@@ -54,17 +57,17 @@ public sealed partial class ServeTests
         occupier.Start();
         var port = ((IPEndPoint)occupier.LocalEndpoint).Port;
 
-        var (code, stdout, stderr) = await CliProcess.RunAsync("serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var (code, stdout, stderr) = await CliProcess.RunAsync("serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--jsonl-port", "0", "--http-port", "0");
 
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
-        Assert.Equal($"error: port {port} on 127.0.0.1 is already in use (--port to choose another, 0 for any free port)\n", stderr);
+        Assert.Equal($"error: port {port} on 127.0.0.1 is already in use (--port, --jsonl-port and --http-port choose others, 0 picks any free port)\n", stderr);
     }
 
     [Fact]
     public async Task Sigterm_tells_connected_clients_the_broker_is_going_away_prints_stopped_and_exits_0()
     {
-        await using var serve = CliProcess.Start("serve", "--port", "0");
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "off");
         var line = await serve.ReadLineAsync();
         Assert.Matches(TcpLine(), line);
         var options = new BusClientOptions { ClientName = "watcher", ReconnectDelay = TimeSpan.FromMilliseconds(50), MaxReconnectDelay = TimeSpan.FromMilliseconds(200) };

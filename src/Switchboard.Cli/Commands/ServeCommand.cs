@@ -47,30 +47,64 @@ public static class ServeCommand
             Description = "Also listen on this Unix socket (address sb+unix:///PATH). A stale socket file there is replaced.",
             HelpName = "PATH",
         };
+        var jsonlPort = PortOption("--jsonl-port", 7223, "The JSON-lines gateway's TCP port (jsonl://HOST:PORT, one JSON object per line: nc is enough)");
+        var jsonlUnix = new Option<string?>("--jsonl-unix")
+        {
+            Description = "Also serve the JSON-lines gateway on this Unix socket (jsonl+unix:///PATH).",
+            HelpName = "PATH",
+        };
+        var httpPort = PortOption("--http-port", 7280, "The HTTP port: the binary protocol over WebSocket at /ws, /healthz and the HTTP gateway");
         var logLevel = LogLevels.Option();
 
         var command = new Command("serve", "Runs a broker. Prints 'listening: ADDRESS' for each endpoint once it accepts clients; Ctrl+C or SIGTERM tells clients to move elsewhere (lame duck), prints 'stopped' and exits 0.")
         {
-            host, port, unix, logLevel,
+            host, port, unix, jsonlPort, jsonlUnix, httpPort, logLevel,
         };
         command.SetAction((result, _) => RunAsync(
             result.GetValue(host)!,
             result.GetValue(port),
             result.GetValue(unix),
+            ParsePort(result.GetValue(jsonlPort)),
+            result.GetValue(jsonlUnix),
+            ParsePort(result.GetValue(httpPort)),
             LogLevels.Parse(result.GetValue(logLevel))));
         return command;
     }
 
-    private static async Task<int> RunAsync(string host, int port, string? unix, LogLevel level)
+    /// <summary>A port option that also takes <c>off</c>.</summary>
+    private static Option<string> PortOption(string name, int defaultPort, string description)
     {
-        if (unix is not null)
+        var option = new Option<string>(name)
         {
-            unix = Path.GetFullPath(unix);
-            if (CheckUnixPath(unix) is { } problem)
+            Description = $"{description}; 0 picks any free port, 'off' turns it off (default {defaultPort}).",
+            HelpName = "PORT|off",
+            DefaultValueFactory = _ => defaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>();
+            if (value != "off" && (!int.TryParse(value, out var number) || number is < 0 or > 65535))
+            {
+                result.AddError($"{name} '{value}' is not a TCP port; use 0 to 65535 (0 picks any free port) or 'off'.");
+            }
+        });
+        return option;
+    }
+
+    private static int? ParsePort(string? value) => value is null or "off" ? null : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+
+    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level)
+    {
+        foreach (var path in new[] { unix, jsonlUnix })
+        {
+            if (path is not null && CheckUnixPath(Path.GetFullPath(path)) is { } problem)
             {
                 throw new CliException(ExitCodes.Usage, problem);
             }
         }
+
+        unix = unix is null ? null : Path.GetFullPath(unix);
+        jsonlUnix = jsonlUnix is null ? null : Path.GetFullPath(jsonlUnix);
 
         using var shutdown = new Shutdown();
         using var loggerFactory = LoggerFactory.Create(builder => LogLevels.ConfigureConsole(builder, level));
@@ -79,6 +113,9 @@ public static class ServeCommand
             Host = host,
             Port = port,
             UnixSocketPath = unix,
+            JsonLinesPort = jsonlPort,
+            JsonLinesUnixSocketPath = jsonlUnix,
+            HttpPort = httpPort,
             Bus = BusOptions.Default with { LoggerFactory = loggerFactory },
         };
 
@@ -149,7 +186,8 @@ public static class ServeCommand
 
         if (inUse)
         {
-            return $"port {port} on {host} is already in use (--port to choose another, 0 for any free port)";
+            var taken = System.Text.RegularExpressions.Regex.Match(ex.Message, @":(\d+)\b") is { Success: true } m ? m.Groups[1].Value : port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return $"port {taken} on {host} is already in use (--port, --jsonl-port and --http-port choose others, 0 picks any free port)";
         }
 
         // Kestrel names the address only when it was in use; otherwise either endpoint may have failed.
