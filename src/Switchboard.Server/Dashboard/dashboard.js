@@ -77,6 +77,7 @@
     $("streams").tBodies[0].replaceChildren(...streams.map((s) => el("tr", null,
       el("td", null, s.sender ?? "any"), el("td", null, s.event ?? "any"),
       el("td", { class: "num" }, s.clients), el("td", { class: "num" }, s.history), el("td", { class: "num" }, s.dropped))));
+    $("streams-empty").hidden = streams.length > 0;
   }
 
   function drawChart() {

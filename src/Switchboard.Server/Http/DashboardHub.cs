@@ -261,7 +261,8 @@ internal sealed class DashboardHub : IAsyncDisposable
                 json.WriteString("server", broker.Options.ServerName);
                 json.WriteString("time", gateway.Time.GetUtcNow());
                 json.WriteNumber("connections", broker.ConnectionCount);
-                json.WriteNumber("listeners", broker.Router.Listeners.Count);
+                // Not counting this dashboard's own tap: watching should not change what is shown.
+                json.WriteNumber("listeners", Math.Max(0, broker.Router.Listeners.Count - (_tap is null ? 0 : 1)));
                 json.WriteNumber("sse_clients", gateway.SseClients);
                 json.WriteStartArray("senders");
                 foreach (var sender in broker.Router.GetSenders())

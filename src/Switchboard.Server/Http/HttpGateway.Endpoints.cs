@@ -61,6 +61,10 @@ internal sealed partial class HttpGateway
         {
             // The caller left, or the broker is stopping: nobody to answer.
         }
+        catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or IOException or BadHttpRequestException)
+        {
+            // The caller hung up midway (while its body was read, or while waiting): nobody to answer.
+        }
         catch (BadHttpRequestException ex)
         {
             await FailAsync(context, ex.StatusCode, ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? HttpCodes.BodyTooLarge : HttpCodes.InvalidJson, ex.Message);
