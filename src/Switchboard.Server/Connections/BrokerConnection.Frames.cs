@@ -162,7 +162,15 @@ internal sealed partial class BrokerConnection
         var data = length == 0 ? default : new Payload(frame.Slice(offset, length));
         if ((flags & Protocol.TriggerRetain) != 0)
         {
-            Router.Retain(new BusMessage(registration.Name, slot.Event, data, headers) { IsBorrowed = true });
+            try
+            {
+                Router.Retain(new BusMessage(registration.Name, slot.Event, data, headers) { IsBorrowed = true });
+            }
+            catch (SwitchboardException ex)
+            {
+                SendError(0, fatal: false, ex.Code, ex.Message);
+                return default;
+            }
         }
 
         var pending = slot.DeliverAsync(data, headers, borrowed: true);

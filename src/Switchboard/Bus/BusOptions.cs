@@ -18,6 +18,9 @@ public sealed record BusOptions
     /// <summary>The timeout of a request that does not give one.</summary>
     public TimeSpan DefaultRequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The most retained values the bus keeps (one per sender and event).</summary>
+    public int MaxRetained { get; init; } = 100_000;
+
     /// <summary>The listener options used when a registration gives none.</summary>
     public ListenerOptions DefaultListenerOptions { get; init; } = ListenerOptions.Default;
 }

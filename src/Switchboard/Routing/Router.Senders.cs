@@ -84,10 +84,6 @@ internal sealed partial class Router
         {
             _senders.TryRemove(KeyValuePair.Create(sender.Name, sender));
             sender.Session.Remove(sender);
-            foreach (var key in _retained.Keys.Where(k => k.Sender == sender.Name).ToList())
-            {
-                _retained.Remove(key);
-            }
         }
 
         if (reason == DisconnectReason.ConnectionLost && sender.WillEvent is { } will)
@@ -104,19 +100,28 @@ internal sealed partial class Router
 
     public bool TryGetSender(string name, out SenderRegistration sender) => _senders.TryGetValue(name, out sender!);
 
-    /// <summary>Keeps <paramref name="message"/> as its event's retained value; an empty payload clears it.</summary>
+    /// <summary>
+    /// Keeps <paramref name="message"/> as its event's retained value; an empty payload clears it. As in MQTT, a retained
+    /// value outlives its sender (a new listener still learns the last reading of a device that went away). The store is
+    /// bounded by <see cref="BusOptions.MaxRetained"/>: past it, new events cannot be retained (existing ones still update).
+    /// </summary>
     public void Retain(BusMessage message)
     {
         message = message.Detach();
         lock (_lock)
         {
+            var key = (message.Sender, message.Event);
             if (message.Data.IsEmpty)
             {
-                _retained.Remove((message.Sender, message.Event));
+                _retained.Remove(key);
+            }
+            else if (_retained.Count < Options.MaxRetained || _retained.ContainsKey(key))
+            {
+                _retained[key] = message;
             }
             else
             {
-                _retained[(message.Sender, message.Event)] = message;
+                throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The bus already retains {Options.MaxRetained} values (BusOptions.MaxRetained); the retained trigger of '{message.Event}' by '{message.Sender}' was refused. Clear retained values with an empty retained trigger, or raise the limit.");
             }
         }
     }

@@ -112,4 +112,18 @@ public abstract partial class BusContractTests
         Assert.Empty(Drain(afterClear));
         Assert.Empty(Drain(humidity));
     }
+
+    [Fact]
+    public async Task A_retained_value_outlives_its_sender_as_in_mqtt()
+    {
+        var device = await NewBusAsync();
+        var late = await NewBusAsync();
+        var thermo = await device.AddSenderAsync("gone-thermo", ["#temp"], cancellationToken: Ct);
+        await thermo.TriggerAsync("#temp", Payload.Json(19), retain: true, cancellationToken: Ct);
+        await thermo.DisposeAsync();
+        await device.FlushAsync(Ct);
+
+        await using var queue = await late.ListenAsync("gone-thermo", "#temp", cancellationToken: Ct);
+        Assert.Equal(19, (await queue.NextAsync()).As<int>());
+    }
 }

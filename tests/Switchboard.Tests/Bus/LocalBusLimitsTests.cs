@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Time.Testing;
+using Switchboard.Tests.Support;
+
+namespace Switchboard.Tests.Bus;
+
+/// <summary>What only an in-process bus can show directly: its limits and its injected clock.</summary>
+public sealed class LocalBusLimitsTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Retained_values_are_bounded_and_the_refusal_says_which_setting()
+    {
+        await using var bus = new LocalBus(new BusOptions { MaxRetained = 2 });
+        await using var sender = await bus.AddSenderAsync("many", ["#a", "#b", "#c"], cancellationToken: Ct);
+        await sender.TriggerAsync("#a", Payload.Json(1), retain: true, cancellationToken: Ct);
+        await sender.TriggerAsync("#b", Payload.Json(2), retain: true, cancellationToken: Ct);
+        var error = await Assert.ThrowsAsync<SwitchboardException>(async () => await sender.TriggerAsync("#c", Payload.Json(3), retain: true, cancellationToken: Ct));
+        Assert.Contains("MaxRetained", error.Message, StringComparison.Ordinal);
+        await sender.TriggerAsync("#a", Payload.Json(4), retain: true, cancellationToken: Ct); // an existing one still updates
+        await using var queue = await bus.ListenAsync("many", "#a", cancellationToken: Ct);
+        Assert.Equal(4, (await queue.NextAsync()).As<int>());
+    }
+
+    [Fact]
+    public async Task Request_timeouts_and_gather_ttls_follow_the_injected_clock()
+    {
+        var time = new FakeTimeProvider();
+        await using var bus = new LocalBus(new BusOptions { TimeProvider = time });
+        var never = new TaskCompletionSource<Payload>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var sender = await bus.AddSenderAsync("held", [], new() { ["wait"] = (_, _) => new ValueTask<Payload>(never.Task) }, cancellationToken: Ct);
+        var request = bus.RequestAsync("held", "wait", timeout: TimeSpan.FromMinutes(5), cancellationToken: Ct).AsTask();
+        await using var producer = await bus.AddProducerAsync("slow", (_, _) => new ValueTask<Payload>(never.Task), new ProducerOptions { Name = "slow" }, Ct);
+        var gather = bus.GatherAsync("slow", Payload.Empty, TimeSpan.FromMinutes(1), cancellationToken: Ct);
+
+        Assert.False(request.IsCompleted);
+        Assert.False(gather.Summary.IsCompleted);
+        time.Advance(TimeSpan.FromMinutes(1));
+        var summary = await gather.Summary.WithinAsync("the gather ending at its ttl on the fake clock");
+        Assert.Equal(["slow"], summary.Missing);
+        Assert.False(request.IsCompleted);
+        time.Advance(TimeSpan.FromMinutes(4));
+        var error = await Assert.ThrowsAsync<RequestFailedException>(() => request.WithinAsync("the request timing out on the fake clock"));
+        Assert.Equal(ErrorCodes.Timeout, error.Code);
+        never.SetResult(Payload.Empty);
+    }
+}
