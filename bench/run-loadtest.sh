@@ -62,7 +62,15 @@ elif [[ $SB_SERVER == cli ]]; then
 fi
 if [[ $SB_SERVER == cli ]]; then
     SB_COMMAND=(dotnet "$ROOT/src/Switchboard.Cli/bin/Release/net10.0/Switchboard.Cli.dll" serve)
-    SB_HOW="switchboard serve (src/Switchboard.Cli, Release)"
+    # Only the binary protocol, like nats-server's one client port: turn off the gateways this CLI version has
+    # (their default ports could also be taken by another broker on this machine).
+    SERVE_HELP=$("${SB_COMMAND[@]}" --help 2>&1 || true)
+    for gateway in --jsonl-port --http-port; do
+        if grep -q -- "$gateway" <<<"$SERVE_HELP"; then
+            SB_COMMAND+=("$gateway" off)
+        fi
+    done
+    SB_HOW="switchboard serve (src/Switchboard.Cli, Release)${SB_COMMAND[4]:+ with ${SB_COMMAND[*]:4}}"
 else
     SB_COMMAND=("${LOADTEST[@]}" serve)
     SB_HOW="Switchboard.LoadTest serve (BrokerHost with default BrokerOptions, Release)"
