@@ -70,7 +70,7 @@ if [[ $SB_SERVER == cli ]]; then
             SB_COMMAND+=("$gateway" off)
         fi
     done
-    SB_HOW="switchboard serve (src/Switchboard.Cli, Release)${SB_COMMAND[4]:+ with ${SB_COMMAND[*]:4}}"
+    SB_HOW="switchboard serve (src/Switchboard.Cli, Release)${SB_COMMAND[3]:+ with ${SB_COMMAND[*]:3}}"
 else
     SB_COMMAND=("${LOADTEST[@]}" serve)
     SB_HOW="Switchboard.LoadTest serve (BrokerHost with default BrokerOptions, Release)"
