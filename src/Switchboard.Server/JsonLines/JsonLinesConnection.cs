@@ -74,13 +74,13 @@ internal sealed partial class JsonLinesConnection
         var writing = WriteLoopAsync();
         var reason = "closed by the client";
         var remote = _context.RemoteEndPoint?.ToString() ?? "unix socket";
-        using var stopping = _broker.Stopping.Register(static state => ((JsonLinesConnection)state!).Abort("broker stopped", clean: true), this);
+        using var stopping = RegisterStopping();
         using var handshake = _broker.Options.Authenticate is null
             ? null
             : Time.CreateTimer(static state => ((JsonLinesConnection)state!).OnHandshakeTimeout(), this, _broker.Options.HandshakeTimeout, Timeout.InfiniteTimeSpan);
         try
         {
-            if (_broker.IsShuttingDown)
+            if (_broker.IsShuttingDown || _closing.IsCancellationRequested)
             {
                 SendError(null, JsonLineCodes.GoingAway, "This broker is shutting down; connect to another one.");
                 reason = "refused: shutting down";
@@ -129,7 +129,13 @@ internal sealed partial class JsonLinesConnection
             if (await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) == writing)
             {
                 // Everything is written: close gracefully, so the last lines (an error, bye's ok) reach the client.
-                await _context.Transport.Output.CompleteAsync();
+                try
+                {
+                    await _context.Transport.Output.CompleteAsync();
+                }
+                catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+                {
+                }
             }
             else
             {
@@ -143,6 +149,20 @@ internal sealed partial class JsonLinesConnection
             }
 
             _broker.Log.JsonLinesLeft(Id, ClientName, reason);
+        }
+    }
+
+    /// <summary>Closes this connection when the broker stops (one that arrives after the broker stopped is refused).</summary>
+    private CancellationTokenRegistration RegisterStopping()
+    {
+        try
+        {
+            return _broker.Stopping.Register(static state => ((JsonLinesConnection)state!).Abort("broker stopped", clean: true), this);
+        }
+        catch (ObjectDisposedException)
+        {
+            Abort("broker stopped", clean: true);
+            return default;
         }
     }
 
@@ -299,7 +319,7 @@ internal sealed partial class JsonLinesConnection
         }
         else
         {
-            var copy = _line ??= new ArrayBufferWriter<byte>((int)Math.Min(_maxLine, held + line.Length + 1));
+            var copy = _line ??= new ArrayBufferWriter<byte>((int)Math.Max(256, Math.Min(_maxLine, line.Length + 1)));
             foreach (var segment in line)
             {
                 copy.Write(segment.Span);
@@ -341,7 +361,7 @@ internal sealed partial class JsonLinesConnection
         }
         else if (held > 0 || buffer.Length >= HoldInPipe)
         {
-            var copy = _line ??= new ArrayBufferWriter<byte>((int)Math.Min(_maxLine, Math.Max(buffer.Length * 2, HoldInPipe)));
+            var copy = _line ??= new ArrayBufferWriter<byte>((int)Math.Max(256, Math.Min(_maxLine, Math.Max(buffer.Length * 2, HoldInPipe))));
             foreach (var segment in buffer)
             {
                 copy.Write(segment.Span);
