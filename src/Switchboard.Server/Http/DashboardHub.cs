@@ -255,7 +255,7 @@ internal sealed class DashboardHub : IAsyncDisposable
             var metrics = gateway.Metrics;
             var buffer = new ArrayBufferWriter<byte>(4096);
             buffer.Write("event: snapshot\ndata: "u8);
-            using (var json = new Utf8JsonWriter(buffer))
+            using (var json = new Utf8JsonWriter(buffer, HttpJson.WriterOptions))
             {
                 json.WriteStartObject();
                 json.WriteString("server", broker.Options.ServerName);

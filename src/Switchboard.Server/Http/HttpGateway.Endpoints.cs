@@ -65,6 +65,10 @@ internal sealed partial class HttpGateway
         {
             // The caller hung up midway (while its body was read, or while waiting): nobody to answer.
         }
+        catch (Exception ex) when (Stopping.IsCancellationRequested && ex is ObjectDisposedException or OperationCanceledException)
+        {
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, HttpCodes.GoingAway, "This broker is shutting down; use another one.");
+        }
         catch (BadHttpRequestException ex)
         {
             await FailAsync(context, ex.StatusCode, ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? HttpCodes.BodyTooLarge : HttpCodes.InvalidJson, ex.Message);

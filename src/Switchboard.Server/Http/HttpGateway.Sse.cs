@@ -188,7 +188,7 @@ internal sealed partial class HttpGateway
     private static void WriteGap(PipeWriter output, SseGap gap)
     {
         output.Write("event: sb-gap\ndata: "u8);
-        using (var json = new Utf8JsonWriter(output))
+        using (var json = new Utf8JsonWriter(output, HttpJson.WriterOptions))
         {
             json.WriteStartObject();
             WriteNumberOrNull(json, "missed_from", gap.From);

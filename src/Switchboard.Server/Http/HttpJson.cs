@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
@@ -33,7 +34,9 @@ internal static class HttpCodes
 internal static class HttpJson
 {
     private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
-    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = false };
+    /// <summary>Quotes and apostrophes in messages stay readable (<c>'s1'</c>, not <c>\u0027s1\u0027</c>); the answers are
+    /// <c>application/json</c> or SSE data, never HTML.</summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Reads the body as one JSON object, refusing more than <paramref name="maxBytes"/> bytes before holding them.</summary>
     public static async Task<JsonDocument> ReadObjectAsync(HttpContext context, int maxBytes, string example)

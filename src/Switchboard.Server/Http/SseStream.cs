@@ -188,7 +188,7 @@ internal sealed class SseStream
         var batch = new List<BusMessage>(MaxBatch);
         var frames = new List<SseEntry>(MaxBatch + 1);
         var buffer = new ArrayBufferWriter<byte>(1024);
-        var json = new Utf8JsonWriter(buffer);
+        var json = new Utf8JsonWriter(buffer, HttpJson.WriterOptions);
         Task<BusMessage>? pending = null;
         try
         {

@@ -217,6 +217,43 @@ public sealed class GatewayEndpointTests
     }
 
     [Fact]
+    public async Task The_gateway_measures_with_System_Diagnostics_Metrics_too()
+    {
+        using var meters = new System.Diagnostics.Metrics.MeterListener();
+        long published = 0;
+        var durations = 0;
+        meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Switchboard.Server")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            if (instrument.Name == "switchboard.http.messages.in")
+            {
+                Interlocked.Add(ref published, value);
+            }
+        });
+        meters.SetMeasurementEventCallback<double>((instrument, _, _, _) =>
+        {
+            if (instrument.Name == "switchboard.http.request.duration")
+            {
+                Interlocked.Increment(ref durations);
+            }
+        });
+        meters.Start();
+
+        await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
+        await gateway.OkAsync("/senders", """{"name":"h1","events":["#a","#b"]}""", Ct);
+        await gateway.OkAsync("/publish", """{"sender":"h1","events":["#a","#b"]}""", Ct);
+        HttpGatewayHarness.AssertError(await gateway.PostAsync("/request", """{"sender":"nobody","request":"r"}""", Ct), 404, ErrorCodes.NoSender);
+        Assert.True(Interlocked.Read(ref published) >= 2, "switchboard.http.messages.in counted the publish");
+        Assert.True(Volatile.Read(ref durations) >= 1, "switchboard.http.request.duration recorded the request");
+    }
+
+    [Fact]
     public async Task Metrics_count_drops_of_a_slow_listener()
     {
         await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
