@@ -105,8 +105,10 @@ public sealed class Broker : IAsyncDisposable
                         Log.HeartbeatMissed(connection.Id, connection.ClientName, (long)silence.TotalMilliseconds);
                         connection.Abort("heartbeat_timeout");
                     }
-                    else if (time.GetElapsedTime(connection.LastSent, now) >= interval / 2)
+                    else if (time.GetElapsedTime(connection.LastReceived, now) >= interval / 2)
                     {
+                        // Ask for a sign of life whenever the peer has been quiet, however much we send it: a subscriber
+                        // that only receives must still be able to prove it is alive by answering.
                         connection.SendPing();
                     }
                 }

@@ -150,8 +150,8 @@ internal sealed partial class BrokerConnection
         Span<char> senderChars = stackalloc char[senderBytes.Length];
         Span<char> eventChars = stackalloc char[Math.Min(eventBytes.Length, MaxStackName)];
         if (eventBytes.Length > MaxStackName
-            || !System.Text.Unicode.Utf8.ToUtf16(senderBytes, senderChars, out _, out var senderLength, replaceInvalidSequences: false).Equals(System.Buffers.OperationStatus.Done)
-            || !System.Text.Unicode.Utf8.ToUtf16(eventBytes, eventChars, out _, out var eventLength, replaceInvalidSequences: false).Equals(System.Buffers.OperationStatus.Done)
+            || System.Text.Unicode.Utf8.ToUtf16(senderBytes, senderChars, out _, out var senderLength, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done
+            || System.Text.Unicode.Utf8.ToUtf16(eventBytes, eventChars, out _, out var eventLength, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done
             || !_sendersByChars.TryGetValue(senderChars[..senderLength], out var registration)
             || registration.IsClosed
             || !registration.TryGetSlot(eventChars[..eventLength], out var slot))

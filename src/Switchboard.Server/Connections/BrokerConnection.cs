@@ -242,6 +242,7 @@ internal sealed partial class BrokerConnection
         {
             var result = await input.ReadAsync(_closing.Token);
             var buffer = result.Buffer;
+            Volatile.Write(ref _lastReceived, Time.GetTimestamp()); // once per read, not per frame: it is only for heartbeats
             try
             {
                 while (TryProcessTolerant(ref buffer, out var pending))
@@ -294,7 +295,6 @@ internal sealed partial class BrokerConnection
             return false;
         }
 
-        Volatile.Write(ref _lastReceived, Time.GetTimestamp());
         pending = Dispatch(type, body);
         return true;
     }

@@ -12,8 +12,13 @@ public sealed record ListenerOptions
     /// <summary>What happens when the queue is full.</summary>
     public OverflowPolicy Overflow { get; init; } = OverflowPolicy.Wait;
 
-    /// <summary>How many callbacks may run at once. 1 (the default) keeps order; more trades order for parallelism.</summary>
+    /// <summary>How many callbacks may run at once. 1 (the default) keeps order and runs one at a time; more trades order
+    /// for parallelism (that many workers). <see cref="Unbounded"/> runs the callback inline on every publishing thread,
+    /// with no queue and no serialization (C# events' and MessagePipe's semantics: order per publishing thread only).</summary>
     public int MaxConcurrency { get; init; } = 1;
+
+    /// <summary>The <see cref="MaxConcurrency"/> that runs callbacks inline on the publishing threads, concurrently.</summary>
+    public const int Unbounded = int.MaxValue;
 
     /// <summary>A queue group: listeners with the same group, sender and pattern share the messages, each going to one of them.</summary>
     public string? Group { get; init; }

@@ -306,7 +306,7 @@ public sealed partial class BusClient
                     connection.CloseReason ??= "heartbeat timeout";
                     connection.Abort("heartbeat timeout");
                 }
-                else if (time.GetElapsedTime(connection.LastSent, now) >= interval / 2)
+                else if (time.GetElapsedTime(connection.LastReceived, now) >= interval / 2)
                 {
                     lock (_out.Sync)
                     {

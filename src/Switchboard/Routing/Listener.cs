@@ -27,6 +27,7 @@ internal sealed class Listener : Subscription, IListenerQueue
     private readonly CancellationTokenSource _closing = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task[] _workers;
+    private readonly bool _inline;
     private int _running;
     private int _pending;
     private long _dropped;
@@ -53,7 +54,8 @@ internal sealed class Listener : Subscription, IListenerQueue
             AllowSynchronousContinuations = false,
         };
         _queue = Channel.CreateBounded<BusMessage>(channelOptions, OnDropped);
-        _workers = handler is not null && options.MaxConcurrency > 1
+        _inline = handler is not null && options.MaxConcurrency == ListenerOptions.Unbounded;
+        _workers = handler is not null && options.MaxConcurrency > 1 && !_inline
             ? [.. Enumerable.Range(0, options.MaxConcurrency).Select(_ => Task.Run(WorkAsync))]
             : [];
     }
@@ -78,6 +80,11 @@ internal sealed class Listener : Subscription, IListenerQueue
     // A listener keeps messages (queued, or in the hands of a callback that may hold on to them), so it owns its copy.
     private ValueTask DeliverOwned(in BusMessage message)
     {
+        if (_inline)
+        {
+            return RunConcurrently(message);
+        }
+
         if (_handler is not null && _workers.Length == 0
             && Volatile.Read(ref _pending) <= 0
             && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
@@ -87,6 +94,49 @@ internal sealed class Listener : Subscription, IListenerQueue
         }
 
         return EnqueueAsync(message);
+    }
+
+    /// <summary>MaxConcurrency = Unbounded: the callback runs on the publisher's thread, whoever else runs it too.</summary>
+    private ValueTask RunConcurrently(in BusMessage message)
+    {
+        if (IsClosed)
+        {
+            return default;
+        }
+
+        ValueTask pending;
+        try
+        {
+            pending = _handler!(message, _closing.Token);
+        }
+        catch (Exception ex)
+        {
+            OnFault(ex);
+            return default;
+        }
+
+        if (pending.IsCompleted)
+        {
+            Observe(pending);
+        }
+        else
+        {
+            _ = ObserveLaterAsync(pending);
+        }
+
+        return default;
+    }
+
+    private async Task ObserveLaterAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception ex)
+        {
+            OnFault(ex);
+        }
     }
 
     private void RunInline(in BusMessage message)

@@ -12,10 +12,12 @@ namespace Switchboard.Transports;
 internal sealed class OutboundBuffer
 {
     private readonly SemaphoreSlim _signal = new(0);
-    private ArrayBufferWriter<byte> _current = new(16 * 1024);
-    private ArrayBufferWriter<byte> _taken = new(16 * 1024);
-    private ArrayBufferWriter<byte> _control = new(256);
-    private ArrayBufferWriter<byte> _controlTaken = new(256);
+    // Empty until first written, then grown as needed and kept: an idle connection costs next to nothing, a busy one
+    // stops allocating once its buffers fit its bursts.
+    private ArrayBufferWriter<byte> _current = new();
+    private ArrayBufferWriter<byte> _taken = new();
+    private ArrayBufferWriter<byte> _control = new();
+    private ArrayBufferWriter<byte> _controlTaken = new();
     private bool _signaled;
     private int _frames;
     private bool _completed;

@@ -209,4 +209,68 @@ public sealed class BrokerFaultTests
         Assert.InRange(client.Counters.OfflineDrops, 70, 100);
         await host.DisposeAsync();
     }
+
+    [Fact]
+    public async Task A_peer_that_only_receives_and_answers_pings_is_never_taken_for_dead()
+    {
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, HeartbeatInterval = TimeSpan.FromMilliseconds(200), HeartbeatMisses = 2 }, cancellationToken: Ct);
+        await using var subscriber = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
+        await subscriber.HelloAsync(Ct);
+        await subscriber.ListenAsync(null, "#steady", Ct);
+        await using var publisher = await BusClient.ConnectAsync(host.TcpAddress!, Fast("steady-publisher"), Ct);
+        var sender = await publisher.AddSenderAsync("steady", ["#steady"], cancellationToken: Ct);
+        using var stop = new CancellationTokenSource();
+        var pongs = 0;
+        var events = 0;
+        var answering = Task.Run(async () =>
+        {
+            var parser = new global::Switchboard.Wire.FrameParser();
+            var pending = new byte[0];
+            var chunk = new byte[64 * 1024];
+            while (!stop.IsCancellationRequested)
+            {
+                var read = await subscriber.Socket.ReceiveAsync(chunk, System.Net.Sockets.SocketFlags.None, stop.Token);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                pending = [.. pending, .. chunk.AsSpan(0, read)];
+                var buffer = new System.Buffers.ReadOnlySequence<byte>(pending);
+                var pings = new List<ulong>();
+                while (parser.TryRead(ref buffer, out var type, out ReadOnlySpan<byte> body))
+                {
+                    if (type == global::Switchboard.Wire.FrameType.Ping)
+                    {
+                        pings.Add(new global::Switchboard.Wire.SpanReader(body, type).U64("nonce"));
+                    }
+                    else if (type == global::Switchboard.Wire.FrameType.Event)
+                    {
+                        Interlocked.Increment(ref events);
+                    }
+                }
+
+                pending = System.Buffers.BuffersExtensions.ToArray(buffer);
+                foreach (var nonce in pings)
+                {
+                    await subscriber.SendAsync(b => global::Switchboard.Wire.Frames.PingPong(b, false, global::Switchboard.Wire.FrameType.Pong, nonce), stop.Token);
+                    Interlocked.Increment(ref pongs);
+                }
+            }
+        }, Ct);
+
+        // Steady traffic to the subscriber for ten heartbeat intervals: it sends nothing but its PONGs.
+        for (var i = 0; i < 100; i++)
+        {
+            await sender.TriggerAsync("#steady", Payload.Json(i), cancellationToken: Ct);
+            await Task.Delay(20, Ct);
+        }
+
+        await Wait.UntilAsync(() => Volatile.Read(ref events) == 100, "the subscriber received every event");
+        Assert.True(Volatile.Read(ref pongs) > 0, "the broker asked the busy subscriber for a sign of life");
+        Assert.Equal(0, host.Broker.HeartbeatTimeouts);
+        Assert.Equal(2, host.Broker.ConnectionCount);
+        await stop.CancelAsync();
+        await answering.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
 }

@@ -44,4 +44,35 @@ public sealed class LocalBusLimitsTests
         Assert.Equal(ErrorCodes.Timeout, error.Code);
         never.SetResult(Payload.Empty);
     }
+
+    [Fact]
+    public async Task Unbounded_concurrency_runs_callbacks_inline_on_each_publishing_thread_without_waiting_for_each_other()
+    {
+        await using var bus = new LocalBus();
+        await using var a = await bus.AddSenderAsync("a", ["#x"], cancellationToken: Ct);
+        await using var b = await bus.AddSenderAsync("b", ["#x"], cancellationToken: Ct);
+        var release = new ManualResetEventSlim();
+        var threads = new System.Collections.Concurrent.ConcurrentBag<(string Sender, int Thread)>();
+        await using var listener = await bus.ListenAsync(null, "#x", message =>
+        {
+            threads.Add((message.Sender, Environment.CurrentManagedThreadId));
+            if (message.Sender == "a")
+            {
+                release.Wait(Wait.Timeout); // a slow callback for a's message...
+            }
+        }, new ListenerOptions { MaxConcurrency = ListenerOptions.Unbounded }, Ct);
+
+        var fromA = Task.Run(async () =>
+        {
+            await a.TriggerAsync("#x", cancellationToken: Ct);
+            return Environment.CurrentManagedThreadId;
+        }, Ct);
+        await Wait.UntilAsync(() => threads.Any(t => t.Sender == "a"), "a's callback started");
+        await b.TriggerAsync("#x", cancellationToken: Ct); // ...does not hold up b's, which runs inline right here
+        Assert.Contains(threads, t => t.Sender == "b" && t.Thread == Environment.CurrentManagedThreadId);
+        Assert.False(fromA.IsCompleted, "a's trigger returns only when its inline callback returns");
+        release.Set();
+        var aThread = await fromA.WithinAsync("a's trigger returning");
+        Assert.Contains(threads, t => t.Sender == "a" && t.Thread == aThread);
+    }
 }
