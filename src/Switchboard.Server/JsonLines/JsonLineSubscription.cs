@@ -24,6 +24,13 @@ internal sealed class JsonLineSubscription : Subscription
     /// <summary>The last sequence number given (written under the connection's outbound lock).</summary>
     public long Seq { get; set; }
 
+    /// <summary>False until the listen's ok is written; deliveries before that (retained values, or a trigger racing
+    /// the registration) wait in <see cref="Early"/>, so the ok always comes first. Under the connection's outbound lock.</summary>
+    public bool Started { get; set; }
+
+    /// <summary>Deliveries that arrived before <see cref="Started"/>, with their sequence numbers.</summary>
+    public List<(BusMessage Message, long Seq)>? Early { get; set; }
+
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     public override ValueTask DeliverAsync(in BusMessage message)

@@ -218,21 +218,55 @@ internal sealed partial class JsonLinesConnection
             }
 
             var seq = ++subscription.Seq;
+            if (!subscription.Started)
+            {
+                (subscription.Early ??= []).Add((message, seq));
+                return;
+            }
+
             if (Outbound.IsFull)
             {
                 OnOutboundFull();
                 return;
             }
 
-            var json = BeginLine()!;
-            json.WriteString("op", "event");
-            WriteId(json, subscription.ListenId, "listen");
-            json.WriteString("sender", message.Sender);
-            json.WriteString("event", message.Event);
-            WriteData(json, "data", message.Data);
-            json.WriteNumber("seq", seq);
-            WriteHeaders(json, message.Headers);
-            EndLine(json);
+            WriteEvent(subscription, message, seq);
         }
+    }
+
+    /// <summary>Writes a listen's ok, then what was delivered to it while it was being registered, and starts it.</summary>
+    internal void StartListen(JsonLineSubscription subscription)
+    {
+        lock (Outbound.Sync)
+        {
+            if (BeginLine() is not { } json)
+            {
+                return;
+            }
+
+            json.WriteBoolean("ok", true);
+            WriteId(json, subscription.ListenId);
+            EndLine(json);
+            foreach (var (message, seq) in subscription.Early ?? [])
+            {
+                WriteEvent(subscription, message, seq);
+            }
+
+            subscription.Early = null;
+            subscription.Started = true;
+        }
+    }
+
+    private void WriteEvent(JsonLineSubscription subscription, in BusMessage message, long seq)
+    {
+        var json = BeginLine()!;
+        json.WriteString("op", "event");
+        WriteId(json, subscription.ListenId, "listen");
+        json.WriteString("sender", message.Sender);
+        json.WriteString("event", message.Event);
+        WriteData(json, "data", message.Data);
+        json.WriteNumber("seq", seq);
+        WriteHeaders(json, message.Headers);
+        EndLine(json);
     }
 }

@@ -289,8 +289,6 @@ internal sealed partial class JsonLinesConnection
             throw new JsonLineException(JsonLineCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"listen\").");
         }
 
-        // The answer goes first, so it precedes the listen's first event (retained values come at once).
-        SendOk(id);
         return AddAsync();
 
         async ValueTask AddAsync()
@@ -302,8 +300,12 @@ internal sealed partial class JsonLinesConnection
             catch
             {
                 _listens.TryRemove(key, out _);
+                await subscription.CloseAsync(null);
                 throw;
             }
+
+            // Registered: the ok goes out, then what arrived meanwhile (retained values), then the rest as it comes.
+            StartListen(subscription);
         }
     }
 

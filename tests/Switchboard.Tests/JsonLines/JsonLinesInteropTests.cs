@@ -101,6 +101,33 @@ public sealed class JsonLinesInteropTests
     }
 
     [Fact]
+    public async Task A_listens_ok_means_registered_and_comes_before_its_first_event()
+    {
+        await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
+        await using var client = await BusClient.ConnectAsync(host.TcpAddress!, cancellationToken: Ct);
+        await using var script = await JsonLinesPeer.ConnectAsync(host, Ct);
+        await using var sender = await client.AddSenderAsync("busy", ["#n", "#r"], cancellationToken: Ct);
+        await sender.TriggerAsync("#r", Payload.Json("kept"), retain: true, cancellationToken: Ct);
+        for (var round = 0; round < 50; round++)
+        {
+            // Another connection triggers as soon as the ok arrives: the listen must already be in place.
+            var id = $"L{round}";
+            await script.OkAsync($$"""{"op":"listen","event":"#n","retained":false,"id":"{{id}}"}""", id);
+            await sender.TriggerAsync("#n", Payload.Json(round), cancellationToken: Ct);
+            Assert.Equal(round, (await script.EventAsync(id, 1))["data"]!.GetValue<int>());
+
+            // A retained value is delivered at once, but after the ok.
+            var retainedId = $"R{round}";
+            await script.OkAsync($$"""{"op":"listen","event":"#r","id":"{{retainedId}}"}""", retainedId);
+            await script.EventAsync(retainedId, 1);
+            var mine = script.All.Where(l => JsonLinesPeer.IdIs(l, retainedId) || JsonLinesPeer.IdIs(l, retainedId, "listen")).ToList();
+            Assert.True(mine[0]["ok"]?.GetValue<bool>() == true, $"The first line for {retainedId} was {mine[0].ToJsonString()}");
+            await script.OkAsync($$"""{"op":"unlisten","listen":"{{id}}","id":"u{{round}}"}""", $"u{round}");
+            await script.OkAsync($$"""{"op":"unlisten","listen":"{{retainedId}}","id":"v{{round}}"}""", $"v{round}");
+        }
+    }
+
+    [Fact]
     public async Task A_script_producer_answers_a_gather_started_by_a_bus_client()
     {
         await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);

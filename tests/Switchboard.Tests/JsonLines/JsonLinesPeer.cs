@@ -17,6 +17,7 @@ internal sealed class JsonLinesPeer : IAsyncDisposable
     private readonly Socket _socket;
     private readonly List<JsonObject> _lines = [];
     private readonly List<string> _raw = [];
+    private readonly List<JsonObject> _all = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _reading;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -149,6 +150,18 @@ internal sealed class JsonLinesPeer : IAsyncDisposable
         Assert.Equal("pong", pong["op"]!.GetValue<string>());
     }
 
+    /// <summary>Every line received so far, taken or not, in arrival order.</summary>
+    public List<JsonObject> All
+    {
+        get
+        {
+            lock (_lines)
+            {
+                return [.. _all];
+            }
+        }
+    }
+
     /// <summary>Lines received and not taken, that <paramref name="match"/> accepts.</summary>
     public List<JsonObject> Pending(Func<JsonObject, bool> match)
     {
@@ -218,6 +231,7 @@ internal sealed class JsonLinesPeer : IAsyncDisposable
         lock (_lines)
         {
             _raw.Add(text);
+            _all.Add(line);
             _lines.Add(line);
             var changed = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
