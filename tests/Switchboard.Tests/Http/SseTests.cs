@@ -273,7 +273,7 @@ public sealed class SseTests
         await gateway.UntilMetricAsync("switchboard_http_sse_clients", v => v == 0, "the broker saw the client of #a leave");
         Assert.Equal(1, gateway.Host.Broker.Router.Listeners.Count);
         await using var b = await gateway.OpenEventsAsync("?event=%23b", cancellationToken: Ct);
-        Assert.Equal(1, gateway.Host.Broker.Router.Listeners.Count);
+        await Wait.UntilAsync(() => gateway.Host.Broker.Router.Listeners.Count == 1, "the evicted stream's listener is gone");
     }
 
     [Fact]
