@@ -31,6 +31,8 @@ internal sealed partial class Router
         }
         catch (Exception ex) when (IsTimeout(ex, deadline, cancellationToken))
         {
+            // The handler's token must see the timeout too: a remote handler's forwarder stops waiting for the answer.
+            await deadline.CancelAsync();
             throw new RequestFailedException(ErrorCodes.Timeout, sender, request, $"Sender '{sender}' did not answer '{request}' within {wait.TotalMilliseconds:0.###} ms.", ex);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
