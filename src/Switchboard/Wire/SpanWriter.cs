@@ -61,12 +61,11 @@ public ref struct SpanWriter
     public static int SizeOf(MessageHeaders? headers)
     {
         var size = 2;
-        if (headers is not null)
+        // By index, not foreach: enumerating the interface would box an enumerator per frame.
+        for (var i = 0; i < (headers?.Count ?? 0); i++)
         {
-            foreach (var (name, value) in headers)
-            {
-                size += SizeOf(name) + SizeOf(value);
-            }
+            var (name, value) = headers![i];
+            size += SizeOf(name) + SizeOf(value);
         }
 
         return size;
@@ -137,13 +136,11 @@ public ref struct SpanWriter
     public void Headers(MessageHeaders? headers)
     {
         U16(Count(headers?.Count ?? 0, "headers"));
-        if (headers is not null)
+        for (var i = 0; i < (headers?.Count ?? 0); i++)
         {
-            foreach (var (name, value) in headers)
-            {
-                String(name);
-                String(value);
-            }
+            var (name, value) = headers![i];
+            String(name);
+            String(value);
         }
     }
 
