@@ -22,6 +22,8 @@ public sealed class Broker : IAsyncDisposable
     private long _slowConsumers;
     private long _heartbeatTimeouts;
     private long _protocolErrors;
+    private long _closedMessagesIn;
+    private long _closedMessagesOut;
     private int _disposed;
     private volatile bool _shuttingDown;
 
@@ -70,7 +72,20 @@ public sealed class Broker : IAsyncDisposable
 
     internal void Add(BrokerConnection connection) => _connections.TryAdd(connection, 0);
 
-    internal void Remove(BrokerConnection connection) => _connections.TryRemove(connection, out _);
+    internal void Remove(BrokerConnection connection)
+    {
+        if (_connections.TryRemove(connection, out _))
+        {
+            Interlocked.Add(ref _closedMessagesIn, connection.MessagesIn);
+            Interlocked.Add(ref _closedMessagesOut, connection.MessagesOut);
+        }
+    }
+
+    /// <summary>Messages triggered over the binary protocol (every connection, open or closed).</summary>
+    public long MessagesIn => Interlocked.Read(ref _closedMessagesIn) + _connections.Keys.Sum(c => c.MessagesIn);
+
+    /// <summary>Messages delivered over the binary protocol (one per subscription and message).</summary>
+    public long MessagesOut => Interlocked.Read(ref _closedMessagesOut) + _connections.Keys.Sum(c => c.MessagesOut);
 
     internal void CountProtocolError() => Interlocked.Increment(ref _protocolErrors);
 

@@ -173,6 +173,7 @@ internal sealed partial class BrokerConnection
             }
         }
 
+        _messagesIn++;
         var pending = slot.DeliverAsync(data, headers, borrowed: true);
         return pending.IsCompletedSuccessfully ? default : GuardAsync(pending, 0);
     }
@@ -211,6 +212,7 @@ internal sealed partial class BrokerConnection
         var retain = (flags & Protocol.TriggerRetain) != 0;
         try
         {
+            _messagesIn += count;
             var pending = count == 1
                 ? registration.TriggerAsync(events[0], data, headers, retain)
                 : registration.TriggerAsync(events, data, headers, retain);

@@ -32,6 +32,8 @@ internal sealed partial class BrokerConnection
     private readonly bool _lossy;
     private bool _goodbye;
     private volatile bool _aborted;
+    private long _messagesIn;
+    private long _messagesOut;
     private string? _abortReason;
     private int _slow;
 
@@ -54,6 +56,14 @@ internal sealed partial class BrokerConnection
     public OutboundBuffer Outbound { get; }
 
     public bool Crc { get; private set; }
+
+    /// <summary>TRIGGER frames routed from this connection (written by the read loop only).</summary>
+    public long MessagesIn => Volatile.Read(ref _messagesIn);
+
+    /// <summary>EVENT frames written for this connection's subscriptions (written under the outbound lock only).</summary>
+    public long MessagesOut => Volatile.Read(ref _messagesOut);
+
+    internal void CountOut() => _messagesOut++;
 
     public long LastReceived => Volatile.Read(ref _lastReceived);
 

@@ -36,6 +36,7 @@ internal sealed class RemoteSubscription : Subscription
 
                 Frames.Event(output.Writer, _connection.Crc, Id, message.Sender, message.Event, message.Headers, message.Data);
                 output.Commit();
+                _connection.CountOut();
             }
         }
 

@@ -145,6 +145,8 @@ internal sealed class BrokerMetrics : IDisposable
         text.Counter("switchboard_protocol_errors_total", "Connections closed for breaking the protocol.", broker.ProtocolErrors);
         text.Counter("switchboard_handler_faults_total", "Listener callbacks on the broker that threw.", counters.HandlerFaults);
 
+        text.Counter("switchboard_messages_in_total", "Messages triggered over the binary protocol (TCP, Unix socket, WebSocket, stream carriers; one per event triggered).", broker.MessagesIn);
+        text.Counter("switchboard_messages_out_total", "Messages delivered over the binary protocol (one per subscription and message).", broker.MessagesOut);
         text.Counter("switchboard_http_messages_in_total", "Messages triggered through POST /publish (one per event).", HttpMessagesIn);
         text.Counter("switchboard_http_messages_out_total", "Messages written to SSE clients (one per client and message).", HttpMessagesOut);
         text.Family("switchboard_http_sse_dropped_total", "counter", "Messages SSE clients did not get: listener_overflow (a stream's listener was full; also counted in switchboard_dropped_messages_total), history_overrun (a client fell behind the history or resumed from an id it no longer holds; reported to it as an sb-gap event).");
