@@ -115,11 +115,7 @@ internal sealed class Listener : Subscription, IListenerQueue
             return default;
         }
 
-        if (pending.IsCompleted)
-        {
-            Observe(pending);
-        }
-        else
+        if (!pending.IsCompletedSuccessfully)
         {
             _ = ObserveLaterAsync(pending);
         }
@@ -161,7 +157,11 @@ internal sealed class Listener : Subscription, IListenerQueue
 
         if (pending.IsCompleted)
         {
-            Observe(pending);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                Observe(pending);
+            }
+
             Release();
             return;
         }
