@@ -177,28 +177,7 @@ public sealed partial class BusClient : IBus
     /// <inheritdoc />
     public async ValueTask<IProducer> AddProducerAsync(IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(topics);
-        ArgumentNullException.ThrowIfNull(handler);
-        if (topics.Count == 0)
-        {
-            throw new SwitchboardException(ErrorCodes.InvalidArgument, "A producer needs at least one topic.");
-        }
-
-        foreach (var topic in topics)
-        {
-            NameRules.ValidateTopic(topic);
-        }
-
-        options ??= new ProducerOptions();
-        if (options.Name is not null)
-        {
-            NameRules.ValidateProducer(options.Name);
-        }
-
-        if (options.Group is not null)
-        {
-            NameRules.ValidateGroup(options.Group);
-        }
+        options = Router.ValidateProducer(topics, handler, options);
 
         var producer = new ClientProducer(this, options.Name, options.Group, [.. topics.Distinct()], handler);
         await RegisterAsync(producer, cancellationToken);

@@ -8,7 +8,8 @@ internal sealed partial class Router
     private readonly Dictionary<string, ProducerRegistration> _producerNames = new(StringComparer.Ordinal);
     private int _producerSequence;
 
-    public ProducerRegistration AddProducer(RouterSession session, IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options)
+    /// <summary>Checks a producer's topics, handler, name and group (the same on every kind of bus); returns the options to use.</summary>
+    public static ProducerOptions ValidateProducer(IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options)
     {
         ArgumentNullException.ThrowIfNull(topics);
         ArgumentNullException.ThrowIfNull(handler);
@@ -32,6 +33,13 @@ internal sealed partial class Router
         {
             NameRules.ValidateGroup(options.Group);
         }
+
+        return options;
+    }
+
+    public ProducerRegistration AddProducer(RouterSession session, IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options)
+    {
+        options = ValidateProducer(topics, handler, options);
 
         lock (_lock)
         {
