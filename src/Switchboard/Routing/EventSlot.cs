@@ -8,7 +8,7 @@ namespace Switchboard.Routing;
 internal sealed class EventSlot
 {
     private readonly RoutingIndex<DeliveryTarget> _index;
-    private Targets _targets = new(-1, []);
+    private Targets _targets = new(-1, [], null);
 
     public EventSlot(RoutingIndex<DeliveryTarget> index, string sender, string eventName)
     {
@@ -21,25 +21,40 @@ internal sealed class EventSlot
 
     public string Event { get; }
 
-    public DeliveryTarget[] CurrentTargets()
+    public DeliveryTarget[] CurrentTargets() => CurrentPlan().Items;
+
+    private Targets CurrentPlan()
     {
         var targets = Volatile.Read(ref _targets);
         var version = _index.Version;
         if (targets.Version == version)
         {
-            return targets.Items;
+            return targets;
         }
 
         var items = _index.Lookup(Sender, Event);
-        Volatile.Write(ref _targets, new Targets(version, items));
-        return items;
+        // When every target is an inline listener (MaxConcurrency = Unbounded), a trigger calls their callbacks
+        // straight from an array, like invoking delegates directly: no virtual call, no queue, no claim per listener.
+        InlineTarget[]? inline = items.Length > 0 && Array.TrueForAll(items, t => t is Listener { IsInline: true })
+            ? [.. items.Cast<Listener>().Select(l => new InlineTarget(l.InlineHandler, l.Token, l))]
+            : null;
+        targets = new Targets(version, items, inline);
+        Volatile.Write(ref _targets, targets);
+        return targets;
     }
 
     /// <summary>Delivers to every target. A <paramref name="borrowed"/> payload lives only until this returns (or its
     /// task completes): targets that keep messages copy it.</summary>
     public ValueTask DeliverAsync(Payload data, MessageHeaders? headers, bool borrowed = false)
     {
-        var targets = CurrentTargets();
+        var plan = CurrentPlan();
+        if (plan.Inline is { } inline && !borrowed)
+        {
+            DeliverInline(inline, new BusMessage(Sender, Event, data, headers));
+            return default;
+        }
+
+        var targets = plan.Items;
         var message = new BusMessage(Sender, Event, data, headers) { IsBorrowed = borrowed };
         for (var i = 0; i < targets.Length; i++)
         {
@@ -62,5 +77,37 @@ internal sealed class EventSlot
         }
     }
 
-    private sealed record Targets(int Version, DeliveryTarget[] Items);
+    private static void DeliverInline(InlineTarget[] targets, BusMessage message)
+    {
+        // One try for the whole trigger; a callback that throws is counted and the rest still run.
+        for (var i = 0; i < targets.Length; i++)
+        {
+            try
+            {
+                for (; i < targets.Length; i++)
+                {
+                    ref readonly var target = ref targets[i];
+                    if (target.Token.IsCancellationRequested)
+                    {
+                        continue; // closed: its token is cancelled when it closes
+                    }
+
+                    var pending = target.Handler(message, target.Token);
+                    if (!pending.IsCompletedSuccessfully)
+                    {
+                        target.Owner.ObserveInline(pending);
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                targets[i].Owner.FaultInline(ex);
+            }
+        }
+    }
+
+    /// <summary>What an inline delivery needs of a listener, laid out in one array so the loop reads no other object.</summary>
+    private readonly record struct InlineTarget(MessageHandler Handler, CancellationToken Token, Listener Owner);
+
+    private sealed record Targets(int Version, DeliveryTarget[] Items, InlineTarget[]? Inline);
 }

@@ -55,12 +55,28 @@ internal sealed class Listener : Subscription, IListenerQueue
         };
         _queue = Channel.CreateBounded<BusMessage>(channelOptions, OnDropped);
         _inline = handler is not null && options.MaxConcurrency == ListenerOptions.Unbounded;
+        Token = _closing.Token;
         _workers = handler is not null && options.MaxConcurrency > 1 && !_inline
             ? [.. Enumerable.Range(0, options.MaxConcurrency).Select(_ => Task.Run(WorkAsync))]
             : [];
     }
 
     public string Kind { get; }
+
+    /// <summary>True for <see cref="ListenerOptions.Unbounded"/> callback listeners, which a trigger may call directly.</summary>
+    internal bool IsInline => _inline;
+
+    /// <summary>The callback of an inline listener (valid only when <see cref="IsInline"/>).</summary>
+    internal MessageHandler InlineHandler => _handler!;
+
+    /// <summary>The token handed to callbacks; cancelled when the listener closes.</summary>
+    internal CancellationToken Token { get; private set; }
+
+    /// <summary>Watches a callback that went asynchronous or failed, for an inline delivery.</summary>
+    internal void ObserveInline(ValueTask pending) => _ = ObserveLaterAsync(pending);
+
+    /// <summary>Counts a callback that threw during an inline delivery.</summary>
+    internal void FaultInline(Exception error) => OnFault(error);
 
     public ListenerOptions Options => _options;
 
@@ -347,6 +363,12 @@ internal sealed class Listener : Subscription, IListenerQueue
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
             return;
+        }
+
+        if (_inline)
+        {
+            // Inline deliveries check this token, not the closed flag: cancel it first so none starts from now on.
+            await _closing.CancelAsync();
         }
 
         if (Unregister is { } unregister)
