@@ -75,4 +75,24 @@ public sealed class LocalBusLimitsTests
         var aThread = await fromA.WithinAsync("a's trigger returning");
         Assert.Contains(threads, t => t.Sender == "a" && t.Thread == aThread);
     }
+
+    [Fact]
+    public async Task An_inline_callback_that_throws_is_counted_and_the_other_inline_listeners_still_run()
+    {
+        await using var bus = new LocalBus();
+        await using var sender = await bus.AddSenderAsync("s", ["#x"], cancellationToken: Ct);
+        var inline = new ListenerOptions { MaxConcurrency = ListenerOptions.Unbounded };
+        var seen = 0;
+        await using var failing = await bus.ListenAsync("s", "#x", _ => throw new InvalidOperationException("boom"), inline, Ct);
+        await using var healthy = await bus.ListenAsync("s", "#x", _ => Interlocked.Increment(ref seen), inline, Ct);
+        await sender.TriggerAsync("#x", cancellationToken: Ct);
+        await sender.TriggerAsync("#x", cancellationToken: Ct);
+        Assert.Equal(2, seen);
+        Assert.Equal(2, failing.Faults);
+        Assert.Equal(2, bus.Counters.HandlerFaults);
+        await failing.DisposeAsync();
+        await sender.TriggerAsync("#x", cancellationToken: Ct);
+        Assert.Equal(3, seen);
+        Assert.Equal(2, failing.Faults);
+    }
 }
