@@ -245,7 +245,7 @@ internal sealed partial class HttpGateway
             {
                 json.WriteStartObject();
                 json.WritePropertyName("data");
-                HttpJson.WriteData(json, answer);
+                JsonPayload.Write(json, answer);
                 json.WriteEndObject();
             });
         }
@@ -283,7 +283,7 @@ internal sealed partial class HttpGateway
                 json.WriteStartObject();
                 json.WriteString("producer", result.Producer);
                 json.WritePropertyName("data");
-                HttpJson.WriteData(json, result.Data);
+                JsonPayload.Write(json, result.Data);
                 json.WriteEndObject();
             }
 

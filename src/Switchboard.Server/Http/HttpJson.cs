@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -137,53 +136,6 @@ internal static class HttpJson
         ErrorCodes.Closed or HttpCodes.GoingAway => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status400BadRequest,
     };
-
-    /// <summary>Writes a payload: empty as <c>null</c>, JSON as itself (compact, on one line), anything else as a JSON string.</summary>
-    public static void WriteData(Utf8JsonWriter json, Payload data)
-    {
-        var bytes = data.Bytes.Span;
-        if (bytes.IsEmpty)
-        {
-            json.WriteNullValue();
-        }
-        else if (!IsJson(bytes))
-        {
-            json.WriteStringValue(Encoding.UTF8.GetString(bytes));
-        }
-        else if (bytes.IndexOfAny((byte)'\n', (byte)'\r') < 0)
-        {
-            json.WriteRawValue(bytes, skipInputValidation: true);
-        }
-        else
-        {
-            // Valid JSON over several lines (indented): rewrite it compact, so an SSE data line stays one line.
-            using var document = JsonDocument.Parse(data.Bytes);
-            document.RootElement.WriteTo(json);
-        }
-    }
-
-    /// <summary>True when <paramref name="bytes"/> hold exactly one JSON value, in valid UTF-8.</summary>
-    public static bool IsJson(ReadOnlySpan<byte> bytes)
-    {
-        if (!Utf8.IsValid(bytes))
-        {
-            return false;
-        }
-
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
-        try
-        {
-            while (reader.Read())
-            {
-            }
-
-            return reader.BytesConsumed > 0 && reader.CurrentDepth == 0;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
 
     public static string Describe(JsonElement value) => value.ValueKind switch
     {

@@ -236,7 +236,7 @@ internal sealed class SseStream
                         w.WriteString("sender", m.Sender);
                         w.WriteString("event", m.Event);
                         w.WritePropertyName("data");
-                        HttpJson.WriteData(w, m.Data);
+                        JsonPayload.Write(w, m.Data);
                     })));
                 }
 

@@ -1,6 +1,4 @@
-using System.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 
 namespace Switchboard.Server;
 
@@ -41,52 +39,11 @@ internal sealed partial class JsonLinesConnection
         }
     }
 
-    /// <summary>Writes a payload: empty as <c>null</c>, JSON as itself (on one line), anything else as a JSON string.</summary>
+    /// <summary>Writes a named payload property (see <see cref="JsonPayload.Write"/>).</summary>
     private static void WriteData(Utf8JsonWriter json, string name, Payload data)
     {
         json.WritePropertyName(name);
-        var bytes = data.Bytes.Span;
-        if (bytes.IsEmpty)
-        {
-            json.WriteNullValue();
-        }
-        else if (!IsJson(bytes))
-        {
-            json.WriteStringValue(Encoding.UTF8.GetString(bytes));
-        }
-        else if (bytes.IndexOfAny((byte)'\n', (byte)'\r') < 0)
-        {
-            json.WriteRawValue(bytes, skipInputValidation: true);
-        }
-        else
-        {
-            // Valid JSON spread over several lines (indented): rewrite it compact, so it stays one line.
-            using var document = JsonDocument.Parse(data.Bytes);
-            document.RootElement.WriteTo(json);
-        }
-    }
-
-    /// <summary>True when <paramref name="bytes"/> hold exactly one JSON value, in valid UTF-8.</summary>
-    internal static bool IsJson(ReadOnlySpan<byte> bytes)
-    {
-        if (!Utf8.IsValid(bytes))
-        {
-            return false;
-        }
-
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
-        try
-        {
-            while (reader.Read())
-            {
-            }
-
-            return reader.BytesConsumed > 0 && reader.CurrentDepth == 0;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
+        JsonPayload.Write(json, data);
     }
 
     private void SendOk(LineId? id, string? name = null, string? value = null)
