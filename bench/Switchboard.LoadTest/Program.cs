@@ -132,6 +132,7 @@ static async Task<int> ServeAsync(string[] args)
         throw new ArgumentException("serve takes only --port N.");
     }
 
+    BrokerHost.UseInlineSocketCompletions(); // as switchboard serve does
     await using var host = await BrokerHost.StartAsync(new BrokerOptions { Host = "127.0.0.1", Port = port });
     Console.WriteLine($"listening: {host.TcpAddress}");
     await host.WaitForShutdownAsync(); // SIGTERM or Ctrl+C

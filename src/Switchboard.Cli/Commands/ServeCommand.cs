@@ -106,6 +106,7 @@ public static class ServeCommand
         unix = unix is null ? null : Path.GetFullPath(unix);
         jsonlUnix = jsonlUnix is null ? null : Path.GetFullPath(jsonlUnix);
 
+        BrokerHost.UseInlineSocketCompletions(); // this process is only a broker: no blocking socket callbacks
         using var shutdown = new Shutdown();
         using var loggerFactory = LoggerFactory.Create(builder => LogLevels.ConfigureConsole(builder, level));
         var options = new BrokerOptions

@@ -54,6 +54,12 @@ public sealed record BrokerOptions
     /// <summary>How long a shutting-down broker waits for clients to leave after telling them (lame duck).</summary>
     public TimeSpan LameDuckGrace { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Runs connection read and write loops on the threads that complete their socket operations instead of
+    /// handing each to the thread pool (Kestrel's <c>UnsafePreferInlineScheduling</c>). The broker's own loops never block,
+    /// so this only saves hops; turn it off if code run by the broker (an in-process listener with
+    /// <c>ListenerOptions.Unbounded</c>, an authentication callback) may block.</summary>
+    public bool InlineSocketScheduling { get; init; } = true;
+
     /// <summary>Checks HELLO's credentials; null accepts every connection. Returns null to accept, or the reason to refuse.</summary>
     public Func<string, string?, string?>? Authenticate { get; init; }
 

@@ -253,13 +253,18 @@ internal sealed partial class BrokerConnection
             var result = await input.ReadAsync(_closing.Token);
             var buffer = result.Buffer;
             Volatile.Write(ref _lastReceived, Time.GetTimestamp()); // once per read, not per frame: it is only for heartbeats
+            // Recipients are woken once for the whole batch, after it is routed, and their writes run here (nats-server
+            // flushes its clients the same way at the end of each read).
+            OutboundBuffer.DeferSignals();
             try
             {
                 while (TryProcessTolerant(ref buffer, out var pending))
                 {
                     if (!pending.IsCompletedSuccessfully)
                     {
+                        OutboundBuffer.SignalDeferred(); // the await may resume on another thread
                         await pending;
+                        OutboundBuffer.DeferSignals();
                     }
 
                     if (_goodbye)
@@ -270,6 +275,7 @@ internal sealed partial class BrokerConnection
             }
             finally
             {
+                OutboundBuffer.SignalDeferred();
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 

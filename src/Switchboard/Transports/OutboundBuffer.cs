@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Switchboard.Transports;
 
@@ -8,10 +9,18 @@ namespace Switchboard.Transports;
 /// <see cref="TakeAsync"/> swaps the two buffers under the lock and hands back everything written since, so one
 /// socket write carries many frames and the buffers are reused (no allocation once they have grown).
 /// The buffer is bounded: <see cref="IsFull"/> tells writers to apply their overflow policy before they write.
+/// A thread that writes to many buffers in a burst (a broker read loop routing one received batch) can hold back the
+/// wake-ups with <see cref="DeferSignals"/> and send them once per buffer with <see cref="SignalDeferred"/>: each
+/// recipient's loop then wakes once per batch, on that thread, instead of once per frame on the thread pool.
 /// </summary>
 internal sealed class OutboundBuffer
 {
-    private readonly SemaphoreSlim _signal = new(0);
+    [ThreadStatic]
+    private static List<OutboundBuffer>? t_deferred;
+    [ThreadStatic]
+    private static bool t_deferring;
+
+    private readonly WakeSignal _signal = new();
     // Empty until first written, then grown as needed and kept: an idle connection costs next to nothing, a busy one
     // stops allocating once its buffers fit its bursts.
     private ArrayBufferWriter<byte> _current = new();
@@ -55,7 +64,42 @@ internal sealed class OutboundBuffer
         if (!_signaled && (_current.WrittenCount > 0 || _control.WrittenCount > 0))
         {
             _signaled = true;
-            _signal.Release();
+            if (t_deferring)
+            {
+                (t_deferred ??= []).Add(this);
+            }
+            else
+            {
+                _signal.Set(inline: false);
+            }
+        }
+    }
+
+    /// <summary>Until <see cref="SignalDeferred"/>, commits on this thread do not wake their loops. No await in between:
+    /// the deferral belongs to the thread.</summary>
+    public static void DeferSignals() => t_deferring = true;
+
+    /// <summary>Ends <see cref="DeferSignals"/> and wakes, on this thread, each loop that got frames meanwhile (call with no lock held).</summary>
+    public static void SignalDeferred()
+    {
+        t_deferring = false;
+        if (t_deferred is not { Count: > 0 } deferred)
+        {
+            return;
+        }
+
+        t_deferred = null; // a woken loop running here must not see (or add to) the list being walked
+        try
+        {
+            foreach (var buffer in deferred)
+            {
+                buffer._signal.Set(inline: true);
+            }
+        }
+        finally
+        {
+            deferred.Clear();
+            t_deferred ??= deferred;
         }
     }
 
@@ -74,6 +118,7 @@ internal sealed class OutboundBuffer
 
     /// <summary>Waits for frames and returns a batch: control frames first, then everything else written since the last call.
     /// The memory stays valid until the next call. Empty once completed and drained.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>> TakeAsync(CancellationToken cancellationToken)
     {
         _taken.ResetWrittenCount();
@@ -114,7 +159,7 @@ internal sealed class OutboundBuffer
         lock (Sync)
         {
             _completed = true;
-            _signal.Release();
+            _signal.Set(inline: false);
         }
     }
 }

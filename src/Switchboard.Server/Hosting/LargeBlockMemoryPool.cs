@@ -1,0 +1,82 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Connections;
+
+namespace Switchboard.Server;
+
+/// <summary>
+/// The memory Kestrel's socket transport receives into and sends from. Kestrel's own pool hands out 4 KiB blocks, so a
+/// publisher's 64 KiB burst costs the broker about thirty receive calls and as many read-loop wake-ups; with 64 KiB
+/// blocks it costs one or two (nats-server reads up to 64 KiB per call too). Idle connections hold no block: the
+/// transport waits for data before it rents one, and a pipe returns its blocks once everything in them is consumed.
+/// Blocks are pinned (the socket layer needs that) and kept for reuse up to <see cref="MaxRetained"/>; beyond that a
+/// returned block is left to the GC, so a burst of many busy connections does not pin its peak forever.
+/// </summary>
+internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
+{
+    public const int BlockSize = 64 * 1024;
+
+    /// <summary>Free blocks kept for reuse (16 MiB at 64 KiB each).</summary>
+    public const int MaxRetained = 256;
+
+    private readonly ConcurrentQueue<Block> _free = new();
+    private int _freeCount;
+    private bool _disposed;
+
+    public override int MaxBufferSize => BlockSize;
+
+    public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, BlockSize);
+        if (_free.TryDequeue(out var block))
+        {
+            Interlocked.Decrement(ref _freeCount);
+            block.Rented = true;
+            return block;
+        }
+
+        return new Block(this);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        Volatile.Write(ref _disposed, true);
+        _free.Clear();
+    }
+
+    private void Return(Block block)
+    {
+        if (!Volatile.Read(ref _disposed) && Interlocked.Increment(ref _freeCount) <= MaxRetained)
+        {
+            _free.Enqueue(block);
+            return;
+        }
+
+        Interlocked.Decrement(ref _freeCount);
+    }
+
+    private sealed class Block(LargeBlockMemoryPool pool) : IMemoryOwner<byte>
+    {
+        private readonly byte[] _array = GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true);
+
+        public bool Rented { get; set; } = true;
+
+        public Memory<byte> Memory => _array;
+
+        public void Dispose()
+        {
+            // A pipe disposes each block once; a second Dispose must not put the block in the pool twice.
+            if (Rented)
+            {
+                Rented = false;
+                pool.Return(this);
+            }
+        }
+    }
+
+    /// <summary>Gives Kestrel (its transports and connections) one pool of large blocks each time it asks.</summary>
+    internal sealed class Factory : IMemoryPoolFactory<byte>
+    {
+        public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new LargeBlockMemoryPool();
+    }
+}
