@@ -241,7 +241,7 @@ internal sealed partial class BrokerConnection
 
     private async ValueTask AddSenderAsync(uint correlation, string name, string[] events, string[] requests, bool hasDefault, string? will, Payload willData)
     {
-        var forward = ForwardRequests(name);
+        var forward = _forwardRequests;
         var handlers = new Dictionary<string, RequestHandler>(StringComparer.Ordinal);
         foreach (var request in requests)
         {
@@ -341,6 +341,26 @@ internal sealed partial class BrokerConnection
         var headers = r.Headers("headers");
         var data = r.Payload("data");
         r.End();
+        var timeout = timeoutMs == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(timeoutMs);
+        RequestHandler handler;
+        TimeSpan wait;
+        try
+        {
+            handler = Router.FindRequestHandler(sender, request, timeout, out wait);
+        }
+        catch (SwitchboardException ex)
+        {
+            SendReply(id, ex.Code, ex.Message, default);
+            return default;
+        }
+
+        if (handler.Target is BrokerConnection answerer && ReferenceEquals(handler, answerer._forwardRequests))
+        {
+            // Client to client: the broker only relays (see ForwardedRequest).
+            answerer.Forward(this, id, sender, request, headers, data, wait);
+            return default;
+        }
+
         _ = AnswerAsync();
         return default;
 
@@ -348,7 +368,6 @@ internal sealed partial class BrokerConnection
         {
             try
             {
-                var timeout = timeoutMs == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(timeoutMs);
                 var answer = await Router.RequestAsync(sender, request, data, timeout, headers, _closing.Token);
                 SendReply(id, null, null, answer);
             }
@@ -372,7 +391,21 @@ internal sealed partial class BrokerConnection
         var message = r.String("message");
         var data = r.Payload("data");
         r.End();
-        if (_awaitingReply.TryRemove(id, out var pending))
+        if (_forwarded.TryRemove(id, out var forwarded))
+        {
+            if (forwarded.TryFinish())
+            {
+                if (status == Protocol.ReplyOk)
+                {
+                    forwarded.Asker.SendReply(forwarded.AskerId, null, null, data);
+                }
+                else
+                {
+                    forwarded.Fail(message ?? (code is ErrorCodes.HandlerError or "" or null ? "the handler failed" : code));
+                }
+            }
+        }
+        else if (_awaitingReply.TryRemove(id, out var pending))
         {
             if (status == Protocol.ReplyOk)
             {
@@ -532,8 +565,34 @@ internal sealed partial class BrokerConnection
         return default;
     }
 
-    private RequestHandler ForwardRequests(string sender) =>
-        (request, ct) => AskClientAsync(FrameType.RequestIn, request.Sender, request.Name, request.Headers, request.Data, ct);
+    private ValueTask<Payload> AskClientAsync(BusRequest request, CancellationToken cancellationToken) =>
+        AskClientAsync(FrameType.RequestIn, request.Sender, request.Name, request.Headers, request.Data, cancellationToken);
+
+    /// <summary>Relays a request from another client to this one (see <see cref="ForwardedRequest"/>).</summary>
+    private void Forward(BrokerConnection asker, uint askerId, string sender, string request, MessageHeaders headers, Payload data, TimeSpan wait)
+    {
+        var id = Interlocked.Increment(ref _nextOutgoingId);
+        var forwarded = new ForwardedRequest(asker, askerId, this, id, sender, request, wait);
+        forwarded.StartTimer(Time);
+        _forwarded[id] = forwarded;
+        lock (Outbound.Sync)
+        {
+            if (!Outbound.IsCompleted)
+            {
+                Frames.Incoming(Outbound.Writer, Crc, FrameType.RequestIn, id, sender, request, headers, data);
+                Outbound.Commit();
+                return;
+            }
+        }
+
+        if (ForgetForwarded(id) && forwarded.TryFinish())
+        {
+            forwarded.Fail($"The connection of client '{ClientName}' is closing.");
+        }
+    }
+
+    /// <summary>Removes a forwarded request that ended without a reply; false if it was already gone.</summary>
+    internal bool ForgetForwarded(uint id) => _forwarded.TryRemove(id, out _);
 
     // The gather's end does not cancel the wait: a result that still arrives must be counted as late, not lost silently.
     // The connection closing ends the wait in any case.

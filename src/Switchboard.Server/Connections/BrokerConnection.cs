@@ -25,6 +25,8 @@ internal sealed partial class BrokerConnection
     private readonly ConcurrentDictionary<string, SenderRegistration>.AlternateLookup<ReadOnlySpan<char>> _sendersByChars;
     private readonly ConcurrentDictionary<string, ProducerRegistration> _producers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Payload>> _awaitingReply = new();
+    private readonly ConcurrentDictionary<uint, ForwardedRequest> _forwarded = new();
+    private readonly RequestHandler _forwardRequests;
     private RouterSession? _session;
     private uint _nextOutgoingId;
     private long _lastReceived;
@@ -46,6 +48,7 @@ internal sealed partial class BrokerConnection
         Outbound = new OutboundBuffer(broker.Options.MaxOutboundBytes);
         Id = $"c{Interlocked.Increment(ref s_ids)}";
         _sendersByChars = _senders.GetAlternateLookup<ReadOnlySpan<char>>();
+        _forwardRequests = AskClientAsync;
         _lastReceived = _lastSent = Time.GetTimestamp();
     }
 
@@ -111,6 +114,14 @@ internal sealed partial class BrokerConnection
             foreach (var (_, pending) in _awaitingReply)
             {
                 pending.TrySetException(new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' closed before it answered."));
+            }
+
+            foreach (var (id, forwarded) in _forwarded)
+            {
+                if (ForgetForwarded(id) && forwarded.TryFinish())
+                {
+                    forwarded.Fail($"The connection of client '{ClientName}' closed before it answered.");
+                }
             }
 
             if (_session is { } session)
@@ -366,7 +377,7 @@ internal sealed partial class BrokerConnection
         }
     }
 
-    private void SendReply(uint id, string? code, string? message, Payload data)
+    internal void SendReply(uint id, string? code, string? message, Payload data)
     {
         lock (Outbound.Sync)
         {

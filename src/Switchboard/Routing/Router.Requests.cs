@@ -5,22 +5,7 @@ internal sealed partial class Router
     /// <summary>Asks a sender's handler; fails fast and distinctly (see <see cref="RequestFailedException"/>).</summary>
     public async ValueTask<Payload> RequestAsync(string sender, string request, Payload data, TimeSpan? timeout, MessageHeaders? headers, CancellationToken cancellationToken)
     {
-        NameRules.ValidateSender(sender);
-        NameRules.ValidateRequest(request);
-        var wait = timeout ?? Options.DefaultRequestTimeout;
-        if (wait <= TimeSpan.Zero)
-        {
-            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The request timeout is {wait}; it must be positive.");
-        }
-
-        if (!_senders.TryGetValue(sender, out var target))
-        {
-            throw new RequestFailedException(ErrorCodes.NoSender, sender, request, $"No sender named '{sender}' is online, so nobody can answer '{request}'. GetSendersAsync lists the senders online; listen to '#connect' to learn when it arrives.");
-        }
-
-        var handler = target.FindHandler(request)
-            ?? throw new RequestFailedException(ErrorCodes.NoHandler, sender, request, $"Sender '{sender}' has no handler for the request '{request}' and no default handler; it answers: {(target.Info.Requests.Count == 0 ? "no requests" : string.Join(", ", target.Info.Requests))}.");
-
+        var handler = FindRequestHandler(sender, request, timeout, out var wait);
         using var deadline = new CancellationTokenSource(wait, Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
         var call = new BusRequest(sender, request, data, headers ?? MessageHeaders.Empty);
@@ -33,7 +18,7 @@ internal sealed partial class Router
         {
             // The handler's token must see the timeout too: a remote handler's forwarder stops waiting for the answer.
             await deadline.CancelAsync();
-            throw new RequestFailedException(ErrorCodes.Timeout, sender, request, $"Sender '{sender}' did not answer '{request}' within {wait.TotalMilliseconds:0.###} ms.", ex);
+            throw TimedOut(sender, request, wait, ex);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -45,9 +30,43 @@ internal sealed partial class Router
         }
         catch (Exception ex)
         {
-            throw new RequestFailedException(ErrorCodes.HandlerError, sender, request, $"Sender '{sender}' failed to answer '{request}': {ex.Message}", ex);
+            throw HandlerFailed(sender, request, ex.Message, ex);
         }
     }
+
+    /// <summary>Checks a request before it is asked and finds who answers it: the same checks and errors for every
+    /// caller, whether the router then calls the handler (<see cref="RequestAsync"/>) or a broker forwards the
+    /// request to the client that answers it.</summary>
+    /// <param name="sender">The sender asked.</param>
+    /// <param name="request">The request's name.</param>
+    /// <param name="timeout">The asker's timeout; null for the default.</param>
+    /// <param name="wait">The timeout that applies (<paramref name="timeout"/> or the default).</param>
+    public RequestHandler FindRequestHandler(string sender, string request, TimeSpan? timeout, out TimeSpan wait)
+    {
+        NameRules.ValidateSender(sender);
+        NameRules.ValidateRequest(request);
+        wait = timeout ?? Options.DefaultRequestTimeout;
+        if (wait <= TimeSpan.Zero)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The request timeout is {wait}; it must be positive.");
+        }
+
+        if (!_senders.TryGetValue(sender, out var target))
+        {
+            throw new RequestFailedException(ErrorCodes.NoSender, sender, request, $"No sender named '{sender}' is online, so nobody can answer '{request}'. GetSendersAsync lists the senders online; listen to '#connect' to learn when it arrives.");
+        }
+
+        return target.FindHandler(request)
+            ?? throw new RequestFailedException(ErrorCodes.NoHandler, sender, request, $"Sender '{sender}' has no handler for the request '{request}' and no default handler; it answers: {(target.Info.Requests.Count == 0 ? "no requests" : string.Join(", ", target.Info.Requests))}.");
+    }
+
+    /// <summary>The error of a request whose handler did not answer in time.</summary>
+    public static RequestFailedException TimedOut(string sender, string request, TimeSpan wait, Exception? inner = null) =>
+        new(ErrorCodes.Timeout, sender, request, $"Sender '{sender}' did not answer '{request}' within {wait.TotalMilliseconds:0.###} ms.", inner);
+
+    /// <summary>The error of a request whose handler failed (threw, or its client answered with an error or left).</summary>
+    public static RequestFailedException HandlerFailed(string sender, string request, string detail, Exception? inner = null) =>
+        new(ErrorCodes.HandlerError, sender, request, $"Sender '{sender}' failed to answer '{request}': {detail}", inner);
 
     private static bool IsTimeout(Exception ex, CancellationTokenSource deadline, CancellationToken callerToken) =>
         !callerToken.IsCancellationRequested
