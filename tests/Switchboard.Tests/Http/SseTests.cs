@@ -100,7 +100,6 @@ public sealed class SseTests
             await gateway.OkAsync("/publish", $$"""{"sender":"s1","event":"tick","data":{{i}}}""", Ct);
         }
 
-        var before /* the watcher's own overruns, if any, are counted by now */ = HttpGatewayHarness.Metric(await gateway.MetricsAsync(Ct), "switchboard_http_sse_dropped_total{reason=\"history_overrun\"}");
         await using var again = await gateway.OpenEventsAsync("?sender=s1&event=tick", lastEventId: lastId, cancellationToken: Ct);
         var expectedSeq = long.Parse(lastId, System.Globalization.CultureInfo.InvariantCulture) + 1;
         for (var i = 4; i <= 13; i++)
@@ -172,6 +171,8 @@ public sealed class SseTests
             }
         }
 
+        // Counted after the watcher: its own overruns, if it fell behind, are in by now.
+        var before = HttpGatewayHarness.Metric(await gateway.MetricsAsync(Ct), "switchboard_http_sse_dropped_total{reason=\"history_overrun\"}");
         await using var again = await gateway.OpenEventsAsync("?sender=s1&event=tick", lastEventId: lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken: Ct);
         var gap = await again.NextEventAsync();
         Assert.Equal("sb-gap", gap.Event);
