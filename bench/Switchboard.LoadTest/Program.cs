@@ -18,6 +18,9 @@ const string Usage = """
         --settle SECONDS (2, S5)  --drain SECONDS (3)  --clk-tck N (100)  --seed N
         --out FILE                 also write the markdown there
       serve [--port N]       run a bare Switchboard broker (BrokerHost) until SIGTERM; prints 'listening: sb://...'
+      alloc [--messages N (10000000)] [--warmup N (200000)] [--payload BYTES (16)] [--copy-data]
+                             the steady-state allocation proof: broker + publisher + listener BusClients in this
+                             process, GC.GetTotalAllocatedBytes before and after N messages (markdown on stdout)
       free-port              print a free TCP port on 127.0.0.1
     """;
 
@@ -33,6 +36,7 @@ try
     {
         "serve" => await ServeAsync(args[1..]),
         "free-port" => FreePort(),
+        "alloc" => await AllocAsync(args[1..]),
         "run" => await RunAsync(args[1..]),
         _ when args[0].StartsWith("--", StringComparison.Ordinal) => await RunAsync(args),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
@@ -137,6 +141,31 @@ static async Task<int> ServeAsync(string[] args)
     Console.WriteLine($"listening: {host.TcpAddress}");
     await host.WaitForShutdownAsync(); // SIGTERM or Ctrl+C
     return 0;
+}
+
+static async Task<int> AllocAsync(string[] args)
+{
+    long messages = 10_000_000;
+    long warmup = 200_000;
+    var payload = 16;
+    var borrow = true;
+    for (var i = 0; i < args.Length; i++)
+    {
+        var name = args[i];
+        long Count() => i + 1 < args.Length && long.TryParse(args[++i], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v > 0
+            ? v
+            : throw new ArgumentException($"{name} needs a positive whole number.");
+        switch (name)
+        {
+            case "--messages": messages = Count(); break;
+            case "--warmup": warmup = Count(); break;
+            case "--payload": payload = (int)Math.Min(Count(), 1 << 20); break;
+            case "--copy-data": borrow = false; break; // the listener default: each callback gets its own copy of the payload
+            default: throw new ArgumentException($"Unknown option '{name}'.");
+        }
+    }
+
+    return await AllocationRun.RunAsync(messages, warmup, payload, borrow, Console.Out, Console.Error);
 }
 
 static int FreePort()

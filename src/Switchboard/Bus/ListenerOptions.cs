@@ -26,6 +26,14 @@ public sealed record ListenerOptions
     /// <summary>Whether the listener receives matching retained values at once when it registers.</summary>
     public bool ReceiveRetained { get; init; } = true;
 
+    /// <summary>
+    /// The callback only borrows <see cref="BusMessage.Data"/>: it reads it before it returns (or before its first
+    /// await) and copies whatever it keeps. Messages that arrive over a connection are then handed over straight from
+    /// the receive buffer instead of being copied for the callback, so a callback that runs at once allocates nothing per
+    /// message. A message that must wait in the queue is still copied. Off by default: a callback may keep what it gets.
+    /// </summary>
+    public bool BorrowData { get; init; }
+
     internal void Validate()
     {
         if (Capacity < 1)

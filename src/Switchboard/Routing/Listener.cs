@@ -90,8 +90,30 @@ internal sealed class Listener : Subscription, IListenerQueue
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    public override ValueTask DeliverAsync(in BusMessage message) =>
-        message.IsBorrowed ? DeliverOwned(message.Detach()) : DeliverOwned(message);
+    public override ValueTask DeliverAsync(in BusMessage message)
+    {
+        if (!message.IsBorrowed)
+        {
+            return DeliverOwned(message);
+        }
+
+        // The callback promised not to keep the data (ListenerOptions.BorrowData): lend it when the callback runs now.
+        if (_options.BorrowData && _handler is not null)
+        {
+            if (_inline)
+            {
+                return RunConcurrently(message);
+            }
+
+            if (_workers.Length == 0 && Volatile.Read(ref _pending) <= 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+            {
+                RunInline(message);
+                return default;
+            }
+        }
+
+        return DeliverOwned(message.Detach());
+    }
 
     // A listener keeps messages (queued, or in the hands of a callback that may hold on to them), so it owns its copy.
     private ValueTask DeliverOwned(in BusMessage message)

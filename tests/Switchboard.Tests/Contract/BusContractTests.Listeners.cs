@@ -193,6 +193,50 @@ public abstract partial class BusContractTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(ListenerOptions.Unbounded)]
+    public async Task A_callback_that_borrows_data_reads_every_payload_intact_and_in_order(int maxConcurrency)
+    {
+        const int Count = 2_000;
+        var bus = await NewBusAsync();
+        var listening = await NewBusAsync();
+        await using var sender = await bus.AddSenderAsync("lender", ["#blob"], cancellationToken: Ct);
+        var seen = new List<int>();
+        var corrupt = 0;
+        await using var listener = await listening.ListenAsync("lender", "#blob", (message, _) =>
+        {
+            // Read during the callback, as BorrowData allows: the payload is i repeated in every 4-byte word.
+            var span = message.Data.Bytes.Span;
+            var first = BitConverter.ToInt32(span);
+            for (var offset = 0; offset < span.Length; offset += 4)
+            {
+                if (BitConverter.ToInt32(span[offset..]) != first)
+                {
+                    Interlocked.Increment(ref corrupt);
+                }
+            }
+
+            lock (seen)
+            {
+                seen.Add(first);
+            }
+
+            return ValueTask.CompletedTask;
+        }, new ListenerOptions { BorrowData = true, MaxConcurrency = maxConcurrency, Capacity = Count }, Ct);
+        await SettleAsync(listening);
+
+        for (var i = 0; i < Count; i++)
+        {
+            var words = Enumerable.Repeat(i, 16 + (i % 64)).SelectMany(BitConverter.GetBytes).ToArray();
+            await sender.TriggerAsync("#blob", Payload.From(words), cancellationToken: Ct);
+        }
+
+        await Wait.UntilAsync(() => { lock (seen) { return seen.Count == Count; } }, "every payload was handled");
+        Assert.Equal(0, corrupt);
+        Assert.Equal(Enumerable.Range(0, Count), seen); // one sender, one connection: order holds in both modes
+    }
+
     [Fact]
     public async Task Max_concurrency_runs_callbacks_in_parallel()
     {
