@@ -14,7 +14,7 @@ public static class CliApp
     public static Command Build()
     {
         var root = new Command(Name,
-            "Switchboard: an event bus for processes and machines. 'serve' runs a broker; pub, sub, req, gather and senders use one.\n" +
+            "Switchboard: an event bus for processes and machines. 'serve' runs a broker; pub, sub, req, gather and senders use one; 'bench' measures one against nats-server.\n" +
             "Exit codes: 0 ok, 1 the operation failed (the bus said why), 2 bad usage or serve could not listen, 3 could not connect.");
         root.Options.Add(new HelpOption());
         root.Options.Add(new VersionOption());
@@ -24,6 +24,7 @@ public static class CliApp
         root.Subcommands.Add(ReqCommand.Create());
         root.Subcommands.Add(GatherCommand.Create());
         root.Subcommands.Add(SendersCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 
