@@ -45,6 +45,10 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>Connections open now.</summary>
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>Requests between clients relayed by the broker and not answered yet (each ends by its reply, its
+    /// timeout, or either client leaving).</summary>
+    public int RelayedRequestsPending => _connections.Keys.Sum(c => c.ForwardedCount);
+
     /// <summary>Connections cut as slow consumers.</summary>
     public long SlowConsumers => Interlocked.Read(ref _slowConsumers);
 
@@ -78,6 +82,17 @@ public sealed class Broker : IAsyncDisposable
         {
             Interlocked.Add(ref _closedMessagesIn, connection.MessagesIn);
             Interlocked.Add(ref _closedMessagesOut, connection.MessagesOut);
+        }
+
+        if (connection.AskedCount > 0)
+        {
+            foreach (var answerer in _connections.Keys)
+            {
+                if (answerer.ForwardedCount > 0)
+                {
+                    answerer.DropRequestsFrom(connection);
+                }
+            }
         }
     }
 

@@ -391,7 +391,7 @@ internal sealed partial class BrokerConnection
         var message = r.String("message");
         var data = r.Payload("data");
         r.End();
-        if (_forwarded.TryRemove(id, out var forwarded))
+        if (ForgetForwarded(id, out var forwarded))
         {
             if (forwarded.TryFinish())
             {
@@ -575,6 +575,8 @@ internal sealed partial class BrokerConnection
         var forwarded = new ForwardedRequest(asker, askerId, this, id, sender, request, wait);
         forwarded.StartTimer(Time);
         _forwarded[id] = forwarded;
+        Interlocked.Increment(ref _forwardedCount);
+        Interlocked.Increment(ref asker._askedCount);
         lock (Outbound.Sync)
         {
             if (!Outbound.IsCompleted)
@@ -592,7 +594,40 @@ internal sealed partial class BrokerConnection
     }
 
     /// <summary>Removes a forwarded request that ended without a reply; false if it was already gone.</summary>
-    internal bool ForgetForwarded(uint id) => _forwarded.TryRemove(id, out _);
+    internal bool ForgetForwarded(uint id) => ForgetForwarded(id, out _);
+
+    private bool ForgetForwarded(uint id, out ForwardedRequest forwarded)
+    {
+        if (!_forwarded.TryRemove(id, out forwarded!))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _forwardedCount);
+        return true;
+    }
+
+    /// <summary>Requests relayed from other clients to this one, not ended yet.</summary>
+    internal int ForwardedCount => Volatile.Read(ref _forwardedCount);
+
+    /// <summary>Requests this client asked of other clients, not ended yet.</summary>
+    internal int AskedCount => Volatile.Read(ref _askedCount);
+
+    /// <summary>Called by <see cref="ForwardedRequest"/> when one this client asked ends.</summary>
+    internal void OnAskedEnded() => Interlocked.Decrement(ref _askedCount);
+
+    /// <summary>The asker left: its requests relayed to this client end now (an answer that still comes is dropped),
+    /// so an asker that leaves many unanswered requests does not leave them held until their timeouts.</summary>
+    internal void DropRequestsFrom(BrokerConnection asker)
+    {
+        foreach (var (id, forwarded) in _forwarded)
+        {
+            if (forwarded.Asker == asker && ForgetForwarded(id))
+            {
+                forwarded.TryFinish();
+            }
+        }
+    }
 
     // The gather's end does not cancel the wait: a result that still arrives must be counted as late, not lost silently.
     // The connection closing ends the wait in any case.

@@ -49,6 +49,7 @@ internal sealed class ForwardedRequest
         }
 
         _timer?.Dispose();
+        Asker.OnAskedEnded();
         return true;
     }
 

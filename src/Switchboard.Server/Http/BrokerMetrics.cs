@@ -131,6 +131,7 @@ internal sealed class BrokerMetrics : IDisposable
         text.Gauge("switchboard_connections", "Binary-protocol connections open now (TCP, Unix socket, WebSocket, stream carriers).", broker.ConnectionCount);
         text.Gauge("switchboard_senders", "Senders online on the whole bus.", broker.Router.GetSenders().Count);
         text.Gauge("switchboard_listeners", "Listener registrations in the routing index (a queue group counts once).", broker.Router.Listeners.Count);
+        text.Gauge("switchboard_relayed_requests_pending", "Requests from one client to another relayed by the broker and not answered yet.", broker.RelayedRequestsPending);
         text.Gauge("switchboard_http_senders", "Senders registered through POST /senders.", HttpSenders());
         text.Gauge("switchboard_http_sse_clients", "SSE connections open now (GET /events and the dashboard's stream).", SseClients());
         text.Gauge("switchboard_http_sse_streams", "SSE streams alive (one per distinct sender/event query), each with its listener and history.", SseStreams());

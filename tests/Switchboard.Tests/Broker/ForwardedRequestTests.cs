@@ -129,6 +129,26 @@ public sealed class ForwardedRequestTests
     }
 
     [Fact]
+    public async Task When_the_asker_leaves_its_unanswered_requests_are_dropped_not_held_until_their_timeout()
+    {
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+        await using var peer = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
+        await peer.HelloAsync(Ct);
+        await peer.SendAsync(b => Frames.AddSender(b, false, 1, "mute", [], ["question"], false, null, default), Ct);
+        await Wait.UntilAsync(() => host.Broker.Bus.GetSendersAsync(Ct).AsTask().Result.Any(s => s.Name == "mute"), "the mute sender is online");
+
+        var asker = await BusClient.ConnectAsync(host.TcpAddress!, Named("asker"), Ct);
+        var pending = Enumerable.Range(0, 5)
+            .Select(i => asker.RequestAsync("mute", "question", Payload.Json(i), TimeSpan.FromMinutes(10), cancellationToken: Ct).AsTask())
+            .ToList();
+        await Wait.UntilAsync(() => host.Broker.RelayedRequestsPending == 5, "five requests relayed to the mute peer");
+        await asker.DisposeAsync();
+        await Wait.UntilAsync(() => host.Broker.RelayedRequestsPending == 0, "the leaving asker's requests dropped");
+        await Wait.UntilAsync(() => pending.All(p => p.IsCompleted), "the asker's own calls ending as it closed");
+        Assert.All(pending, p => Assert.False(p.IsCompletedSuccessfully));
+    }
+
+    [Fact]
     public async Task An_error_answer_keeps_its_message_and_becomes_a_handler_error_as_on_every_bus()
     {
         await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
