@@ -56,8 +56,10 @@ public sealed record BrokerOptions
 
     /// <summary>Runs connection read and write loops on the threads that complete their socket operations instead of
     /// handing each to the thread pool (Kestrel's <c>UnsafePreferInlineScheduling</c>). The broker's own loops never block,
-    /// so this only saves hops; turn it off if code run by the broker (an in-process listener with
-    /// <c>ListenerOptions.Unbounded</c>, an authentication callback) may block.</summary>
+    /// so this only saves hops. Code of yours that the broker runs also runs there: in-process listeners (an idle
+    /// callback listener runs on the publisher's thread, whatever its MaxConcurrency), in-process request handlers
+    /// and producers, the <see cref="Authenticate"/> callback. Turn this off if any of them may block, or waits
+    /// synchronously for an answer from a client (the frame asking for it is only sent once the read batch ends).</summary>
     public bool InlineSocketScheduling { get; init; } = true;
 
     /// <summary>Checks HELLO's credentials; null accepts every connection. Returns null to accept, or the reason to refuse.</summary>

@@ -573,10 +573,11 @@ internal sealed partial class BrokerConnection
     {
         var id = Interlocked.Increment(ref _nextOutgoingId);
         var forwarded = new ForwardedRequest(asker, askerId, this, id, sender, request, wait);
-        forwarded.StartTimer(Time);
-        _forwarded[id] = forwarded;
+        // Counted and findable before the timer can fire: a timeout that ran before the entry existed would be lost.
         Interlocked.Increment(ref _forwardedCount);
         Interlocked.Increment(ref asker._askedCount);
+        _forwarded[id] = forwarded;
+        forwarded.StartTimer(Time);
         lock (Outbound.Sync)
         {
             if (!Outbound.IsCompleted)

@@ -37,8 +37,15 @@ internal sealed class ForwardedRequest
 
     public TimeSpan Wait { get; }
 
-    public void StartTimer(TimeProvider time) =>
-        _timer = time.CreateTimer(static state => ((ForwardedRequest)state!).OnTimeout(), this, Wait, Timeout.InfiniteTimeSpan);
+    public void StartTimer(TimeProvider time)
+    {
+        var timer = time.CreateTimer(static state => ((ForwardedRequest)state!).OnTimeout(), this, Wait, Timeout.InfiniteTimeSpan);
+        Volatile.Write(ref _timer, timer);
+        if (Volatile.Read(ref _finished) != 0)
+        {
+            timer.Dispose(); // answered before the timer was stored: TryFinish could not stop it
+        }
+    }
 
     /// <summary>True for the one caller that ends it (a reply, the timeout, or the answerer leaving).</summary>
     public bool TryFinish()
@@ -48,7 +55,7 @@ internal sealed class ForwardedRequest
             return false;
         }
 
-        _timer?.Dispose();
+        Volatile.Read(ref _timer)?.Dispose();
         Asker.OnAskedEnded();
         return true;
     }

@@ -56,15 +56,17 @@ public sealed class BrokerHost : IAsyncDisposable
     /// threads instead of queueing each to the thread pool, so with <see cref="BrokerOptions.InlineSocketScheduling"/> a
     /// received batch is parsed, routed and written to its recipients' sockets without changing threads (on a 2-CPU
     /// machine this doubled 1 → 1 throughput and halved request latency). It is process-wide and read once, when the
-    /// first socket is used: call it first thing, and not in a process whose socket continuations may block (an app
-    /// that also runs blocking code on BusClient callbacks). Returns false if it was too late to take effect.
+    /// first socket is used: call it first thing (a call after that has no effect, and this method cannot tell), and
+    /// not in a process whose socket continuations may block (an app that also runs blocking code on BusClient
+    /// callbacks, in-process listeners or request handlers). Returns whether inline completions are asked for: an
+    /// operator's own setting of the variable wins.
     /// </summary>
     public static bool UseInlineSocketCompletions()
     {
         const string Variable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
         if (Environment.GetEnvironmentVariable(Variable) is { } set)
         {
-            return set == "1"; // the operator decided
+            return set == "1" || set.Equals("true", StringComparison.OrdinalIgnoreCase); // the operator decided
         }
 
         Environment.SetEnvironmentVariable(Variable, "1");

@@ -195,6 +195,11 @@ public sealed partial class BusClient : IBus
             throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The request timeout is {wait}; it must be positive.");
         }
 
+        if (wait > Routing.Router.MaxRequestTimeout)
+        {
+            wait = Routing.Router.MaxRequestTimeout; // as the router does
+        }
+
         var id = NextId();
         var call = new RequestCall(sender, request);
         _pending[id] = call;
@@ -202,7 +207,8 @@ public sealed partial class BusClient : IBus
         {
             Send(output => Frames.Request(output, _crc, id, sender, request, (uint)Math.Ceiling(wait.TotalMilliseconds), headers, data));
             // The broker enforces the timeout and answers "timeout"; the extra second covers a broker that cannot answer at all.
-            var answer = await call.Task.WaitAsync(wait + TimeSpan.FromSeconds(1), _options.Bus.TimeProvider, cancellationToken);
+            var backstop = wait + TimeSpan.FromSeconds(1);
+            var answer = await call.Task.WaitAsync(backstop > Routing.Router.MaxRequestTimeout ? Routing.Router.MaxRequestTimeout : backstop, _options.Bus.TimeProvider, cancellationToken);
             return (Payload)answer!;
         }
         catch (TimeoutException ex)

@@ -51,6 +51,11 @@ internal sealed partial class Router
             throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The request timeout is {wait}; it must be positive.");
         }
 
+        if (wait > MaxRequestTimeout)
+        {
+            wait = MaxRequestTimeout; // a wire timeout of up to 2^32 - 1 ms, or TimeSpan.MaxValue from code, waits as long as timers can
+        }
+
         if (!_senders.TryGetValue(sender, out var target))
         {
             throw new RequestFailedException(ErrorCodes.NoSender, sender, request, $"No sender named '{sender}' is online, so nobody can answer '{request}'. GetSendersAsync lists the senders online; listen to '#connect' to learn when it arrives.");
@@ -59,6 +64,9 @@ internal sealed partial class Router
         return target.FindHandler(request)
             ?? throw new RequestFailedException(ErrorCodes.NoHandler, sender, request, $"Sender '{sender}' has no handler for the request '{request}' and no default handler; it answers: {(target.Info.Requests.Count == 0 ? "no requests" : string.Join(", ", target.Info.Requests))}.");
     }
+
+    /// <summary>The longest a request waits (the longest a system timer can be set for, about 49.7 days); longer timeouts are shortened to it.</summary>
+    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>The error of a request whose handler did not answer in time.</summary>
     public static RequestFailedException TimedOut(string sender, string request, TimeSpan wait, Exception? inner = null) =>

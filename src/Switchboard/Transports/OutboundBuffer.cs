@@ -89,17 +89,26 @@ internal sealed class OutboundBuffer
         }
 
         t_deferred = null; // a woken loop running here must not see (or add to) the list being walked
-        try
+        Exception? failed = null;
+        foreach (var buffer in deferred)
         {
-            foreach (var buffer in deferred)
+            try
             {
-                buffer._signal.Set(inline: true);
+                // After a failure, the rest go to the thread pool: every buffer in the list must be woken, or its
+                // connection would never be written to again (its _signaled stays set).
+                buffer._signal.Set(inline: failed is null);
+            }
+            catch (Exception ex)
+            {
+                failed ??= ex;
             }
         }
-        finally
+
+        deferred.Clear();
+        t_deferred ??= deferred;
+        if (failed is not null)
         {
-            deferred.Clear();
-            t_deferred ??= deferred;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
         }
     }
 

@@ -149,6 +149,46 @@ public sealed class ForwardedRequestTests
     }
 
     [Fact]
+    public async Task A_timeout_that_fires_while_the_request_is_being_relayed_still_answers_the_asker()
+    {
+        // Timers created by the broker fire before CreateTimer returns: as if the relaying thread were descheduled
+        // right after arming the timeout of a 1 ms request.
+        var time = new TimerFiresFirstTimeProvider();
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, Bus = BusOptions.Default with { TimeProvider = time } }, cancellationToken: Ct);
+        await using var mute = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
+        await mute.HelloAsync(Ct);
+        await mute.SendAsync(b => Frames.AddSender(b, false, 1, "mute", [], ["question"], false, null, default), Ct);
+        await Wait.UntilAsync(() => host.Broker.Bus.GetSendersAsync(Ct).AsTask().Result.Any(s => s.Name == "mute"), "the mute sender is online");
+
+        await using var asker = await RawPeer.ConnectAsync(host.TcpAddress!, Ct); // no client-side backstop: only the broker can answer
+        await asker.HelloAsync(Ct);
+        time.FireEarly = true;
+        await asker.SendAsync(b => Frames.Request(b, false, 7, "mute", "question", 1, null, Payload.Json(1)), Ct);
+        await ReadUntilAsync(asker, FrameType.Reply).WithinAsync("the broker's timeout REPLY");
+        await Wait.UntilAsync(() => host.Broker.RelayedRequestsPending == 0, "nothing left pending");
+    }
+
+    /// <summary>Real timers, except that once <see cref="FireEarly"/> is set, a timer with a short due time has fired
+    /// by the time CreateTimer returns.</summary>
+    private sealed class TimerFiresFirstTimeProvider : TimeProvider
+    {
+        public volatile bool FireEarly;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (!FireEarly || dueTime > TimeSpan.FromMilliseconds(10))
+            {
+                return base.CreateTimer(callback, state, dueTime, period);
+            }
+
+            var fired = new ManualResetEventSlim();
+            var timer = base.CreateTimer(s => { callback(s); fired.Set(); }, state, dueTime, period);
+            fired.Wait(TimeSpan.FromSeconds(5));
+            return timer;
+        }
+    }
+
+    [Fact]
     public async Task An_error_answer_keeps_its_message_and_becomes_a_handler_error_as_on_every_bus()
     {
         await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);

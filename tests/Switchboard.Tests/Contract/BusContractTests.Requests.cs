@@ -57,6 +57,19 @@ public abstract partial class BusContractTests
         Assert.Equal("boom", error.Request);
     }
 
+    [Theory]
+    [InlineData(60 * 24 * 60 * 60)] // 60 days: more than a timer can be set for, and more than the wire's 2^32 - 1 ms
+    [InlineData(-1)] // TimeSpan.MaxValue
+    public async Task A_timeout_longer_than_timers_allow_is_shortened_not_refused(int seconds)
+    {
+        var bus = await NewBusAsync();
+        var caller = await NewBusAsync();
+        await using var sender = await bus.AddSenderAsync("patient", [], new() { ["ask"] = (request, _) => ValueTask.FromResult(request.Data) }, cancellationToken: Ct);
+        var timeout = seconds < 0 ? TimeSpan.MaxValue : TimeSpan.FromSeconds(seconds);
+        Assert.Equal(42, await caller.RequestAsync<int>("patient", "ask", Payload.Json(42), timeout, Ct));
+        Assert.Equal(43, await caller.RequestAsync<int>("patient", "ask", Payload.Json(43), timeout, Ct)); // the connection is still fine
+    }
+
     [Fact]
     public async Task A_slow_handler_times_out_distinctly()
     {
