@@ -13,6 +13,7 @@ need() { # need <command> <debian package>: install the package when the command
 need dotnet dotnet-sdk-10.0
 need socat socat            # the serial carrier test makes a pseudo-terminal pair with it
 need chromium chromium      # the dashboard test drives Debian's headless chromium with Playwright (never `playwright install`)
+need ss iproute2            # the JSON-lines keepalive test reads the broker's socket timers with ss
 
 results=artifacts/test-results
 rm -rf "$results" && mkdir -p "$results"

@@ -1,4 +1,6 @@
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 
 namespace Switchboard.Server;
 
@@ -14,5 +16,20 @@ public sealed class JsonLinesConnectionHandler : ConnectionHandler
     public JsonLinesConnectionHandler(Broker broker) => _broker = broker;
 
     /// <inheritdoc />
-    public override Task OnConnectedAsync(ConnectionContext connection) => new JsonLinesConnection(_broker, connection).RunAsync();
+    public override Task OnConnectedAsync(ConnectionContext connection)
+    {
+        // Scripts speak no heartbeat (a bare `nc` could not answer one), so the kernel probes the peer instead: a machine
+        // that vanished or a cable pulled ends the connection (its senders' last wills fire) after about
+        // HeartbeatInterval x HeartbeatMisses of silence plus HeartbeatMisses unanswered probes, instead of never.
+        if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is { ProtocolType: ProtocolType.Tcp } socket)
+        {
+            var interval = Math.Max(1, (int)Math.Ceiling(_broker.Options.HeartbeatInterval.TotalSeconds));
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, interval * _broker.Options.HeartbeatMisses);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, interval);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, _broker.Options.HeartbeatMisses);
+        }
+
+        return new JsonLinesConnection(_broker, connection).RunAsync();
+    }
 }
