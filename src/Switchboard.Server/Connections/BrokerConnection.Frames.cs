@@ -46,9 +46,9 @@ internal sealed partial class BrokerConnection
             case FrameType.Unlisten:
                 return OnUnlisten(body);
             case FrameType.Request:
-                return OnRequest(body);
+                return OnRequest(frame);
             case FrameType.Reply:
-                return OnReply(body);
+                return OnReply(frame);
             case FrameType.AddProducer:
                 return OnAddProducer(body);
             case FrameType.RemoveProducer:
@@ -331,16 +331,19 @@ internal sealed partial class BrokerConnection
         }
     }
 
-    private ValueTask OnRequest(ReadOnlySpan<byte> body)
+    private ValueTask OnRequest(ReadOnlyMemory<byte> frame)
     {
-        var r = Read(body, FrameType.Request);
+        // Names come from the connection's cache and the payload is lent from the receive buffer: a relayed request
+        // copies it straight into the answerer's outbound buffer; only the router's path below takes a copy.
+        var r = Read(frame.Span, FrameType.Request);
         var id = r.U32("request id");
-        var sender = r.RequiredString("sender");
-        var request = r.RequiredString("request");
+        var sender = r.RequiredName("sender", _names);
+        var request = r.RequiredName("request", _names);
         var timeoutMs = r.U32("timeout");
         var headers = r.Headers("headers");
-        var data = r.Payload("data");
+        var (offset, length) = r.PayloadRange("data");
         r.End();
+        var data = length == 0 ? default : new Payload(frame.Slice(offset, length));
         var timeout = timeoutMs == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(timeoutMs);
         RequestHandler handler;
         TimeSpan wait;
@@ -361,6 +364,7 @@ internal sealed partial class BrokerConnection
             return default;
         }
 
+        data = data.IsEmpty ? default : new Payload(data.Bytes.ToArray()); // the router's path keeps it past this frame
         _ = AnswerAsync();
         return default;
 
@@ -382,15 +386,16 @@ internal sealed partial class BrokerConnection
         }
     }
 
-    private ValueTask OnReply(ReadOnlySpan<byte> body)
+    private ValueTask OnReply(ReadOnlyMemory<byte> frame)
     {
-        var r = Read(body, FrameType.Reply);
+        var r = Read(frame.Span, FrameType.Reply);
         var id = r.U32("id");
         var status = r.U8("status");
         var code = r.String("code");
         var message = r.String("message");
-        var data = r.Payload("data");
+        var (offset, length) = r.PayloadRange("data");
         r.End();
+        var data = length == 0 ? default : new Payload(frame.Slice(offset, length)); // lent: copied where it is kept
         if (ForgetForwarded(id, out var forwarded))
         {
             if (forwarded.TryFinish())
@@ -409,7 +414,7 @@ internal sealed partial class BrokerConnection
         {
             if (status == Protocol.ReplyOk)
             {
-                pending.TrySetResult(data);
+                pending.TrySetResult(data.IsEmpty ? default : new Payload(data.Bytes.ToArray()));
             }
             else if (code is ErrorCodes.HandlerError or "" or null)
             {

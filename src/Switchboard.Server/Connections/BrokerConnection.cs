@@ -27,6 +27,7 @@ internal sealed partial class BrokerConnection
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Payload>> _awaitingReply = new();
     private readonly ConcurrentDictionary<uint, ForwardedRequest> _forwarded = new();
     private readonly RequestHandler _forwardRequests;
+    private readonly NameCache _names = new();
     private int _forwardedCount;
     private int _askedCount;
     private RouterSession? _session;

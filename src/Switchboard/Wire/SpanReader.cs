@@ -61,6 +61,24 @@ public ref struct SpanReader
             ? value
             : throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} field is empty.");
 
+    /// <summary>Reads a non-empty string through <paramref name="names"/>, so a name seen before costs no allocation;
+    /// invalid UTF-8 is refused as <see cref="String"/> refuses it.</summary>
+    public string RequiredName(string field, NameCache names)
+    {
+        var bytes = StringBytes(field);
+        if (bytes.IsEmpty)
+        {
+            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} field is empty.");
+        }
+
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} field is not valid UTF-8.");
+        }
+
+        return names.Get(bytes);
+    }
+
     /// <summary>Reads a payload's bytes (a view into the frame; copy before keeping).</summary>
     public ReadOnlySpan<byte> PayloadBytes(string field)
     {
