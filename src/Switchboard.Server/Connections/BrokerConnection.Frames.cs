@@ -396,19 +396,18 @@ internal sealed partial class BrokerConnection
         var (offset, length) = r.PayloadRange("data");
         r.End();
         var data = length == 0 ? default : new Payload(frame.Slice(offset, length)); // lent: copied where it is kept
-        if (ForgetForwarded(id, out var forwarded))
+        if (TryEndForwarded(id, out var forwarded))
         {
-            if (forwarded.TryFinish())
+            if (status == Protocol.ReplyOk)
             {
-                if (status == Protocol.ReplyOk)
-                {
-                    forwarded.Asker.SendReply(forwarded.AskerId, null, null, data);
-                }
-                else
-                {
-                    forwarded.Fail(message ?? (code is ErrorCodes.HandlerError or "" or null ? "the handler failed" : code));
-                }
+                forwarded.Asker.SendReply(forwarded.AskerId, null, null, data);
             }
+            else
+            {
+                forwarded.Fail(message ?? (code is ErrorCodes.HandlerError or "" or null ? "the handler failed" : code));
+            }
+
+            ReturnForwarded(forwarded);
         }
         else if (_awaitingReply.TryRemove(id, out var pending))
         {
@@ -577,12 +576,13 @@ internal sealed partial class BrokerConnection
     private void Forward(BrokerConnection asker, uint askerId, string sender, string request, MessageHeaders headers, Payload data, TimeSpan wait)
     {
         var id = Interlocked.Increment(ref _nextOutgoingId);
-        var forwarded = new ForwardedRequest(asker, askerId, this, id, sender, request, wait);
+        var forwarded = RentForwarded();
+        forwarded.Prepare(asker, askerId, id, sender, request, wait);
         // Counted and findable before the timer can fire: a timeout that ran before the entry existed would be lost.
         Interlocked.Increment(ref _forwardedCount);
         Interlocked.Increment(ref asker._askedCount);
         _forwarded[id] = forwarded;
-        forwarded.StartTimer(Time);
+        forwarded.Arm();
         lock (Outbound.Sync)
         {
             if (!Outbound.IsCompleted)
@@ -593,16 +593,16 @@ internal sealed partial class BrokerConnection
             }
         }
 
-        if (ForgetForwarded(id) && forwarded.TryFinish())
+        if (TryEndForwarded(id, out _))
         {
             forwarded.Fail($"The connection of client '{ClientName}' is closing.");
+            ReturnForwarded(forwarded);
         }
     }
 
-    /// <summary>Removes a forwarded request that ended without a reply; false if it was already gone.</summary>
-    internal bool ForgetForwarded(uint id) => ForgetForwarded(id, out _);
-
-    private bool ForgetForwarded(uint id, out ForwardedRequest forwarded)
+    /// <summary>Ends a relayed request: true for the one caller that removes it from the table, which then answers the
+    /// asker and hands it back with <see cref="ReturnForwarded"/>.</summary>
+    internal bool TryEndForwarded(uint id, out ForwardedRequest forwarded)
     {
         if (!_forwarded.TryRemove(id, out forwarded!))
         {
@@ -610,7 +610,50 @@ internal sealed partial class BrokerConnection
         }
 
         Interlocked.Decrement(ref _forwardedCount);
+        forwarded.Disarm();
+        forwarded.Asker.OnAskedEnded();
         return true;
+    }
+
+    private ForwardedRequest RentForwarded()
+    {
+        lock (_forwardedPool)
+        {
+            if (_forwardedPool.TryPop(out var pooled))
+            {
+                return pooled;
+            }
+        }
+
+        return new ForwardedRequest(this, Time);
+    }
+
+    /// <summary>Keeps an ended relayed request for the next one (its timer too); beyond the pool's bound, or once the
+    /// connection is closing, its timer is disposed.</summary>
+    internal void ReturnForwarded(ForwardedRequest forwarded)
+    {
+        lock (_forwardedPool)
+        {
+            if (!_forwardedPoolClosed && _forwardedPool.Count < MaxPooledForwarded)
+            {
+                _forwardedPool.Push(forwarded);
+                return;
+            }
+        }
+
+        forwarded.Dispose();
+    }
+
+    private void CloseForwardedPool()
+    {
+        lock (_forwardedPool)
+        {
+            _forwardedPoolClosed = true;
+            while (_forwardedPool.TryPop(out var pooled))
+            {
+                pooled.Dispose();
+            }
+        }
     }
 
     /// <summary>Requests relayed from other clients to this one, not ended yet.</summary>
@@ -628,9 +671,9 @@ internal sealed partial class BrokerConnection
     {
         foreach (var (id, forwarded) in _forwarded)
         {
-            if (forwarded.Asker == asker && ForgetForwarded(id))
+            if (forwarded.Asker == asker && TryEndForwarded(id, out _))
             {
-                forwarded.TryFinish();
+                ReturnForwarded(forwarded);
             }
         }
     }

@@ -28,6 +28,9 @@ internal sealed partial class BrokerConnection
     private readonly ConcurrentDictionary<uint, ForwardedRequest> _forwarded = new();
     private readonly RequestHandler _forwardRequests;
     private readonly NameCache _names = new();
+    private readonly Stack<ForwardedRequest> _forwardedPool = new();
+    private bool _forwardedPoolClosed;
+    private const int MaxPooledForwarded = 1024;
     private int _forwardedCount;
     private int _askedCount;
     private RouterSession? _session;
@@ -121,11 +124,14 @@ internal sealed partial class BrokerConnection
 
             foreach (var (id, forwarded) in _forwarded)
             {
-                if (ForgetForwarded(id) && forwarded.TryFinish())
+                if (TryEndForwarded(id, out _))
                 {
                     forwarded.Fail($"The connection of client '{ClientName}' closed before it answered.");
+                    ReturnForwarded(forwarded);
                 }
             }
+
+            CloseForwardedPool();
 
             if (_session is { } session)
             {

@@ -3,62 +3,64 @@ using Switchboard.Routing;
 namespace Switchboard.Server;
 
 /// <summary>
-/// A request from one client that another client answers, forwarded by the broker without a task, a continuation or
-/// a thread hop: the REQUEST_IN goes out from the asker's read loop, and the REPLY is written to the asker from the
-/// answerer's read loop. Ends exactly once: by the reply, by its timeout, or when the answerer's connection closes.
-/// The errors are the router's (<see cref="Router.FindRequestHandler"/>, <see cref="Router.TimedOut"/>,
+/// A request from one client that another client answers, relayed by the broker without a task, a continuation or a
+/// thread hop: the REQUEST_IN goes out from the asker's read loop, and the REPLY is written to the asker from the
+/// answerer's read loop. The errors are the router's (<see cref="Router.FindRequestHandler"/>, <see cref="Router.TimedOut"/>,
 /// <see cref="Router.HandlerFailed"/>), so a client sees the same answers as through <see cref="Router.RequestAsync"/>.
+/// <para>
+/// Allocation-free in steady state: each answering connection keeps a pool of these, each with one timer made once and
+/// re-armed per use. Whoever removes the request from the answerer's table (<see cref="BrokerConnection"/>'s
+/// <c>TryEndForwarded</c>: the reply, the timeout, or either client leaving) is the one that ends it, so it ends exactly
+/// once; only then does it go back to the pool. A timer callback left over from an earlier use finds its id gone from
+/// the table, or its deadline not reached, and does nothing but re-arm for the current deadline.
+/// </para>
 /// </summary>
-internal sealed class ForwardedRequest
+internal sealed class ForwardedRequest : IDisposable
 {
     private readonly BrokerConnection _answerer;
-    private readonly uint _id;
-    private ITimer? _timer;
-    private int _finished;
+    private readonly TimeProvider _time;
+    private readonly ITimer _timer;
+    private long _deadline;
+    private uint _id;
 
-    public ForwardedRequest(BrokerConnection asker, uint askerId, BrokerConnection answerer, uint id, string sender, string request, TimeSpan wait)
+    public ForwardedRequest(BrokerConnection answerer, TimeProvider time)
+    {
+        _answerer = answerer;
+        _time = time;
+        _timer = time.CreateTimer(static state => ((ForwardedRequest)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        Asker = answerer;
+        Sender = Request = string.Empty;
+    }
+
+    public BrokerConnection Asker { get; private set; }
+
+    public uint AskerId { get; private set; }
+
+    public uint Id => Volatile.Read(ref _id);
+
+    public string Sender { get; private set; }
+
+    public string Request { get; private set; }
+
+    public TimeSpan Wait { get; private set; }
+
+    /// <summary>Takes on a new request (before it is put in the answerer's table).</summary>
+    public void Prepare(BrokerConnection asker, uint askerId, uint id, string sender, string request, TimeSpan wait)
     {
         Asker = asker;
         AskerId = askerId;
-        _answerer = answerer;
-        _id = id;
         Sender = sender;
         Request = request;
         Wait = wait;
+        Volatile.Write(ref _deadline, _time.GetTimestamp() + (long)(wait.TotalSeconds * _time.TimestampFrequency));
+        Volatile.Write(ref _id, id); // after the deadline: a timer callback that reads this id reads this deadline
     }
 
-    public BrokerConnection Asker { get; }
+    /// <summary>Starts the timeout (after the request is in the answerer's table, so a timer that fires at once finds it).</summary>
+    public void Arm() => _timer.Change(Wait, Timeout.InfiniteTimeSpan);
 
-    public uint AskerId { get; }
-
-    public string Sender { get; }
-
-    public string Request { get; }
-
-    public TimeSpan Wait { get; }
-
-    public void StartTimer(TimeProvider time)
-    {
-        var timer = time.CreateTimer(static state => ((ForwardedRequest)state!).OnTimeout(), this, Wait, Timeout.InfiniteTimeSpan);
-        Volatile.Write(ref _timer, timer);
-        if (Volatile.Read(ref _finished) != 0)
-        {
-            timer.Dispose(); // answered before the timer was stored: TryFinish could not stop it
-        }
-    }
-
-    /// <summary>True for the one caller that ends it (a reply, the timeout, or the answerer leaving).</summary>
-    public bool TryFinish()
-    {
-        if (Interlocked.Exchange(ref _finished, 1) != 0)
-        {
-            return false;
-        }
-
-        Volatile.Read(ref _timer)?.Dispose();
-        Asker.OnAskedEnded();
-        return true;
-    }
+    /// <summary>Stops the timeout (by whoever ended the request).</summary>
+    public void Disarm() => _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
     /// <summary>Answers the asker with the handler's failure.</summary>
     public void Fail(string detail)
@@ -67,13 +69,43 @@ internal sealed class ForwardedRequest
         Asker.SendReply(AskerId, error.Code, error.Message, default);
     }
 
-    private void OnTimeout()
+    public void Dispose() => _timer.Dispose();
+
+    private void OnTimer()
     {
-        // The answerer may still reply; it finds nothing waiting and the late reply is dropped.
-        if (_answerer.ForgetForwarded(_id) && TryFinish())
+        while (true)
         {
-            var error = Router.TimedOut(Sender, Request, Wait);
-            Asker.SendReply(AskerId, error.Code, error.Message, default);
+            var id = Id;
+            var deadline = Volatile.Read(ref _deadline);
+            var now = _time.GetTimestamp();
+            if (now >= deadline)
+            {
+                // Ends it only if this use is still in the table (the reply or a leaving client may have come first).
+                if (_answerer.TryEndForwarded(id, out _))
+                {
+                    var error = Router.TimedOut(Sender, Request, Wait);
+                    Asker.SendReply(AskerId, error.Code, error.Message, default);
+                    _answerer.ReturnForwarded(this);
+                }
+
+                return;
+            }
+
+            // Early, or left over from an earlier use: wait for this use's deadline instead. If the request was
+            // re-used meanwhile, arm for the new one (its own Arm may have come before this Change).
+            try
+            {
+                _timer.Change(_time.GetElapsedTime(now, deadline), Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // left the pool for good (its connection closed); nothing of it is pending
+            }
+
+            if (Id == id)
+            {
+                return;
+            }
         }
     }
 }

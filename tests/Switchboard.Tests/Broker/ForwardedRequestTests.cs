@@ -168,23 +168,52 @@ public sealed class ForwardedRequestTests
         await Wait.UntilAsync(() => host.Broker.RelayedRequestsPending == 0, "nothing left pending");
     }
 
-    /// <summary>Real timers, except that once <see cref="FireEarly"/> is set, a timer with a short due time has fired
-    /// by the time CreateTimer returns.</summary>
+    /// <summary>Real timers, except that once <see cref="FireEarly"/> is set, a timer armed for a short time has fired
+    /// by the time its arming call (CreateTimer or Change) returns.</summary>
     private sealed class TimerFiresFirstTimeProvider : TimeProvider
     {
         public volatile bool FireEarly;
 
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
-            if (!FireEarly || dueTime > TimeSpan.FromMilliseconds(10))
+            var fired = new ManualResetEventSlim();
+            var timer = new EarlyTimer(this, base.CreateTimer(s => { callback(s); fired.Set(); }, state, dueTime, period), fired);
+            timer.WaitIfShort(dueTime);
+            return timer;
+        }
+
+        private sealed class EarlyTimer(TimerFiresFirstTimeProvider owner, ITimer inner, ManualResetEventSlim fired) : ITimer
+        {
+            [ThreadStatic]
+            private static bool t_arming;
+
+            public void WaitIfShort(TimeSpan dueTime)
             {
-                return base.CreateTimer(callback, state, dueTime, period);
+                if (owner.FireEarly && !t_arming && dueTime >= TimeSpan.Zero && dueTime <= TimeSpan.FromMilliseconds(10))
+                {
+                    t_arming = true;
+                    try
+                    {
+                        fired.Wait(TimeSpan.FromSeconds(5));
+                    }
+                    finally
+                    {
+                        t_arming = false;
+                    }
+                }
             }
 
-            var fired = new ManualResetEventSlim();
-            var timer = base.CreateTimer(s => { callback(s); fired.Set(); }, state, dueTime, period);
-            fired.Wait(TimeSpan.FromSeconds(5));
-            return timer;
+            public bool Change(TimeSpan dueTime, TimeSpan period)
+            {
+                fired.Reset();
+                var changed = inner.Change(dueTime, period);
+                WaitIfShort(dueTime);
+                return changed;
+            }
+
+            public void Dispose() => inner.Dispose();
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
         }
     }
 
