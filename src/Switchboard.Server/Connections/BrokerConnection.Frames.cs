@@ -581,7 +581,11 @@ internal sealed partial class BrokerConnection
         // Counted and findable before the timer can fire: a timeout that ran before the entry existed would be lost.
         Interlocked.Increment(ref _forwardedCount);
         Interlocked.Increment(ref asker._askedCount);
-        _forwarded[id] = forwarded;
+        lock (_forwarded)
+        {
+            _forwarded[id] = forwarded;
+        }
+
         forwarded.Arm();
         lock (Outbound.Sync)
         {
@@ -604,9 +608,12 @@ internal sealed partial class BrokerConnection
     /// asker and hands it back with <see cref="ReturnForwarded"/>.</summary>
     internal bool TryEndForwarded(uint id, out ForwardedRequest forwarded)
     {
-        if (!_forwarded.TryRemove(id, out forwarded!))
+        lock (_forwarded)
         {
-            return false;
+            if (!_forwarded.Remove(id, out forwarded!))
+            {
+                return false;
+            }
         }
 
         Interlocked.Decrement(ref _forwardedCount);
@@ -669,13 +676,36 @@ internal sealed partial class BrokerConnection
     /// so an asker that leaves many unanswered requests does not leave them held until their timeouts.</summary>
     internal void DropRequestsFrom(BrokerConnection asker)
     {
-        foreach (var (id, forwarded) in _forwarded)
+        foreach (var forwarded in EndForwarded(static (request, asker) => request.Asker == asker, asker))
         {
-            if (forwarded.Asker == asker && TryEndForwarded(id, out _))
+            ReturnForwarded(forwarded);
+        }
+    }
+
+    /// <summary>Ends every relayed request that <paramref name="match"/> picks (see <see cref="TryEndForwarded"/>).</summary>
+    private List<ForwardedRequest> EndForwarded(Func<ForwardedRequest, BrokerConnection, bool> match, BrokerConnection argument)
+    {
+        var ended = new List<ForwardedRequest>();
+        lock (_forwarded)
+        {
+            foreach (var (id, forwarded) in _forwarded)
             {
-                ReturnForwarded(forwarded);
+                if (match(forwarded, argument))
+                {
+                    ended.Add(forwarded);
+                    _forwarded.Remove(id);
+                }
             }
         }
+
+        foreach (var forwarded in ended)
+        {
+            Interlocked.Decrement(ref _forwardedCount);
+            forwarded.Disarm();
+            forwarded.Asker.OnAskedEnded();
+        }
+
+        return ended;
     }
 
     // The gather's end does not cancel the wait: a result that still arrives must be counted as late, not lost silently.

@@ -25,7 +25,8 @@ internal sealed partial class BrokerConnection
     private readonly ConcurrentDictionary<string, SenderRegistration>.AlternateLookup<ReadOnlySpan<char>> _sendersByChars;
     private readonly ConcurrentDictionary<string, ProducerRegistration> _producers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Payload>> _awaitingReply = new();
-    private readonly ConcurrentDictionary<uint, ForwardedRequest> _forwarded = new();
+    // A plain dictionary under its own lock, not a ConcurrentDictionary: that one allocates a node per request.
+    private readonly Dictionary<uint, ForwardedRequest> _forwarded = [];
     private readonly RequestHandler _forwardRequests;
     private readonly NameCache _names = new();
     private readonly Stack<ForwardedRequest> _forwardedPool = new();
@@ -122,13 +123,10 @@ internal sealed partial class BrokerConnection
                 pending.TrySetException(new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' closed before it answered."));
             }
 
-            foreach (var (id, forwarded) in _forwarded)
+            foreach (var forwarded in EndForwarded(static (_, _) => true, this))
             {
-                if (TryEndForwarded(id, out _))
-                {
-                    forwarded.Fail($"The connection of client '{ClientName}' closed before it answered.");
-                    ReturnForwarded(forwarded);
-                }
+                forwarded.Fail($"The connection of client '{ClientName}' closed before it answered.");
+                ReturnForwarded(forwarded);
             }
 
             CloseForwardedPool();
