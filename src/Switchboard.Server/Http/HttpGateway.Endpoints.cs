@@ -103,7 +103,7 @@ internal sealed partial class HttpGateway
     private async Task AddSenderAsync(HttpContext context)
     {
         using var document = await HttpJson.ReadObjectAsync(context, Options.MaxBodyBytes, SenderExample);
-        var body = new JsonBody(document.RootElement, "POST /senders");
+        var body = new JsonFields<HttpFieldProblems>(document.RootElement, new("POST /senders"));
         var name = body.RequiredString("name");
         var events = body.Strings("events", required: true);
         if (body.Strings("requests").Length > 0 || body.Bool("default_handler", otherwise: false))
@@ -175,7 +175,7 @@ internal sealed partial class HttpGateway
     private async Task PublishAsync(HttpContext context)
     {
         using var document = await HttpJson.ReadObjectAsync(context, Options.MaxBodyBytes, PublishExample);
-        var body = new JsonBody(document.RootElement, "POST /publish");
+        var body = new JsonFields<HttpFieldProblems>(document.RootElement, new("POST /publish"));
         var name = body.RequiredString("sender");
         var single = body.OptionalString("event");
         var several = body.Has("events") ? body.Strings("events") : null;
@@ -217,11 +217,11 @@ internal sealed partial class HttpGateway
         try
         {
             using var document = await HttpJson.ReadObjectAsync(context, Options.MaxBodyBytes, RequestExample);
-            var body = new JsonBody(document.RootElement, "POST /request");
+            var body = new JsonFields<HttpFieldProblems>(document.RootElement, new("POST /request"));
             var sender = body.RequiredString("sender");
             var request = body.RequiredString("request");
             var data = body.Data();
-            var timeout = body.Milliseconds("timeout_ms", Options.MaxWait);
+            var timeout = body.Milliseconds("timeout_ms", (long)Math.Min(int.MaxValue, Options.MaxWait.TotalMilliseconds));
             NameRules.ValidateSender(sender);
             NameRules.ValidateRequest(request);
             Payload answer;
@@ -259,10 +259,10 @@ internal sealed partial class HttpGateway
     {
         var watch = ValueStopwatch.StartNew();
         using var document = await HttpJson.ReadObjectAsync(context, Options.MaxBodyBytes, GatherExample);
-        var body = new JsonBody(document.RootElement, "POST /gather");
+        var body = new JsonFields<HttpFieldProblems>(document.RootElement, new("POST /gather"));
         var topic = body.RequiredString("topic");
         var data = body.Data();
-        var ttl = body.Milliseconds("ttl_ms", Options.MaxWait) ?? DefaultGatherTtl;
+        var ttl = body.Milliseconds("ttl_ms", (long)Math.Min(int.MaxValue, Options.MaxWait.TotalMilliseconds)) ?? DefaultGatherTtl;
         NameRules.ValidateTopic(topic);
         var call = _bus.GatherAsync(topic, data, ttl, null, context.RequestAborted);
         var results = new List<GatherResult>();

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -86,7 +85,7 @@ internal static class HttpJson
 
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
-            var kind = Describe(document.RootElement);
+            var kind = JsonField.Describe(document.RootElement);
             document.Dispose();
             throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, $"The body is {kind}; it must be a JSON object, such as {example}.");
         }
@@ -137,17 +136,6 @@ internal static class HttpJson
         _ => StatusCodes.Status400BadRequest,
     };
 
-    public static string Describe(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => $"the number {value.GetRawText()}",
-        JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
-        JsonValueKind.Null => "null",
-        _ => "nothing",
-    };
-
     public static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
     {
         json.WriteStartArray(name);
@@ -160,82 +148,9 @@ internal static class HttpJson
     }
 }
 
-/// <summary>The fields of a request body, with errors that name the endpoint and the field.</summary>
-internal readonly struct JsonBody(JsonElement root, string endpoint)
+/// <summary>Bad fields of a request body: 400 <c>invalid_field</c>, naming the field and the endpoint.</summary>
+internal readonly struct HttpFieldProblems(string endpoint) : IFieldProblems
 {
-    public bool Has(string name) => root.TryGetProperty(name, out _);
-
-    public string RequiredString(string name) => OptionalString(name) ?? throw Invalid(name, "is missing; it must be a string");
-
-    public string? OptionalString(string name)
-    {
-        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid(name, $"must be a string, not {HttpJson.Describe(value)}");
-    }
-
-    public string[] Strings(string name, bool required = false)
-    {
-        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return required ? throw Invalid(name, "is missing; it must be an array of strings") : [];
-        }
-
-        if (value.ValueKind != JsonValueKind.Array)
-        {
-            throw Invalid(name, $"must be an array of strings, not {HttpJson.Describe(value)}");
-        }
-
-        var items = new string[value.GetArrayLength()];
-        var i = 0;
-        foreach (var item in value.EnumerateArray())
-        {
-            items[i] = item.ValueKind == JsonValueKind.String ? item.GetString()! : throw Invalid(name, $"must be an array of strings; item {i} is {HttpJson.Describe(item)}");
-            i++;
-        }
-
-        return items;
-    }
-
-    public bool Bool(string name, bool otherwise)
-    {
-        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return otherwise;
-        }
-
-        return value.ValueKind switch
-        {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw Invalid(name, $"must be true or false, not {HttpJson.Describe(value)}"),
-        };
-    }
-
-    /// <summary>A whole number of milliseconds from 1 to <paramref name="max"/>; absent or null gives null.</summary>
-    public TimeSpan? Milliseconds(string name, TimeSpan max)
-    {
-        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        var limit = (long)Math.Min(int.MaxValue, max.TotalMilliseconds);
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var ms) || ms <= 0 || ms > limit)
-        {
-            throw Invalid(name, $"must be a whole number of milliseconds from 1 to {limit}, not {HttpJson.Describe(value)}");
-        }
-
-        return TimeSpan.FromMilliseconds(ms);
-    }
-
-    /// <summary>Any JSON value, kept as its UTF-8 JSON text (copied); absent gives the empty payload.</summary>
-    public Payload Data(string name = "data") =>
-        root.TryGetProperty(name, out var value) ? new Payload(JsonMarshal.GetRawUtf8Value(value).ToArray()) : Payload.Empty;
-
-    public HttpGatewayException Invalid(string name, string problem) =>
-        new(StatusCodes.Status400BadRequest, HttpCodes.InvalidField, $"\"{name}\" {problem} ({endpoint}).");
+    public Exception Invalid(string name, string problem) =>
+        new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidField, $"\"{name}\" {problem} ({endpoint}).");
 }

@@ -1,44 +1,47 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace Switchboard.Server;
 
 /// <summary>
-/// Reads the fields of one parsed JSON line, with errors that name the verb and the field. Strings and payloads are
-/// copied out, so nothing read here refers to the line's bytes once the line is done.
+/// Reads the fields of one parsed JSON line, with errors that name the verb and the field: the shared
+/// <see cref="JsonFields{TProblems}"/> plus what only lines have (nested objects, listen keys, string-or-object fields).
+/// Strings and payloads are copied out, so nothing read here refers to the line's bytes once the line is done.
 /// </summary>
 internal readonly struct JsonLine
 {
     private readonly JsonElement _root;
     private readonly string _prefix;
+    private readonly JsonFields<LineFieldProblems> _fields;
 
     public JsonLine(JsonElement root, string op, string prefix = "")
     {
         _root = root;
         Op = op;
         _prefix = prefix;
+        _fields = new(root, new LineFieldProblems(op, prefix));
     }
 
     public string Op { get; }
 
-    public bool Has(string name) => _root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Undefined;
+    public bool Has(string name) => _fields.Has(name);
 
     /// <summary>A string that must be there.</summary>
-    public string RequiredString(string name) =>
-        OptionalString(name) ?? throw Invalid(name, "is missing; it must be a string");
+    public string RequiredString(string name) => _fields.RequiredString(name);
 
     /// <summary>A string, or null when the field is absent or JSON null.</summary>
-    public string? OptionalString(string name)
-    {
-        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
+    public string? OptionalString(string name) => _fields.OptionalString(name);
 
-        return value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : throw Invalid(name, $"must be a string, not {Describe(value)}");
-    }
+    /// <summary>An array of strings; absent or null gives an empty array unless <paramref name="required"/>.</summary>
+    public string[] Strings(string name, bool required = false) => _fields.Strings(name, required);
+
+    /// <summary>A boolean; absent or null gives <paramref name="otherwise"/>.</summary>
+    public bool Bool(string name, bool otherwise) => _fields.Bool(name, otherwise);
+
+    /// <summary>A whole number of milliseconds, 1 or more; absent or null gives null.</summary>
+    public TimeSpan? Milliseconds(string name) => _fields.Milliseconds(name);
+
+    /// <summary>Any JSON value, kept as its UTF-8 JSON text; absent gives the empty payload.</summary>
+    public Payload Data(string name = "data") => _fields.Data(name);
 
     /// <summary>A field that is a string (given in <paramref name="text"/>, null gives null) or an object (returned).</summary>
     public JsonElement? OptionalStringOrObject(string name, out string? text)
@@ -61,68 +64,6 @@ internal readonly struct JsonLine
         }
     }
 
-    /// <summary>An array of strings; absent or null gives an empty array unless <paramref name="required"/>.</summary>
-    public string[] Strings(string name, bool required = false)
-    {
-        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return required ? throw Invalid(name, "is missing; it must be an array of strings") : [];
-        }
-
-        if (value.ValueKind != JsonValueKind.Array)
-        {
-            throw Invalid(name, $"must be an array of strings, not {Describe(value)}");
-        }
-
-        var items = new string[value.GetArrayLength()];
-        var i = 0;
-        foreach (var item in value.EnumerateArray())
-        {
-            items[i] = item.ValueKind == JsonValueKind.String
-                ? item.GetString()!
-                : throw Invalid(name, $"must be an array of strings; item {i} is {Describe(item)}");
-            i++;
-        }
-
-        return items;
-    }
-
-    /// <summary>A boolean; absent or null gives <paramref name="otherwise"/>.</summary>
-    public bool Bool(string name, bool otherwise)
-    {
-        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return otherwise;
-        }
-
-        return value.ValueKind switch
-        {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw Invalid(name, $"must be true or false, not {Describe(value)}"),
-        };
-    }
-
-    /// <summary>A whole number of milliseconds, 1 or more; absent or null gives null.</summary>
-    public TimeSpan? Milliseconds(string name)
-    {
-        if (!_root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var ms) || ms <= 0)
-        {
-            throw Invalid(name, $"must be a whole number of milliseconds from 1 to {int.MaxValue}, not {Describe(value)}");
-        }
-
-        return TimeSpan.FromMilliseconds(ms);
-    }
-
-    /// <summary>Any JSON value, kept as its UTF-8 JSON text; absent gives the empty payload.</summary>
-    public Payload Data(string name = "data") =>
-        _root.TryGetProperty(name, out var value) ? Raw(value) : Payload.Empty;
-
     /// <summary>An object field, or null when absent or JSON null.</summary>
     public JsonElement? Object(string name)
     {
@@ -135,10 +76,9 @@ internal readonly struct JsonLine
     }
 
     /// <summary>Copies a value's JSON text out of the line.</summary>
-    public static Payload Raw(JsonElement value) => new(JsonMarshal.GetRawUtf8Value(value).ToArray());
+    public static Payload Raw(JsonElement value) => JsonField.Raw(value);
 
-    public JsonLineException Invalid(string name, string problem) =>
-        new(JsonLineCodes.InvalidField, $"\"{_prefix}{name}\" {problem} (op \"{Op}\").");
+    public JsonLineException Invalid(string name, string problem) => LineFieldProblems.Error(Op, _prefix, name, problem);
 
     /// <summary>The fields of an object field, whose errors name it as <c>parent.field</c>.</summary>
     public JsonLine Nested(string name, JsonElement value) => new(value, Op, _prefix + name + ".");
@@ -162,14 +102,14 @@ internal readonly struct JsonLine
         _ => null,
     };
 
-    public static string Describe(JsonElement value) => value.ValueKind switch
+    public static string Describe(JsonElement value) => JsonField.Describe(value);
+
+    /// <summary>Bad fields of a line: <c>invalid_field</c>, naming the field (with its parents) and the verb.</summary>
+    private readonly struct LineFieldProblems(string op, string prefix) : IFieldProblems
     {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => $"the number {value.GetRawText()}",
-        JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
-        JsonValueKind.Null => "null",
-        _ => "nothing",
-    };
+        public static JsonLineException Error(string op, string prefix, string name, string problem) =>
+            new(JsonLineCodes.InvalidField, $"\"{prefix}{name}\" {problem} (op \"{op}\").");
+
+        public Exception Invalid(string name, string problem) => Error(op, prefix, name, problem);
+    }
 }
