@@ -399,8 +399,11 @@ public sealed partial class BusClient : IBus
         }
     }
 
-    internal void SendTrigger(string sender, string @event, Payload data, MessageHeaders? headers, bool retain)
+    /// <summary>Writes a TRIGGER of one event (<paramref name="events"/> null) or of several; a trigger that finds the
+    /// offline buffer full is dropped and counted.</summary>
+    internal void SendTrigger(string sender, string? @event, IReadOnlyList<string>? events, Payload data, MessageHeaders? headers, bool retain)
     {
+        var flags = retain ? Protocol.TriggerRetain : (byte)0;
         lock (_out.Sync)
         {
             if (_out.IsFull)
@@ -409,22 +412,15 @@ public sealed partial class BusClient : IBus
                 return;
             }
 
-            Frames.Trigger(_out.Writer, _crc, sender, @event, retain ? Protocol.TriggerRetain : (byte)0, headers, data);
-            _out.Commit();
-        }
-    }
-
-    internal void SendTrigger(string sender, IReadOnlyList<string> events, Payload data, MessageHeaders? headers, bool retain)
-    {
-        lock (_out.Sync)
-        {
-            if (_out.IsFull)
+            if (events is null)
             {
-                Counters.AddOfflineDrop();
-                return;
+                Frames.Trigger(_out.Writer, _crc, sender, @event!, flags, headers, data);
+            }
+            else
+            {
+                Frames.Trigger(_out.Writer, _crc, sender, events, flags, headers, data);
             }
 
-            Frames.Trigger(_out.Writer, _crc, sender, events, retain ? Protocol.TriggerRetain : (byte)0, headers, data);
             _out.Commit();
         }
     }

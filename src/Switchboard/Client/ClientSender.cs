@@ -35,7 +35,7 @@ internal sealed class ClientSender : ClientRegistration, ISender
     public ValueTask TriggerAsync(string @event, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default)
     {
         Check(@event);
-        _client.SendTrigger(Name, @event, data, headers, retain);
+        _client.SendTrigger(Name, @event, null, data, headers, retain);
         return default;
     }
 
@@ -47,7 +47,7 @@ internal sealed class ClientSender : ClientRegistration, ISender
             Check(e);
         }
 
-        _client.SendTrigger(Name, events, data, headers, retain);
+        _client.SendTrigger(Name, null, events, data, headers, retain);
         return default;
     }
 
