@@ -396,7 +396,7 @@ internal sealed partial class BrokerConnection
         var (offset, length) = r.PayloadRange("data");
         r.End();
         var data = length == 0 ? default : new Payload(frame.Slice(offset, length)); // lent: copied where it is kept
-        if (TryEndForwarded(id, out var forwarded))
+        if (TryEndForwarded(id, null, out var forwarded))
         {
             if (status == Protocol.ReplyOk)
             {
@@ -575,45 +575,68 @@ internal sealed partial class BrokerConnection
     /// <summary>Relays a request from another client to this one (see <see cref="ForwardedRequest"/>).</summary>
     private void Forward(BrokerConnection asker, uint askerId, string sender, string request, MessageHeaders headers, Payload data, TimeSpan wait)
     {
-        var id = Interlocked.Increment(ref _nextOutgoingId);
         var forwarded = RentForwarded();
-        forwarded.Prepare(asker, askerId, id, sender, request, wait);
-        // Counted and findable before the timer can fire: a timeout that ran before the entry existed would be lost.
-        Interlocked.Increment(ref _forwardedCount);
-        Interlocked.Increment(ref asker._askedCount);
+        uint id;
         lock (_forwarded)
         {
-            _forwarded[id] = forwarded;
-        }
-
-        forwarded.Arm();
-        lock (Outbound.Sync)
-        {
-            if (!Outbound.IsCompleted)
+            if (_forwardingClosed)
             {
-                Frames.Incoming(Outbound.Writer, Crc, FrameType.RequestIn, id, sender, request, headers, data);
-                Outbound.Commit();
-                return;
+                id = 0; // this connection's close already ended its relayed requests: none may start now
+            }
+            else
+            {
+                // Counted and findable before the timer can fire: a timeout that ran before the entry existed would be
+                // lost. Ids wrap after 2^32; one still waiting (a request may wait ~49 days) is skipped, never replaced.
+                do
+                {
+                    id = Interlocked.Increment(ref _nextOutgoingId);
+                }
+                while (id == 0 || _forwarded.ContainsKey(id) || _awaitingReply.ContainsKey(id));
+
+                forwarded.Prepare(asker, askerId, id, sender, request, wait);
+                _forwarded.Add(id, forwarded);
+                Interlocked.Increment(ref _forwardedCount);
+                Interlocked.Increment(ref asker._askedCount);
             }
         }
 
-        if (TryEndForwarded(id, out _))
+        if (id != 0)
         {
-            forwarded.Fail($"The connection of client '{ClientName}' is closing.");
-            ReturnForwarded(forwarded);
+            forwarded.Arm();
+            lock (Outbound.Sync)
+            {
+                if (!Outbound.IsCompleted)
+                {
+                    Frames.Incoming(Outbound.Writer, Crc, FrameType.RequestIn, id, sender, request, headers, data);
+                    Outbound.Commit();
+                    return;
+                }
+            }
+
+            if (!TryEndForwarded(id, forwarded, out _))
+            {
+                return; // ended meanwhile by whoever removed it (its timeout, the close sweep)
+            }
         }
+
+        var error = Router.HandlerFailed(sender, request, $"The connection of client '{ClientName}' is closing.");
+        asker.SendReply(askerId, error.Code, error.Message, default);
+        ReturnForwarded(forwarded);
     }
 
     /// <summary>Ends a relayed request: true for the one caller that removes it from the table, which then answers the
-    /// asker and hands it back with <see cref="ReturnForwarded"/>.</summary>
-    internal bool TryEndForwarded(uint id, out ForwardedRequest forwarded)
+    /// asker and hands it back with <see cref="ReturnForwarded"/>. With <paramref name="expected"/>, only if the entry is
+    /// that object (a timer left over from an earlier use must not end another request).</summary>
+    internal bool TryEndForwarded(uint id, ForwardedRequest? expected, out ForwardedRequest forwarded)
     {
         lock (_forwarded)
         {
-            if (!_forwarded.Remove(id, out forwarded!))
+            if (!_forwarded.TryGetValue(id, out forwarded!) || (expected is not null && forwarded != expected))
             {
                 return false;
             }
+
+            _forwarded.Remove(id);
         }
 
         Interlocked.Decrement(ref _forwardedCount);
@@ -643,6 +666,7 @@ internal sealed partial class BrokerConnection
         {
             if (!_forwardedPoolClosed && _forwardedPool.Count < MaxPooledForwarded)
             {
+                forwarded.Clear(); // holds no asker connection or names while it waits
                 _forwardedPool.Push(forwarded);
                 return;
             }
@@ -676,18 +700,20 @@ internal sealed partial class BrokerConnection
     /// so an asker that leaves many unanswered requests does not leave them held until their timeouts.</summary>
     internal void DropRequestsFrom(BrokerConnection asker)
     {
-        foreach (var forwarded in EndForwarded(static (request, asker) => request.Asker == asker, asker))
+        foreach (var forwarded in EndForwarded(static (request, asker) => request.Asker == asker, asker, close: false))
         {
             ReturnForwarded(forwarded);
         }
     }
 
-    /// <summary>Ends every relayed request that <paramref name="match"/> picks (see <see cref="TryEndForwarded"/>).</summary>
-    private List<ForwardedRequest> EndForwarded(Func<ForwardedRequest, BrokerConnection, bool> match, BrokerConnection argument)
+    /// <summary>Ends every relayed request that <paramref name="match"/> picks (see <see cref="TryEndForwarded"/>); with
+    /// <paramref name="close"/>, no request can be relayed to this connection afterwards.</summary>
+    private List<ForwardedRequest> EndForwarded(Func<ForwardedRequest, BrokerConnection, bool> match, BrokerConnection argument, bool close)
     {
         var ended = new List<ForwardedRequest>();
         lock (_forwarded)
         {
+            _forwardingClosed |= close;
             foreach (var (id, forwarded) in _forwarded)
             {
                 if (match(forwarded, argument))

@@ -31,6 +31,7 @@ internal sealed partial class BrokerConnection
     private readonly NameCache _names = new();
     private readonly Stack<ForwardedRequest> _forwardedPool = new();
     private bool _forwardedPoolClosed;
+    private bool _forwardingClosed;
     private const int MaxPooledForwarded = 1024;
     private int _forwardedCount;
     private int _askedCount;
@@ -123,7 +124,7 @@ internal sealed partial class BrokerConnection
                 pending.TrySetException(new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' closed before it answered."));
             }
 
-            foreach (var forwarded in EndForwarded(static (_, _) => true, this))
+            foreach (var forwarded in EndForwarded(static (_, _) => true, this, close: true))
             {
                 forwarded.Fail($"The connection of client '{ClientName}' closed before it answered.");
                 ReturnForwarded(forwarded);

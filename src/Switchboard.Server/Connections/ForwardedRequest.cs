@@ -56,6 +56,14 @@ internal sealed class ForwardedRequest : IDisposable
         Volatile.Write(ref _id, id); // after the deadline: a timer callback that reads this id reads this deadline
     }
 
+    /// <summary>Lets go of the last request's asker and names (before it waits in the pool).</summary>
+    public void Clear()
+    {
+        Asker = _answerer;
+        AskerId = 0;
+        Sender = Request = string.Empty;
+    }
+
     /// <summary>Starts the timeout (after the request is in the answerer's table, so a timer that fires at once finds it).</summary>
     public void Arm() => _timer.Change(Wait, Timeout.InfiniteTimeSpan);
 
@@ -81,7 +89,7 @@ internal sealed class ForwardedRequest : IDisposable
             if (now >= deadline)
             {
                 // Ends it only if this use is still in the table (the reply or a leaving client may have come first).
-                if (_answerer.TryEndForwarded(id, out _))
+                if (_answerer.TryEndForwarded(id, this, out _))
                 {
                     var error = Router.TimedOut(Sender, Request, Wait);
                     Asker.SendReply(AskerId, error.Code, error.Message, default);
@@ -93,13 +101,18 @@ internal sealed class ForwardedRequest : IDisposable
 
             // Early, or left over from an earlier use: wait for this use's deadline instead. If the request was
             // re-used meanwhile, arm for the new one (its own Arm may have come before this Change).
+            // Timers count whole milliseconds and may fire a little early against this clock: round the rest up, or a
+            // fire under a millisecond early would re-arm for 0 ms and spin until the deadline.
+            var remaining = TimeSpan.FromMilliseconds(Math.Ceiling(_time.GetElapsedTime(now, deadline).TotalMilliseconds));
             try
             {
-                _timer.Change(_time.GetElapsedTime(now, deadline), Timeout.InfiniteTimeSpan);
+                _timer.Change(remaining, Timeout.InfiniteTimeSpan);
             }
             catch (ObjectDisposedException)
             {
-                return; // left the pool for good (its connection closed); nothing of it is pending
+                // The system and fake providers return false after Dispose; a provider that throws instead must not
+                // crash a timer thread. A disposed one left the pool for good: nothing of it is pending.
+                return;
             }
 
             if (Id == id)

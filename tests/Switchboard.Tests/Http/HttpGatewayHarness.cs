@@ -88,6 +88,7 @@ internal sealed class HttpGatewayHarness : IAsyncDisposable
     public async Task<string> MetricsAsync(CancellationToken cancellationToken = default)
     {
         using var response = await Http.GetAsync("/metrics", cancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"GET /metrics answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}\nBroker errors:\n{string.Join("\n", LoggedErrors)}");
         Assert.Equal(200, (int)response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         return await response.Content.ReadAsStringAsync(cancellationToken);
