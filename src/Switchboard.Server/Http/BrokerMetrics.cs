@@ -155,13 +155,15 @@ internal sealed class BrokerMetrics : IDisposable
         text.Sample("switchboard_http_sse_dropped_total", SseHistoryOverruns, ("reason", "history_overrun"));
 
         text.Family("switchboard_http_responses_total", "counter", "HTTP gateway calls answered, by endpoint and status code.");
-        foreach (var ((endpoint, status), count) in _responses.OrderBy(r => r.Key.Endpoint, StringComparer.Ordinal).ThenBy(r => r.Key.Status))
+        // ToArray first: it is ConcurrentDictionary's atomic snapshot, while LINQ over the dictionary reads Count, then
+        // copies, and throws if a label was added in between (a 500 on /metrics under traffic).
+        foreach (var ((endpoint, status), count) in _responses.ToArray().OrderBy(r => r.Key.Endpoint, StringComparer.Ordinal).ThenBy(r => r.Key.Status))
         {
             text.Sample("switchboard_http_responses_total", Interlocked.Read(ref count.Value), ("endpoint", endpoint), ("code", status.ToString(CultureInfo.InvariantCulture)));
         }
 
         text.Family("switchboard_http_bus_requests_total", "counter", "POST /request calls by outcome: ok, no_sender, no_handler, handler_error, timeout, invalid (refused before asking).");
-        foreach (var (outcome, count) in _requestOutcomes.OrderBy(r => r.Key, StringComparer.Ordinal))
+        foreach (var (outcome, count) in _requestOutcomes.ToArray().OrderBy(r => r.Key, StringComparer.Ordinal))
         {
             text.Sample("switchboard_http_bus_requests_total", Interlocked.Read(ref count.Value), ("outcome", outcome));
         }
