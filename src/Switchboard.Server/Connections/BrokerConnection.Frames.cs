@@ -145,7 +145,7 @@ internal sealed partial class BrokerConnection
 
         var eventBytes = r.StringBytes("event");
         var headers = r.Headers("headers");
-        var (offset, length) = r.PayloadRange("data");
+        var data = r.LentPayload("data", frame);
         r.End();
         Span<char> senderChars = stackalloc char[senderBytes.Length];
         Span<char> eventChars = stackalloc char[Math.Min(eventBytes.Length, MaxStackName)];
@@ -159,7 +159,6 @@ internal sealed partial class BrokerConnection
             return OnTriggerSlow(frame.Span);
         }
 
-        var data = length == 0 ? default : new Payload(frame.Slice(offset, length));
         if ((flags & Protocol.TriggerRetain) != 0)
         {
             try
@@ -341,9 +340,8 @@ internal sealed partial class BrokerConnection
         var request = r.RequiredName("request", _names);
         var timeoutMs = r.U32("timeout");
         var headers = r.Headers("headers");
-        var (offset, length) = r.PayloadRange("data");
+        var data = r.LentPayload("data", frame);
         r.End();
-        var data = length == 0 ? default : new Payload(frame.Slice(offset, length));
         var timeout = timeoutMs == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(timeoutMs);
         RequestHandler handler;
         TimeSpan wait;
@@ -364,7 +362,7 @@ internal sealed partial class BrokerConnection
             return default;
         }
 
-        data = data.IsEmpty ? default : new Payload(data.Bytes.ToArray()); // the router's path keeps it past this frame
+        data = data.Detach(); // the router's path keeps it past this frame
         _ = AnswerAsync();
         return default;
 
@@ -393,9 +391,8 @@ internal sealed partial class BrokerConnection
         var status = r.U8("status");
         var code = r.String("code");
         var message = r.String("message");
-        var (offset, length) = r.PayloadRange("data");
+        var data = r.LentPayload("data", frame); // copied where it is kept
         r.End();
-        var data = length == 0 ? default : new Payload(frame.Slice(offset, length)); // lent: copied where it is kept
         if (TryEndForwarded(id, null, out var forwarded))
         {
             if (status == Protocol.ReplyOk)
@@ -413,7 +410,7 @@ internal sealed partial class BrokerConnection
         {
             if (status == Protocol.ReplyOk)
             {
-                pending.TrySetResult(data.IsEmpty ? default : new Payload(data.Bytes.ToArray()));
+                pending.TrySetResult(data.Detach());
             }
             else if (code is ErrorCodes.HandlerError or "" or null)
             {
@@ -639,10 +636,16 @@ internal sealed partial class BrokerConnection
             _forwarded.Remove(id);
         }
 
+        OnForwardedEnded(forwarded);
+        return true;
+    }
+
+    /// <summary>The bookkeeping of a relayed request taken out of the table: counts, and its timer stopped.</summary>
+    private void OnForwardedEnded(ForwardedRequest forwarded)
+    {
         Interlocked.Decrement(ref _forwardedCount);
         forwarded.Disarm();
         forwarded.Asker.OnAskedEnded();
-        return true;
     }
 
     private ForwardedRequest RentForwarded()
@@ -726,9 +729,7 @@ internal sealed partial class BrokerConnection
 
         foreach (var forwarded in ended)
         {
-            Interlocked.Decrement(ref _forwardedCount);
-            forwarded.Disarm();
-            forwarded.Asker.OnAskedEnded();
+            OnForwardedEnded(forwarded);
         }
 
         return ended;

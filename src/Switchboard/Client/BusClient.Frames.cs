@@ -21,9 +21,8 @@ public sealed partial class BusClient
                 var sender = _names.Get(r.StringBytes("sender"));
                 var @event = _names.Get(r.StringBytes("event"));
                 var headers = r.Headers("headers");
-                var (offset, length) = r.PayloadRange("data");
+                var data = r.LentPayload("data", frame);
                 r.End();
-                var data = length == 0 ? default : new Payload(frame.Slice(offset, length));
                 return _listeners.TryGetValue(id, out var listener)
                     ? listener.Listener.DeliverAsync(new BusMessage(sender, @event, data, headers) { IsBorrowed = true })
                     : default;

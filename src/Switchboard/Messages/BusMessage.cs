@@ -37,7 +37,7 @@ public readonly record struct BusMessage
 
     /// <summary>This message with its payload copied into memory of its own (a no-op unless borrowed).</summary>
     internal BusMessage Detach() =>
-        IsBorrowed ? new BusMessage(Sender, Event, Data.IsEmpty ? default : new Payload(Data.Bytes.ToArray()), Headers) : this;
+        IsBorrowed ? new BusMessage(Sender, Event, Data.Detach(), Headers) : this;
 
     /// <summary>True when the event is a channel event.</summary>
     public bool IsChannel => NameRules.IsChannel(Event);

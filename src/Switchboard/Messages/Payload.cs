@@ -31,6 +31,9 @@ public readonly struct Payload : IEquatable<Payload>
     /// <summary>True when there are no bytes.</summary>
     public bool IsEmpty => Bytes.IsEmpty;
 
+    /// <summary>This payload in memory of its own (a lent payload copied before it is kept).</summary>
+    internal Payload Detach() => IsEmpty ? default : new Payload(Bytes.ToArray());
+
     /// <summary>Wraps raw bytes without copying.</summary>
     public static Payload From(ReadOnlyMemory<byte> bytes) => new(bytes);
 

@@ -91,11 +91,12 @@ public ref struct SpanReader
         return Take(length, field);
     }
 
-    /// <summary>Reads a payload's position in the body, to slice the frame's memory without copying.</summary>
-    public (int Offset, int Length) PayloadRange(string field)
+    /// <summary>Reads a payload lent from <paramref name="frame"/> (the memory this reader reads): no copy, valid only
+    /// while the frame is; whoever keeps it copies it (<see cref="Payload.Detach"/>).</summary>
+    public Payload LentPayload(string field, ReadOnlyMemory<byte> frame)
     {
         var bytes = PayloadBytes(field);
-        return (_position - bytes.Length, bytes.Length);
+        return bytes.IsEmpty ? default : new Payload(frame.Slice(_position - bytes.Length, bytes.Length));
     }
 
     /// <summary>Reads a payload into new memory.</summary>
