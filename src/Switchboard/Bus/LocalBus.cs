@@ -44,7 +44,15 @@ public sealed class LocalBus : IBus
     public async ValueTask<ISender> AddSenderAsync(string name, IReadOnlyList<string> events, Dictionary<string, RequestHandler>? requests = null, SenderOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return await _router.AddSenderAsync(_session, name, events, requests, options);
+        // Application handlers may block: they run on handler threads, so a request's timeout holds and the asker's
+        // thread is not the one blocked.
+        var offloaded = requests?.ToDictionary(r => r.Key, r => r.Value is null ? r.Value! : HandlerThreads.Offload(r.Value), StringComparer.Ordinal);
+        if (options?.DefaultRequestHandler is { } fallback)
+        {
+            options = options with { DefaultRequestHandler = HandlerThreads.Offload(fallback) };
+        }
+
+        return await _router.AddSenderAsync(_session, name, events, offloaded, options);
     }
 
     /// <inheritdoc />
@@ -70,7 +78,8 @@ public sealed class LocalBus : IBus
     public ValueTask<IProducer> AddProducerAsync(IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult<IProducer>(_router.AddProducer(_session, topics, handler, options));
+        ArgumentNullException.ThrowIfNull(handler);
+        return ValueTask.FromResult<IProducer>(_router.AddProducer(_session, topics, HandlerThreads.Offload(handler), options));
     }
 
     /// <inheritdoc />

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Switchboard.Client;
+using Switchboard.Routing;
 using Switchboard.Wire;
 
 namespace Switchboard;
@@ -97,7 +98,8 @@ public sealed partial class BusClient
                 var headers = r.Headers("headers");
                 var data = r.Payload("data");
                 r.End();
-                _ = AnswerAsync(id, sender, request, headers, data);
+                // Handlers may block: they run on handler threads, never on this read loop.
+                HandlerThreads.Run(_ => _ = AnswerAsync(id, sender, request, headers, data), null);
                 return default;
             }
 
@@ -109,7 +111,7 @@ public sealed partial class BusClient
                 var headers = r.Headers("headers");
                 var data = r.Payload("data");
                 r.End();
-                _ = ProduceAsync(id, producer, topic, headers, data);
+                HandlerThreads.Run(_ => _ = ProduceAsync(id, producer, topic, headers, data), null);
                 return default;
             }
 

@@ -153,7 +153,7 @@ public sealed partial class BusClient : IBus
         Router.ValidateSubscription(sender, @event);
         options ??= _options.Bus.DefaultListenerOptions;
         options.Validate();
-        var listener = new Listener(Counters, _log, sender, @event, handler, options);
+        var listener = new Listener(Counters, _log, sender, @event, handler, options) { OffDeliveringThread = true };
         var registration = new ClientListener(NextId(), listener, null, options.ReceiveRetained);
         listener.Unregister = _ => RemoveAsync(registration);
         await RegisterAsync(registration, cancellationToken);
@@ -167,7 +167,7 @@ public sealed partial class BusClient : IBus
         NameRules.ValidateTopic(topic);
         options ??= _options.Bus.DefaultListenerOptions;
         options.Validate();
-        var listener = new Listener(Counters, _log, null, topic, handler, options, "result listener");
+        var listener = new Listener(Counters, _log, null, topic, handler, options, "result listener") { OffDeliveringThread = true };
         var registration = new ClientListener(NextId(), listener, topic, retained: false);
         listener.Unregister = _ => RemoveAsync(registration);
         await RegisterAsync(registration, cancellationToken);

@@ -16,9 +16,15 @@ namespace Switchboard.Routing;
 /// one of the two sees the other). Messages from one publisher thus keep their order.</para>
 /// <para>With <see cref="ListenerOptions.MaxConcurrency"/> above 1, workers read the queue in parallel; without a
 /// callback, the application reads it.</para>
+/// <para>Callbacks that do not run on the delivering thread run on <see cref="HandlerThreads"/>, never on the .NET
+/// thread pool: a callback that blocks then holds one dedicated thread, and <c>MaxConcurrency = N</c> blocking
+/// callbacks really run N at once. A listener fed by a socket read loop (<see cref="OffDeliveringThread"/>) never runs
+/// its callback on that loop, unless it asked to run inline (<see cref="ListenerOptions.Unbounded"/>, or
+/// <see cref="ListenerOptions.BorrowData"/>), so a slow callback delays no other listener and no heartbeat.</para>
 /// </remarks>
 internal sealed class Listener : Subscription, IListenerQueue
 {
+    private static readonly Action<object?> DrainOnHandlerThread = static state => ((Listener)state!).Drain();
     private readonly BusCounters _counters;
     private readonly ILogger _log;
     private readonly MessageHandler? _handler;
@@ -62,6 +68,11 @@ internal sealed class Listener : Subscription, IListenerQueue
     }
 
     public string Kind { get; }
+
+    /// <summary>Set by a bus whose deliveries come from a socket read loop: a callback never runs on the delivering
+    /// thread, unless the listener asked to run inline (<see cref="ListenerOptions.Unbounded"/>, or
+    /// <see cref="ListenerOptions.BorrowData"/> with a lent payload).</summary>
+    internal bool OffDeliveringThread { get; init; }
 
     /// <summary>True for <see cref="ListenerOptions.Unbounded"/> callback listeners, which a trigger may call directly.</summary>
     internal bool IsInline => _inline;
@@ -123,7 +134,7 @@ internal sealed class Listener : Subscription, IListenerQueue
             return RunConcurrently(message);
         }
 
-        if (_handler is not null && _workers.Length == 0
+        if (_handler is not null && _workers.Length == 0 && !OffDeliveringThread
             && Volatile.Read(ref _pending) <= 0
             && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
         {
@@ -205,10 +216,10 @@ internal sealed class Listener : Subscription, IListenerQueue
         }
 
         // The callback went asynchronous: it keeps the listener until it finishes, then drains what queued meanwhile.
-        _ = FinishThenDrainAsync(pending);
+        _ = FinishThenReleaseAsync(pending);
     }
 
-    private async Task FinishThenDrainAsync(ValueTask pending)
+    private async Task FinishThenReleaseAsync(ValueTask pending)
     {
         try
         {
@@ -219,7 +230,7 @@ internal sealed class Listener : Subscription, IListenerQueue
             OnFault(ex);
         }
 
-        await DrainAsync();
+        Release();
     }
 
     private void Observe(ValueTask completed)
@@ -239,7 +250,7 @@ internal sealed class Listener : Subscription, IListenerQueue
         Interlocked.Exchange(ref _running, 0);
         if (Volatile.Read(ref _pending) > 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
         {
-            _ = Task.Run(DrainAsync);
+            HandlerThreads.Run(DrainOnHandlerThread, this);
         }
     }
 
@@ -286,12 +297,13 @@ internal sealed class Listener : Subscription, IListenerQueue
         Interlocked.Increment(ref _pending);
         if (_handler is not null && _workers.Length == 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
         {
-            _ = Task.Run(DrainAsync);
+            HandlerThreads.Run(DrainOnHandlerThread, this);
         }
     }
 
-    /// <summary>Runs queued messages through the callback; called only by the thread that holds <c>_running</c>.</summary>
-    private async Task DrainAsync()
+    /// <summary>Runs queued messages through the callback, on a handler thread; called only by the holder of
+    /// <c>_running</c>. A callback that goes asynchronous keeps <c>_running</c> and releases it when it finishes.</summary>
+    private void Drain()
     {
         while (true)
         {
@@ -304,13 +316,10 @@ internal sealed class Listener : Subscription, IListenerQueue
                     continue;
                 }
 
-                try
+                if (!RunOne(message, out var stillRunning))
                 {
-                    await _handler!(message, _closing.Token);
-                }
-                catch (Exception ex)
-                {
-                    OnFault(ex);
+                    _ = FinishThenReleaseAsync(stillRunning);
+                    return;
                 }
             }
 
@@ -322,20 +331,54 @@ internal sealed class Listener : Subscription, IListenerQueue
         }
     }
 
-    private async Task WorkAsync()
+    /// <summary>Calls the callback; false when it went asynchronous (<paramref name="stillRunning"/> is then its task).</summary>
+    private bool RunOne(in BusMessage message, out ValueTask stillRunning)
     {
+        stillRunning = default;
+        ValueTask pending;
         try
         {
-            await foreach (var message in _queue.Reader.ReadAllAsync(_closing.Token))
+            pending = _handler!(message, _closing.Token);
+        }
+        catch (Exception ex)
+        {
+            OnFault(ex);
+            return true;
+        }
+
+        if (!pending.IsCompleted)
+        {
+            stillRunning = pending;
+            return false;
+        }
+
+        if (!pending.IsCompletedSuccessfully)
+        {
+            Observe(pending);
+        }
+
+        return true;
+    }
+
+    /// <summary>One of <see cref="ListenerOptions.MaxConcurrency"/> workers: waits for a message without a thread, then
+    /// runs callbacks on a handler thread until the queue is empty or a callback goes asynchronous.</summary>
+    private async Task WorkAsync()
+    {
+        var reader = _queue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_closing.Token))
             {
-                Interlocked.Decrement(ref _pending);
-                try
+                if (!reader.TryRead(out var first))
                 {
-                    await _handler!(message, _closing.Token);
+                    continue;
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !_closing.IsCancellationRequested)
+
+                var burst = new WorkerBurst(this, first);
+                HandlerThreads.Run(static state => ((WorkerBurst)state!).Run(), burst);
+                if (await burst.Task is { } stillRunning)
                 {
-                    OnFault(ex);
+                    await ObserveLaterAsync(new ValueTask(stillRunning));
                 }
             }
         }
@@ -345,6 +388,41 @@ internal sealed class Listener : Subscription, IListenerQueue
         catch (ListenerOverflowException)
         {
             // Cut: Completion already carries the error.
+        }
+    }
+
+    /// <summary>A worker's run of callbacks on a handler thread; completes with the callback that went asynchronous, if one did.</summary>
+    private sealed class WorkerBurst : TaskCompletionSource<Task?>
+    {
+        private readonly Listener _owner;
+        private readonly BusMessage _first;
+
+        public WorkerBurst(Listener owner, BusMessage first)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            _owner = owner;
+            _first = first;
+        }
+
+        public void Run()
+        {
+            var message = _first;
+            do
+            {
+                Interlocked.Decrement(ref _owner._pending);
+                if (_owner._closing.IsCancellationRequested)
+                {
+                    _owner.CountDrop();
+                }
+                else if (!_owner.RunOne(message, out var stillRunning))
+                {
+                    TrySetResult(stillRunning.AsTask());
+                    return;
+                }
+            }
+            while (_owner._queue.Reader.TryRead(out message));
+
+            TrySetResult(null);
         }
     }
 

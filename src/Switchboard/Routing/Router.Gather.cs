@@ -116,8 +116,8 @@ internal sealed partial class Router
 
     private static async Task RunProducerAsync(LocalGather call, ProducerRegistration producer, GatherRequest request)
     {
-        // Producers are free to block (seed 000's producers sleep): each runs off the caller's thread.
-        await Task.Yield();
+        // Producers are free to block (seed 000's producers sleep): an application's producer runs on a handler thread
+        // (LocalBus and BusClient offload it), a broker's forwarder only writes a frame.
         try
         {
             var result = await producer.Handler(request, call.ProducerToken);
