@@ -13,15 +13,22 @@ public sealed partial class BusClient
     private Task _runner = Task.CompletedTask;
     private Task _heartbeat = Task.CompletedTask;
 
-    /// <summary>The first connection: every address once, in order; failing all is an error naming each failure.</summary>
+    /// <summary>The first connection: every address once, in order. Failing all is an error naming each failure, or,
+    /// with <see cref="BusClientOptions.RetryInitialConnect"/>, the start of reconnecting in the background.</summary>
     private async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            throw new InvalidOperationException("This BusClient was already connected; it reconnects by itself.");
+        }
+
         var failures = new List<string>();
         foreach (var address in _addresses)
         {
             try
             {
                 var connection = await OpenAsync(address, cancellationToken);
+                await ConfirmedAsync(connection);
                 _runner = RunAsync(connection);
                 _heartbeat = RunHeartbeatAsync();
                 Connected?.Invoke(this, new ConnectionEventArgs(address.Text, null));
@@ -30,10 +37,22 @@ public sealed partial class BusClient
             catch (Exception ex) when (ex is SocketException or IOException or System.Net.WebSockets.WebSocketException or TimeoutException or OperationCanceledException or SwitchboardException && !cancellationToken.IsCancellationRequested)
             {
                 failures.Add($"{address}: {ex.Message}");
+                if (ex is SwitchboardException { Code: ErrorCodes.Unauthorized })
+                {
+                    break; // retrying refused credentials cannot help
+                }
             }
         }
 
-        throw new SwitchboardException("connect_failed", $"Could not connect to any broker: {string.Join("; ", failures)}");
+        var error = new SwitchboardException(ErrorCodes.ConnectFailed, $"Could not connect to any broker: {string.Join("; ", failures)}");
+        if (!_options.RetryInitialConnect || failures.Any(f => f.Contains(ErrorCodes.Unauthorized, StringComparison.Ordinal)))
+        {
+            throw error;
+        }
+
+        _log.LogWarning("{Message}. Retrying in the background (RetryInitialConnect); work is buffered until then.", error.Message);
+        _runner = RunAsync(null);
+        _heartbeat = RunHeartbeatAsync();
     }
 
     /// <summary>Opens a socket, shakes hands, registers everything again and starts the loops.</summary>
@@ -66,7 +85,7 @@ public sealed partial class BusClient
             await stream.FlushAsync(timeout.Token);
             var parser = new FrameParser(_options.MaxFrameSize);
             await ReadWelcomeAsync(connection, parser, timeout.Token);
-            await ActivateAsync(connection);
+            connection.Replayed = await ActivateAsync(connection);
             connection.Reading = ReadLoopAsync(connection, parser);
             connection.Writing = WriteLoopAsync(connection);
             return connection;
@@ -152,9 +171,10 @@ public sealed partial class BusClient
     /// Makes <paramref name="connection"/> current and registers every registration again, written to the socket
     /// directly so that it precedes whatever waited in the outbound buffer meanwhile (triggers of those senders).
     /// </summary>
-    private async Task ActivateAsync(Connection connection)
+    private async Task<Task> ActivateAsync(Connection connection)
     {
         var replay = new ArrayBufferWriter<byte>(1024);
+        var confirmations = new List<Task>();
         lock (_state)
         {
             foreach (var registration in _registrations)
@@ -165,7 +185,9 @@ public sealed partial class BusClient
                 }
 
                 var correlation = NextId();
-                _pending[correlation] = new ReplayCall(this, registration);
+                var call = new ReplayCall(this, registration);
+                _pending[correlation] = call;
+                confirmations.Add(call.Answered);
                 registration.WriteRegistration(replay, _crc, correlation);
             }
 
@@ -176,6 +198,8 @@ public sealed partial class BusClient
         {
             await connection.Stream.WriteAsync(replay.WrittenMemory, connection.Token);
         }
+
+        return Task.WhenAll(confirmations);
     }
 
     private async Task ReadLoopAsync(Connection connection, FrameParser parser)
@@ -204,19 +228,19 @@ public sealed partial class BusClient
 
                 if (result.IsCompleted)
                 {
-                    connection.CloseReason ??= "the broker closed the connection";
+                    connection.End(ConnectionLoss.Lost, "the broker closed the connection without notice");
                     return;
                 }
             }
         }
         catch (ProtocolException ex)
         {
-            connection.CloseReason ??= $"the broker broke the protocol: {ex.Message}";
+            connection.End(ConnectionLoss.ProtocolError, $"the broker broke the protocol: {ex.Message}");
             _log.LogWarning("Broker {Address} broke the protocol: {Message}", connection.Address, ex.Message);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
-            connection.CloseReason ??= ex.Message;
+            connection.End(ConnectionLoss.Lost, ex.Message);
         }
         finally
         {
@@ -276,7 +300,7 @@ public sealed partial class BusClient
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
-            connection.CloseReason ??= $"write failed: {ex.Message}";
+            connection.End(ConnectionLoss.Lost, $"write failed: {ex.Message}");
         }
         finally
         {
@@ -303,7 +327,7 @@ public sealed partial class BusClient
                 if (time.GetElapsedTime(connection.LastReceived, now) > interval * _options.HeartbeatMisses)
                 {
                     _log.LogWarning("Broker {Address} missed its heartbeats; reconnecting.", connection.Address);
-                    connection.CloseReason ??= "heartbeat timeout";
+                    connection.End(ConnectionLoss.HeartbeatTimeout, "heartbeat timeout");
                     connection.Abort("heartbeat timeout");
                 }
                 else if (time.GetElapsedTime(connection.LastReceived, now) >= interval / 2)
@@ -351,7 +375,22 @@ public sealed partial class BusClient
 
         public Task Writing { get; set; } = Task.CompletedTask;
 
-        public string? CloseReason { get; set; }
+        public string? CloseReason { get; private set; }
+
+        public ConnectionLoss? Loss { get; private set; }
+
+        /// <summary>Every registration sent again on this connection, confirmed (or refused) by the broker.</summary>
+        public Task Replayed { get; set; } = Task.CompletedTask;
+
+        /// <summary>Records why the connection ends; the first cause wins.</summary>
+        public void End(ConnectionLoss loss, string reason)
+        {
+            if (CloseReason is null)
+            {
+                Loss = loss;
+                CloseReason = reason;
+            }
+        }
 
         public long LastReceived => Volatile.Read(ref _lastReceived);
 
@@ -361,7 +400,7 @@ public sealed partial class BusClient
 
         public void Abort(string reason)
         {
-            CloseReason ??= reason;
+            End(ConnectionLoss.Lost, reason);
             try
             {
                 _cancel.Cancel();
@@ -386,6 +425,7 @@ public sealed partial class BusClient
     {
         private readonly BusClient _client;
         private readonly Client.ClientRegistration _registration;
+        private readonly TaskCompletionSource _answered = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public ReplayCall(BusClient client, Client.ClientRegistration registration)
         {
@@ -393,11 +433,20 @@ public sealed partial class BusClient
             _registration = registration;
         }
 
-        public void Complete(object? result) => _registration.Complete(result);
+        /// <summary>Completes when the broker answered (accepted or refused), or the connection ended first.</summary>
+        public Task Answered => _answered.Task;
+
+        public void Complete(object? result)
+        {
+            _registration.Complete(result);
+            _answered.TrySetResult();
+        }
 
         public void Fail(Exception error)
         {
-            if (_registration.Registered.IsCompleted && error is SwitchboardException refusal)
+            _answered.TrySetResult();
+            var seenByCaller = _registration.Registered.IsCompleted || _registration.Buffered;
+            if (seenByCaller && error is SwitchboardException { Code: not ErrorCodes.ConnectionLost } refusal)
             {
                 // It was registered before the reconnect and the broker refused it now (its name was taken meanwhile).
                 _client._log.LogWarning("After reconnecting, the broker refused a registration again: {Message}", refusal.Message);

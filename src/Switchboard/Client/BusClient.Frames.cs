@@ -61,7 +61,7 @@ public sealed partial class BusClient
 
                 if (fatal)
                 {
-                    connection.CloseReason ??= $"{code}: {message}";
+                    connection.End(ConnectionLoss.ClosedByBroker, $"{code}: {message}");
                 }
 
                 return default;
@@ -209,7 +209,7 @@ public sealed partial class BusClient
             {
                 var reason = r.String("reason");
                 _log.LogInformation("Broker {Address} is going away ({Reason}); moving to another broker.", connection.Address, reason);
-                connection.CloseReason ??= $"the broker is going away ({reason})";
+                connection.End(ConnectionLoss.BrokerShutdown, $"the broker is going away ({reason})");
                 // Leave cleanly, so no last will fires for a planned move; the reconnect registers everything elsewhere.
                 lock (_out.Sync)
                 {

@@ -5,27 +5,56 @@ namespace Switchboard;
 
 public sealed partial class BusClient
 {
-    /// <summary>Keeps the client connected: waits for the connection to end, then reconnects with back-off and jitter.</summary>
-    private async Task RunAsync(Connection connection)
+    /// <summary>Keeps the client connected: waits for the connection to end, then reconnects with back-off and jitter.
+    /// <paramref name="connection"/> is null when the first connection is still to be made (<see cref="BusClientOptions.RetryInitialConnect"/>).</summary>
+    private async Task RunAsync(Connection? connection)
     {
+        var first = connection is null;
         while (true)
         {
-            await Task.WhenAll(connection.Reading, connection.Writing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            OnLost(connection);
-            if (_disposing.IsCancellationRequested)
+            if (connection is not null)
+            {
+                await Task.WhenAll(connection.Reading, connection.Writing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                OnLost(connection);
+                if (_disposing.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
+
+            connection = await ReconnectAsync();
+            if (connection is null)
             {
                 return;
             }
 
-            var next = await ReconnectAsync();
-            if (next is null)
+            if (await ConfirmedAsync(connection))
             {
-                return;
+                var args = new ConnectionEventArgs(connection.Address.Text, null);
+                (first ? Connected : Reconnected)?.Invoke(this, args);
+                first = false;
             }
-
-            connection = next;
-            Reconnected?.Invoke(this, new ConnectionEventArgs(next.Address.Text, null));
         }
+    }
+
+    /// <summary>Waits until the broker answered every registration sent again on <paramref name="connection"/>, so that
+    /// whoever hears of the reconnect finds them registered; false if the connection ended meanwhile.</summary>
+    private async Task<bool> ConfirmedAsync(Connection connection)
+    {
+        try
+        {
+            await connection.Replayed.WaitAsync(_options.ConnectTimeout, _options.Bus.TimeProvider, connection.Token);
+        }
+        catch (TimeoutException)
+        {
+            _log.LogWarning("The broker {Address} did not confirm every registration within {Timeout}; reporting the connection anyway.", connection.Address, _options.ConnectTimeout);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+
+        return !connection.Token.IsCancellationRequested;
     }
 
     /// <summary>A connection ended: frames still waiting for it are dropped (counted), calls waiting on it fail.</summary>
@@ -51,9 +80,9 @@ public sealed partial class BusClient
         }
 
         var reason = connection.CloseReason ?? "closed";
-        FailPending(new SwitchboardException("connection_lost", $"The connection to {connection.Address} was lost ({reason}) before the broker answered."));
+        FailPending(new SwitchboardException(ErrorCodes.ConnectionLost, $"The connection to {connection.Address} was lost ({reason}) before the broker answered."));
         _log.LogWarning("Lost the connection to {Address}: {Reason}. {Dropped} frames waiting for it were dropped.", connection.Address, reason, dropped);
-        Disconnected?.Invoke(this, new ConnectionEventArgs(connection.Address.Text, reason));
+        Disconnected?.Invoke(this, new ConnectionEventArgs(connection.Address.Text, reason) { Loss = connection.Loss ?? ConnectionLoss.Lost });
     }
 
     private async Task<Connection?> ReconnectAsync()
@@ -68,7 +97,7 @@ public sealed partial class BusClient
                 {
                     return await OpenAsync(address, _disposing.Token);
                 }
-                catch (SwitchboardException ex) when (ex.Code == "unauthorized")
+                catch (SwitchboardException ex) when (ex.Code == ErrorCodes.Unauthorized)
                 {
                     // Repeating refused credentials only gets the client banned; stop after three.
                     if (++refusals >= 3)

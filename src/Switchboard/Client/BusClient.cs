@@ -30,6 +30,7 @@ public sealed partial class BusClient : IBus
     private readonly bool _crc;
     private int _nextId;
     private int _disposed;
+    private int _started;
 
     private BusClient(BusAddress[] addresses, BusClientOptions options)
     {
@@ -40,13 +41,16 @@ public sealed partial class BusClient : IBus
         _log = options.Bus.LoggerFactory.CreateLogger("Switchboard.BusClient");
     }
 
-    /// <summary>Raised when the first connection is made.</summary>
+    /// <summary>Raised when the first connection is made and what was registered before it is confirmed. Subscribe
+    /// before <see cref="ConnectAsync(CancellationToken)"/> on a client made with a constructor.</summary>
     public event EventHandler<ConnectionEventArgs>? Connected;
 
-    /// <summary>Raised when the connection is lost (the client then reconnects by itself).</summary>
+    /// <summary>Raised when the connection is lost (the client then reconnects by itself); <see cref="ConnectionEventArgs.Loss"/>
+    /// tells a broker that shut down cleanly from one that crashed.</summary>
     public event EventHandler<ConnectionEventArgs>? Disconnected;
 
-    /// <summary>Raised when a lost connection is back and everything was registered again.</summary>
+    /// <summary>Raised when a lost connection is back and the broker has confirmed every registration made again, so
+    /// other clients asking the broker now see them.</summary>
     public event EventHandler<ConnectionEventArgs>? Reconnected;
 
     /// <summary>Raised for an error the broker sent that answers no call of this client (a refused trigger, a failed re-registration).</summary>
@@ -61,6 +65,37 @@ public sealed partial class BusClient : IBus
     /// <summary>The address of the broker connected to, or null.</summary>
     public string? ConnectedAddress => Volatile.Read(ref _connection)?.Address.Text;
 
+    /// <summary>A client of a broker (<c>sb://HOST:PORT</c>, <c>sb+unix:///PATH</c>, <c>ws://HOST:PORT/ws</c>), not yet
+    /// connected: subscribe to <see cref="Connected"/> and the other events, then call <see cref="ConnectAsync(CancellationToken)"/>.</summary>
+    /// <param name="address">The broker's address.</param>
+    /// <param name="options">Client settings.</param>
+    public BusClient(string address, BusClientOptions? options = null)
+        : this([BusAddress.Parse(address)], options ?? new BusClientOptions())
+    {
+    }
+
+    /// <summary>A client of the first reachable of several brokers, not yet connected; later reconnects try them all, shuffled.</summary>
+    /// <param name="addresses">The brokers' addresses.</param>
+    /// <param name="options">Client settings.</param>
+    public BusClient(IReadOnlyList<string> addresses, BusClientOptions? options = null)
+        : this(ParseAll(addresses), options ?? new BusClientOptions())
+    {
+    }
+
+    /// <summary>A client over any carrier (<see cref="BusAddress.Serial"/>, <see cref="BusAddress.FromStream"/>), not yet connected.</summary>
+    /// <param name="address">The carrier.</param>
+    /// <param name="options">Client settings.</param>
+    public BusClient(BusAddress address, BusClientOptions? options = null)
+        : this([address ?? throw new ArgumentNullException(nameof(address))], options ?? new BusClientOptions())
+    {
+    }
+
+    /// <summary>Makes the first connection and raises <see cref="Connected"/>. Fails with <c>connect_failed</c> when no
+    /// broker is reachable, unless <see cref="BusClientOptions.RetryInitialConnect"/> is set: then it returns and the
+    /// client keeps trying in the background, buffering what is registered and triggered meanwhile.</summary>
+    /// <param name="cancellationToken">Abandons connecting.</param>
+    public Task ConnectAsync(CancellationToken cancellationToken = default) => StartAsync(cancellationToken);
+
     /// <summary>Connects to a broker (<c>sb://HOST:PORT</c> or <c>sb+unix:///PATH</c>).</summary>
     /// <param name="address">The broker's address.</param>
     /// <param name="options">Client settings.</param>
@@ -72,10 +107,18 @@ public sealed partial class BusClient : IBus
     /// <param name="address">The carrier.</param>
     /// <param name="options">Client settings.</param>
     /// <param name="cancellationToken">Abandons connecting.</param>
-    public static async Task<BusClient> ConnectAsync(BusAddress address, BusClientOptions? options = null, CancellationToken cancellationToken = default)
+    public static Task<BusClient> ConnectAsync(BusAddress address, BusClientOptions? options = null, CancellationToken cancellationToken = default) =>
+        ConnectedAsync(new BusClient(address, options), cancellationToken);
+
+    /// <summary>Connects to the first reachable of several brokers; later reconnects try them all, shuffled.</summary>
+    /// <param name="addresses">The brokers' addresses.</param>
+    /// <param name="options">Client settings.</param>
+    /// <param name="cancellationToken">Abandons connecting.</param>
+    public static Task<BusClient> ConnectAsync(IReadOnlyList<string> addresses, BusClientOptions? options = null, CancellationToken cancellationToken = default) =>
+        ConnectedAsync(new BusClient(addresses, options), cancellationToken);
+
+    private static async Task<BusClient> ConnectedAsync(BusClient client, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(address);
-        var client = new BusClient([address], options ?? new BusClientOptions());
         try
         {
             await client.StartAsync(cancellationToken);
@@ -89,11 +132,7 @@ public sealed partial class BusClient : IBus
         return client;
     }
 
-    /// <summary>Connects to the first reachable of several brokers; later reconnects try them all, shuffled.</summary>
-    /// <param name="addresses">The brokers' addresses.</param>
-    /// <param name="options">Client settings.</param>
-    /// <param name="cancellationToken">Abandons connecting.</param>
-    public static async Task<BusClient> ConnectAsync(IReadOnlyList<string> addresses, BusClientOptions? options = null, CancellationToken cancellationToken = default)
+    private static BusAddress[] ParseAll(IReadOnlyList<string> addresses)
     {
         ArgumentNullException.ThrowIfNull(addresses);
         if (addresses.Count == 0)
@@ -101,18 +140,7 @@ public sealed partial class BusClient : IBus
             throw new SwitchboardException(ErrorCodes.InvalidArgument, "Give at least one broker address.");
         }
 
-        var client = new BusClient([.. addresses.Select(BusAddress.Parse)], options ?? new BusClientOptions());
-        try
-        {
-            await client.StartAsync(cancellationToken);
-        }
-        catch
-        {
-            await client.DisposeAsync();
-            throw;
-        }
-
-        return client;
+        return [.. addresses.Select(BusAddress.Parse)];
     }
 
     private uint NextId()
@@ -298,11 +326,15 @@ public sealed partial class BusClient : IBus
                 _listeners[listener.Id] = listener;
             }
 
-            _pending[correlation] = registration;
-            if (_connection is not null)
+            if (_connection is null)
             {
-                Send(output => registration.WriteRegistration(output, _crc, correlation));
+                // Offline work is buffered: the registration is sent, and confirmed, when the connection is (back) up.
+                registration.Buffered = true;
+                return;
             }
+
+            _pending[correlation] = registration;
+            Send(output => registration.WriteRegistration(output, _crc, correlation));
         }
 
         try

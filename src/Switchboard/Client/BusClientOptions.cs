@@ -21,6 +21,12 @@ public sealed record BusClientOptions
     /// <summary>How long one connection attempt (socket and handshake) may take.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Keep trying when no broker is reachable at the first connect (NATS's retry-on-failed-connect): the
+    /// connect call returns, the client connects in the background with the reconnect back-off, and what is registered,
+    /// triggered or requested meanwhile is buffered (registrations return at once; a refusal later is raised as
+    /// <see cref="BusClient.Error"/>). Off by default: the first connect fails with <c>connect_failed</c>.</summary>
+    public bool RetryInitialConnect { get; init; }
+
     /// <summary>The first reconnect delay; it doubles after each failed round, up to <see cref="MaxReconnectDelay"/>, with jitter.</summary>
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(100);
 

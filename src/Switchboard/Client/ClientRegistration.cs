@@ -13,6 +13,10 @@ internal abstract class ClientRegistration : IPendingCall
     /// <summary>Completes with the broker's OK detail the first time the broker accepts it, or fails with its refusal.</summary>
     public Task<string?> Registered => _registered.Task;
 
+    /// <summary>True when it was made while disconnected: its caller did not wait for the broker, so a refusal is
+    /// reported through <see cref="BusClient.Error"/>.</summary>
+    public bool Buffered { get; set; }
+
     /// <summary>True once removed by its owner: not registered again.</summary>
     public bool IsRemoved { get; set; }
 

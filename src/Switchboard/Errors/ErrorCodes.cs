@@ -29,4 +29,10 @@ public static class ErrorCodes
     public const string InvalidArgument = "invalid_argument";
     /// <summary>A producer name is already taken on this bus.</summary>
     public const string ProducerExists = "producer_exists";
+    /// <summary>The broker refused the client's credentials.</summary>
+    public const string Unauthorized = "unauthorized";
+    /// <summary>No broker of those given could be reached.</summary>
+    public const string ConnectFailed = "connect_failed";
+    /// <summary>The connection to the broker was lost before it answered.</summary>
+    public const string ConnectionLost = "connection_lost";
 }
