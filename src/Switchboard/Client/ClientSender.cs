@@ -9,16 +9,16 @@ namespace Switchboard.Client;
 internal sealed class ClientSender : ClientRegistration, ISender
 {
     private readonly BusClient _client;
-    private readonly FrozenSet<string> _events;
+    private readonly DeclaredEvents _events;
     private readonly FrozenDictionary<string, RequestHandler> _requests;
     private readonly SenderOptions _options;
 
-    public ClientSender(BusClient client, string name, string[] events, Dictionary<string, RequestHandler> requests, SenderOptions options)
+    public ClientSender(BusClient client, string name, DeclaredEvents events, Dictionary<string, RequestHandler> requests, SenderOptions options)
     {
         _client = client;
         Name = name;
-        Events = events;
-        _events = events.ToFrozenSet(StringComparer.Ordinal);
+        Events = events.All;
+        _events = events;
         _requests = requests.ToFrozenDictionary(StringComparer.Ordinal);
         _options = options;
     }
@@ -58,7 +58,7 @@ internal sealed class ClientSender : ClientRegistration, ISender
             throw SenderRegistration.Closed(Name, @event);
         }
 
-        if (!_events.Contains(@event))
+        if (!_events.Allows(@event))
         {
             throw SenderRegistration.UndeclaredEvent(Name, @event, Events);
         }

@@ -22,6 +22,9 @@ public static class NameRules
     /// <summary>The longest event name, pattern, topic or request name accepted.</summary>
     public const int MaxEventLength = 256;
 
+    /// <summary>The most events (and channel patterns) one sender may declare.</summary>
+    public const int MaxDeclaredEvents = 1024;
+
     /// <summary>The prefix that marks a channel event.</summary>
     public const char ChannelPrefix = '#';
 

@@ -40,37 +40,23 @@ internal sealed partial class Router
         return sender;
     }
 
-    /// <summary>Checks a sender's name, events, request names and last will; returns its events without repeats.</summary>
-    public static string[] ValidateSender(string name, IReadOnlyList<string> events, IEnumerable<string> requests, SenderOptions options)
+    /// <summary>Checks a sender's name, events (and channel patterns), request names and last will; returns what it declared, without repeats.</summary>
+    public static DeclaredEvents ValidateSender(string name, IReadOnlyList<string> events, IEnumerable<string> requests, SenderOptions options)
     {
         NameRules.ValidateSender(name);
-        ArgumentNullException.ThrowIfNull(events);
-        var declared = new List<string>(events.Count);
-        foreach (var e in events)
-        {
-            NameRules.ValidateEvent(e);
-            if (NameRules.IsReserved(e))
-            {
-                throw new SwitchboardException(ErrorCodes.ReservedName, $"Sender '{name}' declares '{e}', which only the bus itself raises (presence). Listen to it instead.");
-            }
-
-            if (!declared.Contains(e))
-            {
-                declared.Add(e);
-            }
-        }
+        var declared = DeclaredEvents.Validate(name, events);
 
         foreach (var request in requests)
         {
             NameRules.ValidateRequest(request);
         }
 
-        if (options.WillEvent is { } will && !declared.Contains(will))
+        if (options.WillEvent is { } will && !declared.Allows(will))
         {
             throw new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{name}' names '{will}' as its last will but does not declare it; add it to the sender's events.");
         }
 
-        return [.. declared];
+        return declared;
     }
 
     public async ValueTask RemoveSenderAsync(SenderRegistration sender, DisconnectReason reason)

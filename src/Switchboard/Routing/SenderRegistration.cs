@@ -1,29 +1,39 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
 
 namespace Switchboard.Routing;
 
-/// <summary>A sender registered on the router: its declared events (each with its cached targets) and its request handlers.</summary>
+/// <summary>A sender registered on the router: its declared events (each with its cached targets), the channel events
+/// it triggered through a declared pattern (cached the same way, up to <see cref="MaxMatchedSlots"/>), and its request handlers.</summary>
 internal sealed class SenderRegistration : ISender
 {
+    /// <summary>Pattern-matched channel events whose targets are cached per sender; beyond it a trigger looks its targets up afresh.</summary>
+    public const int MaxMatchedSlots = 4096;
+
     private readonly Router _router;
+    private readonly DeclaredEvents _declared;
     private readonly FrozenDictionary<string, EventSlot> _slots;
     private readonly FrozenDictionary<string, EventSlot>.AlternateLookup<ReadOnlySpan<char>> _slotsByChars;
+    private readonly ConcurrentDictionary<string, EventSlot> _matched = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, EventSlot>.AlternateLookup<ReadOnlySpan<char>> _matchedByChars;
     private readonly FrozenDictionary<string, RequestHandler> _requests;
     private int _closed;
 
-    public SenderRegistration(Router router, RouterSession session, string name, string[] events, Dictionary<string, RequestHandler> requests, SenderOptions options)
+    public SenderRegistration(Router router, RouterSession session, string name, DeclaredEvents declared, Dictionary<string, RequestHandler> requests, SenderOptions options)
     {
         _router = router;
+        _declared = declared;
         Session = session;
         Name = name;
-        Events = events;
-        _slots = events.ToFrozenDictionary(e => e, e => new EventSlot(router.Listeners, name, e), StringComparer.Ordinal);
+        Events = declared.All;
+        _slots = declared.Concrete.ToFrozenDictionary(e => e, e => new EventSlot(router.Listeners, name, e), StringComparer.Ordinal);
         _slotsByChars = _slots.GetAlternateLookup<ReadOnlySpan<char>>();
+        _matchedByChars = _matched.GetAlternateLookup<ReadOnlySpan<char>>();
         _requests = requests.ToFrozenDictionary(StringComparer.Ordinal);
         DefaultHandler = options.DefaultRequestHandler;
         WillEvent = options.WillEvent;
         WillData = options.WillData;
-        Info = new SenderInfo(name, events, [.. _requests.Keys.Order(StringComparer.Ordinal)], DefaultHandler is not null);
+        Info = new SenderInfo(name, declared.All, [.. _requests.Keys.Order(StringComparer.Ordinal)], DefaultHandler is not null);
     }
 
     public string Name { get; }
@@ -46,7 +56,8 @@ internal sealed class SenderRegistration : ISender
     public bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
 
     /// <summary>Finds a declared event by its characters, without making a string (the broker's zero-allocation trigger path).</summary>
-    public bool TryGetSlot(ReadOnlySpan<char> @event, out EventSlot slot) => _slotsByChars.TryGetValue(@event, out slot!);
+    public bool TryGetSlot(ReadOnlySpan<char> @event, out EventSlot slot) =>
+        _slotsByChars.TryGetValue(@event, out slot!) || (_declared.Patterns.Length > 0 && _matchedByChars.TryGetValue(@event, out slot!));
 
     public RequestHandler? FindHandler(string request) =>
         _requests.TryGetValue(request, out var handler) ? handler : DefaultHandler;
@@ -97,12 +108,18 @@ internal sealed class SenderRegistration : ISender
             throw Closed(Name, @event);
         }
 
-        if (_slots.TryGetValue(@event, out var slot))
+        if (_slots.TryGetValue(@event, out var slot) || _matched.TryGetValue(@event, out slot))
         {
             return slot;
         }
 
-        throw UndeclaredEvent(Name, @event, Events);
+        if (!_declared.MatchesPattern(@event))
+        {
+            throw UndeclaredEvent(Name, @event, Events);
+        }
+
+        slot = new EventSlot(_router.Listeners, Name, @event);
+        return _matched.Count < MaxMatchedSlots ? _matched.GetOrAdd(@event, slot) : slot;
     }
 
     public ValueTask DisposeAsync() => _router.RemoveSenderAsync(this, DisconnectReason.Closed);
@@ -110,8 +127,19 @@ internal sealed class SenderRegistration : ISender
     /// <summary>The error for triggering an event the sender did not declare (the same text on every kind of bus).</summary>
     internal static Exception UndeclaredEvent(string sender, string @event, IReadOnlyList<string> declared)
     {
+        if (NameRules.HasWildcards(@event))
+        {
+            NameRules.ValidatePattern(@event);
+            return new InvalidNameException(@event, $"Sender '{sender}' cannot trigger '{@event}': a trigger names one concrete event, never a wildcard (declared patterns such as '#rooms.*' let it trigger each matching event, like '#rooms.lobby').");
+        }
+
         NameRules.ValidateEvent(@event);
-        return new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{sender}' did not declare the event '{@event}'; it declared: {string.Join(", ", declared)}. Add '{@event}' to the events passed to AddSenderAsync.");
+        if (NameRules.IsReserved(@event))
+        {
+            return new SwitchboardException(ErrorCodes.ReservedName, $"Sender '{sender}' cannot trigger '{@event}': only the bus itself raises it (presence), whatever pattern the sender declared.");
+        }
+
+        return new SwitchboardException(ErrorCodes.UndeclaredEvent, $"Sender '{sender}' did not declare the event '{@event}'; it declared: {string.Join(", ", declared)}. Add '{@event}' to the events passed to AddSenderAsync, or declare a channel pattern that matches it.");
     }
 
     /// <summary>The error for triggering after the sender was removed.</summary>

@@ -27,7 +27,7 @@ public abstract partial class BusContractTests
     [InlineData("a..b", "two dots in a row")]
     [InlineData(".a", "empty token at the start")]
     [InlineData("a.", "empty token at the end")]
-    [InlineData("a.*", "wildcards are only allowed in listener patterns")]
+    [InlineData("a.*", "only channel events (starting with '#') may be declared as patterns")]
     [InlineData("a#b", "'#' may only be the first character")]
     [InlineData("#", "nothing after the channel prefix")]
     public async Task Declared_event_names_are_validated(string @event, string expected)
