@@ -34,6 +34,23 @@ public interface IBus : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the registration.</param>
     ValueTask<IListenerQueue> ListenAsync(string? sender, string? @event, ListenerOptions? options = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Registers one callback listener for several event patterns (seed 002's <c>subscribe([a, c])</c>):
+    /// <c>ListenAsync("bot", ["#a", "#c"], handler)</c>. Each message is delivered once, in order per sender as for one
+    /// pattern; patterns that could both match one event are refused (<c>invalid_argument</c>: keep the wider one).</summary>
+    /// <param name="sender">The sender to listen to, or null for any (then every pattern must be a channel pattern).</param>
+    /// <param name="events">Two or more event patterns; one is the same as the single-pattern overload.</param>
+    /// <param name="handler">Called once per message.</param>
+    /// <param name="options">Queue bound, overflow policy, concurrency, group.</param>
+    /// <param name="cancellationToken">Cancels the registration.</param>
+    ValueTask<IListener> ListenAsync(string? sender, EventPatterns events, MessageHandler handler, ListenerOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Registers one queue for several event patterns; see the callback overload.</summary>
+    /// <param name="sender">The sender to listen to, or null for any.</param>
+    /// <param name="events">The event patterns.</param>
+    /// <param name="options">Queue bound, overflow policy, group.</param>
+    /// <param name="cancellationToken">Cancels the registration.</param>
+    ValueTask<IListenerQueue> ListenAsync(string? sender, EventPatterns events, ListenerOptions? options = null, CancellationToken cancellationToken = default);
+
     /// <summary>Asks <paramref name="sender"/> for data. Fails with a <see cref="RequestFailedException"/> whose code is
     /// <c>no_sender</c> or <c>no_handler</c> at once, <c>handler_error</c> with the handler's message, or <c>timeout</c>.</summary>
     /// <param name="sender">The sender asked.</param>

@@ -6,8 +6,11 @@ public interface IListener : IAsyncDisposable
     /// <summary>The sender listened to, or null for any.</summary>
     string? Sender { get; }
 
-    /// <summary>The event pattern, or null for any.</summary>
+    /// <summary>The event pattern (the first, for a listener of several), or null for any.</summary>
     string? Event { get; }
+
+    /// <summary>Every event pattern of the listener (one, unless it was registered for several).</summary>
+    IReadOnlyList<string?> Events => [Event];
 
     /// <summary>Messages dropped for this listener by its overflow policy or because it was cut.</summary>
     long Dropped { get; }

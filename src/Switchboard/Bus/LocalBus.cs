@@ -71,6 +71,21 @@ public sealed class LocalBus : IBus
     }
 
     /// <inheritdoc />
+    public async ValueTask<IListener> ListenAsync(string? sender, EventPatterns events, MessageHandler handler, ListenerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        cancellationToken.ThrowIfCancellationRequested();
+        return await _router.AddListenerAsync(_session, sender, events, handler, options);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IListenerQueue> ListenAsync(string? sender, EventPatterns events, ListenerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return await _router.AddListenerAsync(_session, sender, events, null, options);
+    }
+
+    /// <inheritdoc />
     public ValueTask<Payload> RequestAsync(string sender, string request, Payload data = default, TimeSpan? timeout = null, MessageHeaders? headers = null, CancellationToken cancellationToken = default) =>
         _router.RequestAsync(sender, request, data, timeout, headers, cancellationToken);
 

@@ -176,6 +176,53 @@ public sealed partial class BusClient : IBus
     public async ValueTask<IListenerQueue> ListenAsync(string? sender, string? @event, ListenerOptions? options = null, CancellationToken cancellationToken = default) =>
         await AddListenerAsync(sender, @event, null, options, cancellationToken);
 
+    /// <inheritdoc />
+    public async ValueTask<IListener> ListenAsync(string? sender, EventPatterns events, MessageHandler handler, ListenerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return await AddListenerAsync(sender, events.ToArray(), handler, options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IListenerQueue> ListenAsync(string? sender, EventPatterns events, ListenerOptions? options = null, CancellationToken cancellationToken = default) =>
+        await AddListenerAsync(sender, events.ToArray(), null, options, cancellationToken);
+
+    /// <summary>One listener for several patterns: one subscription on the broker per pattern, all delivering into it.</summary>
+    private async ValueTask<Listener> AddListenerAsync(string? sender, string[] events, MessageHandler? handler, ListenerOptions? options, CancellationToken cancellationToken)
+    {
+        var patterns = Router.ValidateSubscriptions(sender, events);
+        if (patterns.Length == 1)
+        {
+            return await AddListenerAsync(sender, patterns[0], handler, options, cancellationToken);
+        }
+
+        options ??= _options.Bus.DefaultListenerOptions;
+        options.Validate();
+        var listener = new Listener(Counters, _log, sender, patterns[0], handler, options) { OffDeliveringThread = true, Patterns = patterns };
+        var registrations = Array.ConvertAll(patterns, pattern => new ClientListener(NextId(), listener, null, options.ReceiveRetained, pattern));
+        listener.Unregister = async _ =>
+        {
+            foreach (var registration in registrations)
+            {
+                await RemoveAsync(registration);
+            }
+        };
+        try
+        {
+            foreach (var registration in registrations)
+            {
+                await RegisterAsync(registration, cancellationToken);
+            }
+        }
+        catch
+        {
+            await listener.CloseAsync(null);
+            throw;
+        }
+
+        return listener;
+    }
+
     private async ValueTask<Listener> AddListenerAsync(string? sender, string? @event, MessageHandler? handler, ListenerOptions? options, CancellationToken cancellationToken)
     {
         Router.ValidateSubscription(sender, @event);

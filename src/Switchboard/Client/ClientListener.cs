@@ -8,13 +8,17 @@ namespace Switchboard.Client;
 /// subscription id are delivered into its local <see cref="Routing.Listener"/>, which keeps the queue, policy and callback.</summary>
 internal sealed class ClientListener : ClientRegistration
 {
-    public ClientListener(uint id, Listener listener, string? resultsTopic, bool retained)
+    public ClientListener(uint id, Listener listener, string? resultsTopic, bool retained, string? pattern = null)
     {
         Id = id;
         Listener = listener;
         ResultsTopic = resultsTopic;
         Retained = retained;
+        Pattern = pattern ?? listener.Event;
     }
+
+    /// <summary>The pattern this subscription registers (one of several, for a listener of several patterns).</summary>
+    public string? Pattern { get; }
 
     public uint Id { get; }
 
@@ -32,7 +36,7 @@ internal sealed class ClientListener : ClientRegistration
         }
         else
         {
-            Frames.Listen(output, crc, correlation, Id, Listener.Sender, Listener.Event, Listener.Group, Retained);
+            Frames.Listen(output, crc, correlation, Id, Listener.Sender, Pattern, Listener.Group, Retained);
         }
     }
 }

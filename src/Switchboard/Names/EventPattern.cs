@@ -6,6 +6,39 @@ namespace Switchboard;
 /// </summary>
 internal static class EventPattern
 {
+    /// <summary>True when some event name matches both patterns (a listener of several patterns must not hold two
+    /// that overlap, or a message would reach it twice).</summary>
+    public static bool Overlaps(string a, string b)
+    {
+        if (NameRules.IsChannel(a) != NameRules.IsChannel(b))
+        {
+            return false;
+        }
+
+        var offset = NameRules.IsChannel(a) ? 1 : 0;
+        var left = a[offset..].Split('.');
+        var right = b[offset..].Split('.');
+        for (var i = 0; ; i++)
+        {
+            var leftEnded = i == left.Length;
+            var rightEnded = i == right.Length;
+            if (leftEnded || rightEnded)
+            {
+                return leftEnded && rightEnded;
+            }
+
+            if (left[i] == ">" || right[i] == ">")
+            {
+                return true; // '>' takes one or more tokens and the other pattern has at least one more here
+            }
+
+            if (left[i] != "*" && right[i] != "*" && left[i] != right[i])
+            {
+                return false;
+            }
+        }
+    }
+
     public static bool IsMatch(string pattern, string eventName)
     {
         if (NameRules.IsChannel(pattern) != NameRules.IsChannel(eventName))

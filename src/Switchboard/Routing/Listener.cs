@@ -74,6 +74,12 @@ internal sealed class Listener : Subscription, IListenerQueue
     /// <see cref="ListenerOptions.BorrowData"/> with a lent payload).</summary>
     internal bool OffDeliveringThread { get; init; }
 
+    /// <summary>Every pattern, for a listener of several (fed by one <see cref="PatternFeed"/> each).</summary>
+    internal string[]? Patterns { get; init; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string?> Events => Patterns is { } patterns ? patterns : new string?[] { Event };
+
     /// <summary>True for <see cref="ListenerOptions.Unbounded"/> callback listeners, which a trigger may call directly.</summary>
     internal bool IsInline => _inline;
 

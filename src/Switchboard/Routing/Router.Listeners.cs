@@ -17,6 +17,80 @@ internal sealed partial class Router
         return listener;
     }
 
+    /// <summary>The most patterns one listener may hold.</summary>
+    public const int MaxListenerPatterns = 256;
+
+    /// <summary>Registers one listener for several patterns: each pattern is a <see cref="PatternFeed"/> in the index
+    /// feeding the one listener; the patterns do not overlap, so each message arrives once.</summary>
+    public async ValueTask<Listener> AddListenerAsync(RouterSession session, string? sender, IReadOnlyList<string> patterns, MessageHandler? handler, ListenerOptions? options)
+    {
+        var distinct = ValidateSubscriptions(sender, patterns);
+        if (distinct.Length == 1)
+        {
+            return await AddListenerAsync(session, sender, distinct[0], handler, options);
+        }
+
+        options ??= Options.DefaultListenerOptions;
+        options.Validate();
+        var listener = new Listener(Counters, Log, sender, distinct[0], handler, options) { Patterns = distinct };
+        var feeds = Array.ConvertAll(distinct, pattern => new PatternFeed(listener, sender, pattern, options.Group));
+        listener.Unregister = async _ =>
+        {
+            foreach (var feed in feeds)
+            {
+                await feed.CloseAsync(null);
+            }
+        };
+        try
+        {
+            foreach (var feed in feeds)
+            {
+                await AddSubscriptionAsync(session, feed, options.ReceiveRetained);
+            }
+        }
+        catch
+        {
+            await listener.CloseAsync(null);
+            throw;
+        }
+
+        return listener;
+    }
+
+    /// <summary>Checks the patterns of a listener of several: each as <see cref="ValidateSubscription"/> does, none null,
+    /// no two overlapping; returns them without repeats.</summary>
+    public static string[] ValidateSubscriptions(string? sender, IReadOnlyList<string> patterns)
+    {
+        if (patterns.Count == 0 || patterns.Count > MaxListenerPatterns)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"A listener of several patterns was given {patterns.Count}; give 1 to {MaxListenerPatterns}.");
+        }
+
+        var distinct = new List<string>(patterns.Count);
+        foreach (var pattern in patterns)
+        {
+            if (pattern is null)
+            {
+                throw new SwitchboardException(ErrorCodes.InvalidArgument, "A listener of several patterns cannot hold null (any event); listen with the event null alone instead.");
+            }
+
+            ValidateSubscription(sender, pattern);
+            if (distinct.Contains(pattern))
+            {
+                continue;
+            }
+
+            if (distinct.Find(other => EventPattern.Overlaps(other, pattern)) is { } overlapping)
+            {
+                throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The patterns '{overlapping}' and '{pattern}' overlap: one event could match both, and a listener receives each message once. Keep only the wider pattern, or use two listeners.");
+            }
+
+            distinct.Add(pattern);
+        }
+
+        return [.. distinct];
+    }
+
     /// <summary>Checks a listener's sender and pattern; a listener for any sender must name a channel pattern or none.</summary>
     public static void ValidateSubscription(string? sender, string? pattern)
     {
