@@ -53,6 +53,8 @@ internal sealed partial class BrokerConnection
                 return OnAddProducer(body);
             case FrameType.RemoveProducer:
                 return OnRemoveProducer(body);
+            case FrameType.ProducerTopic:
+                return OnProducerTopic(body);
             case FrameType.Gather:
                 return OnGather(body);
             case FrameType.ListenResults:
@@ -439,6 +441,32 @@ internal sealed partial class BrokerConnection
             var producer = Router.AddProducer(_session!, topics, ForwardProduce, new ProducerOptions { Name = name, Group = group });
             _producers[producer.Name] = producer;
             SendOk(correlation, producer.Name);
+        }
+        catch (SwitchboardException ex)
+        {
+            SendError(correlation, fatal: false, ex.Code, ex.Message);
+        }
+
+        return default;
+    }
+
+    private ValueTask OnProducerTopic(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.ProducerTopic);
+        var correlation = r.U32("correlation");
+        var name = r.RequiredString("producer");
+        var add = r.U8("add") != 0;
+        var topic = r.RequiredString("topic");
+        r.End();
+        try
+        {
+            if (!_producers.TryGetValue(name, out var producer))
+            {
+                throw new SwitchboardException("unknown_producer", $"This connection has no producer named '{name}'.");
+            }
+
+            Router.ChangeProducerTopic(producer, topic, add);
+            SendOk(correlation);
         }
         catch (SwitchboardException ex)
         {

@@ -21,6 +21,9 @@ internal sealed class JsonLineSubscription : Subscription
     /// <summary>The listen's <c>id</c>, echoed as <c>"listen"</c> on each event line.</summary>
     public LineId? ListenId { get; }
 
+    /// <summary>True for a <c>results</c> listen: its lines are <c>result</c> lines naming the producer and topic.</summary>
+    public bool Results { get; init; }
+
     /// <summary>The last sequence number given (written under the connection's outbound lock).</summary>
     public long Seq { get; set; }
 

@@ -217,10 +217,10 @@ internal sealed partial class JsonLinesConnection
     private void WriteEvent(JsonLineSubscription subscription, in BusMessage message, long seq)
     {
         var json = BeginLine()!;
-        json.WriteString("op", "event");
+        json.WriteString("op", subscription.Results ? "result" : "event");
         WriteId(json, subscription.ListenId, "listen");
-        json.WriteString("sender", message.Sender);
-        json.WriteString("event", message.Event);
+        json.WriteString(subscription.Results ? "producer" : "sender", message.Sender);
+        json.WriteString(subscription.Results ? "topic" : "event", message.Event);
         WriteData(json, "data", message.Data);
         json.WriteNumber("seq", seq);
         WriteHeaders(json, message.Headers);

@@ -10,7 +10,7 @@ namespace Switchboard.Server;
 /// carrying the line's <c>id</c>; the connection and its registrations stay.</summary>
 internal sealed partial class JsonLinesConnection
 {
-    private const string Verbs = "hello, sender, unsender, trigger, listen, unlisten, request, respond, producer, unproducer, gather, senders, ping, bye";
+    private const string Verbs = "hello, sender, unsender, trigger, listen, results, unlisten, request, respond, producer, topics, unproducer, gather, senders, ping, bye";
 
     private static readonly TimeSpan DefaultGatherTtl = TimeSpan.FromSeconds(1);
 
@@ -100,7 +100,7 @@ internal sealed partial class JsonLinesConnection
             case "ping":
                 SendPong(id);
                 return default;
-            case "sender" or "unsender" or "trigger" or "listen" or "unlisten" or "request" or "respond" or "producer" or "unproducer" or "gather" or "senders" or "bye":
+            case "sender" or "unsender" or "trigger" or "listen" or "results" or "unlisten" or "request" or "respond" or "producer" or "topics" or "unproducer" or "gather" or "senders" or "bye":
                 break;
             default:
                 throw new JsonLineException(JsonLineCodes.UnknownOp, $"Unknown op \"{line.Op}\"; it must be one of: {Verbs}.");
@@ -122,10 +122,12 @@ internal sealed partial class JsonLinesConnection
             "unsender" => OnUnsender(line, id),
             "trigger" => OnTrigger(line, id),
             "listen" => OnListen(line, id),
+            "results" => OnResults(line, id),
             "unlisten" => OnUnlisten(line, id),
             "request" => OnRequest(line, id),
             "respond" => OnRespond(line, id),
             "producer" => OnProducer(line, id),
+            "topics" => OnTopics(line, id),
             "unproducer" => OnUnproducer(line, id),
             "gather" => OnGather(line, id),
             "senders" => OnSenders(id),
@@ -309,6 +311,29 @@ internal sealed partial class JsonLinesConnection
         }
     }
 
+    /// <summary>Listens to every result produced on a topic, whoever gathered (seed 000's ResultListener): an ok, then
+    /// <c>{"op":"result","listen":ID,"producer":...,"topic":...,"data":...,"seq":N}</c> per result; <c>unlisten</c> ends it.</summary>
+    private ValueTask OnResults(JsonLine line, LineId? id)
+    {
+        var topic = line.RequiredString("topic");
+        NameRules.ValidateTopic(topic);
+        var key = id?.Key ?? "\0" + Interlocked.Increment(ref _unnamedListens).ToString(CultureInfo.InvariantCulture);
+        var subscription = new JsonLineSubscription(this, id, null, topic, null) { Results = true };
+        if (!_listens.TryAdd(key, subscription))
+        {
+            throw new JsonLineException(JsonLineCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"results\").");
+        }
+
+        var listener = Router.AddResultListener(_session!, topic, (message, _) =>
+        {
+            Deliver(subscription, message);
+            return default;
+        }, null);
+        subscription.Unregister = _ => listener.CloseAsync(null);
+        StartListen(subscription);
+        return default;
+    }
+
     private ValueTask OnUnlisten(JsonLine line, LineId? id)
     {
         var key = line.Key("listen");
@@ -411,6 +436,37 @@ internal sealed partial class JsonLinesConnection
         var producer = Router.AddProducer(_session!, topics, ForwardProduce, new ProducerOptions { Name = name, Group = group });
         _producers[producer.Name] = producer;
         SendOk(id, "name", producer.Name);
+        return default;
+    }
+
+    /// <summary>Adds and removes topics of a live producer (seed 000's register/deregister_result_producer), its other
+    /// topics answered throughout: <c>{"op":"topics","producer":"p1","add":["t2"],"remove":["t1"]}</c>.</summary>
+    private ValueTask OnTopics(JsonLine line, LineId? id)
+    {
+        var name = line.RequiredString("producer");
+        var add = line.Strings("add");
+        var remove = line.Strings("remove");
+        if (!_producers.TryGetValue(name, out var producer))
+        {
+            throw new JsonLineException(JsonLineCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
+        }
+
+        foreach (var topic in add.Concat(remove))
+        {
+            NameRules.ValidateTopic(topic); // every name checked before any change
+        }
+
+        foreach (var topic in add)
+        {
+            Router.ChangeProducerTopic(producer, topic, add: true);
+        }
+
+        foreach (var topic in remove)
+        {
+            Router.ChangeProducerTopic(producer, topic, add: false);
+        }
+
+        SendOk(id);
         return default;
     }
 

@@ -468,6 +468,40 @@ public sealed partial class BusClient : IBus
         }
     }
 
+    /// <summary>Tells the broker of a producer's topic change and waits for its answer; offline, the change travels with
+    /// the next registration instead.</summary>
+    internal async ValueTask ChangeProducerTopicAsync(ClientProducer producer, string topic, bool add, CancellationToken cancellationToken)
+    {
+        if (!IsConnected)
+        {
+            return;
+        }
+
+        // A registration still on its way carries the topics of when it was written: send the change after it.
+        await producer.Registered.WaitAsync(cancellationToken);
+        var id = NextId();
+        var call = new PendingCall();
+        lock (_state)
+        {
+            if (_connection is null)
+            {
+                return;
+            }
+
+            _pending[id] = call;
+            Send(output => Frames.ProducerTopic(output, _crc, id, producer.Name, add, topic));
+        }
+
+        try
+        {
+            await call.Task.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
     /// <summary>Writes a frame into the outbound buffer (sent now, or after a reconnect).</summary>
     private void Send(Action<System.Buffers.IBufferWriter<byte>> write)
     {

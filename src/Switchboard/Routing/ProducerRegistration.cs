@@ -4,6 +4,7 @@ namespace Switchboard.Routing;
 internal sealed class ProducerRegistration : IProducer
 {
     private readonly Router _router;
+    private string[] _topics;
     private int _closed;
 
     public ProducerRegistration(Router router, RouterSession session, string name, string[] topics, string? group, ProducerHandler handler)
@@ -11,14 +12,21 @@ internal sealed class ProducerRegistration : IProducer
         _router = router;
         Session = session;
         Name = name;
-        Topics = topics;
+        _topics = topics;
         Group = group;
         Handler = handler;
     }
 
     public string Name { get; }
 
-    public IReadOnlyList<string> Topics { get; }
+    public IReadOnlyList<string> Topics => Volatile.Read(ref _topics);
+
+    /// <summary>Replaced whole under the router's lock by <see cref="Router.ChangeProducerTopic"/>.</summary>
+    internal string[] TopicArray
+    {
+        get => Volatile.Read(ref _topics);
+        set => Volatile.Write(ref _topics, value);
+    }
 
     public string? Group { get; }
 
@@ -27,6 +35,20 @@ internal sealed class ProducerRegistration : IProducer
     public RouterSession Session { get; }
 
     public bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    public ValueTask AddTopicAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        _router.ChangeProducerTopic(this, topic, add: true);
+        return default;
+    }
+
+    public ValueTask RemoveTopicAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        _router.ChangeProducerTopic(this, topic, add: false);
+        return default;
+    }
 
     public ValueTask DisposeAsync()
     {

@@ -23,6 +23,11 @@ internal sealed partial class Router
             NameRules.ValidateTopic(topic);
         }
 
+        if (topics.Count > MaxProducerTopics)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"A producer was given {topics.Count} topics; a producer may answer at most {MaxProducerTopics}.");
+        }
+
         options ??= new ProducerOptions();
         if (options.Name is not null)
         {
@@ -65,6 +70,45 @@ internal sealed partial class Router
             return producer;
         }
     }
+
+    /// <summary>Adds or removes one topic of a live producer: its other topics stay answered throughout.</summary>
+    public void ChangeProducerTopic(ProducerRegistration producer, string topic, bool add)
+    {
+        NameRules.ValidateTopic(topic);
+        lock (_lock)
+        {
+            if (producer.IsClosed)
+            {
+                throw new SwitchboardException(ErrorCodes.Closed, $"The producer '{producer.Name}' was removed; it cannot change its topics.");
+            }
+
+            var topics = producer.TopicArray;
+            if (add == topics.Contains(topic))
+            {
+                return;
+            }
+
+            if (add && topics.Length >= MaxProducerTopics)
+            {
+                throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The producer '{producer.Name}' already answers {topics.Length} topics; a producer may answer at most {MaxProducerTopics}.");
+            }
+
+            producer.TopicArray = add ? [.. topics, topic] : [.. topics.Where(t => t != topic)];
+            var current = _producers.GetValueOrDefault(topic, TopicProducers.Empty);
+            var next = add ? current.With(producer) : current.Without(producer);
+            if (next.IsEmpty)
+            {
+                _producers.TryRemove(topic, out _);
+            }
+            else
+            {
+                _producers[topic] = next;
+            }
+        }
+    }
+
+    /// <summary>The most topics one producer may answer.</summary>
+    public const int MaxProducerTopics = 1024;
 
     public void RemoveProducer(ProducerRegistration producer)
     {

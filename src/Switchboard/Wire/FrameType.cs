@@ -57,6 +57,9 @@ public enum FrameType : byte
     /// <summary>A clean close: the broker removes this connection's registrations without firing last wills.</summary>
     Goodbye = 0x1D,
 
+    /// <summary>Add or remove one topic of a live producer; answered with <see cref="Ok"/> or <see cref="Error"/>.</summary>
+    ProducerTopic = 0x1E,
+
     /// <summary>The broker's answer to <see cref="Hello"/>.</summary>
     Welcome = 0x81,
 

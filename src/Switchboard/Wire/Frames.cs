@@ -51,6 +51,17 @@ public static class Frames
         w.End(output);
     }
 
+    /// <summary>PRODUCER_TOPIC: u32 corr, str producer, u8 1 = add / 0 = remove, str topic.</summary>
+    public static void ProducerTopic(IBufferWriter<byte> output, bool crc, uint correlation, string producer, bool add, string topic)
+    {
+        var w = SpanWriter.Begin(output, FrameType.ProducerTopic, 4 + SpanWriter.SizeOf(producer) + 1 + SpanWriter.SizeOf(topic), crc);
+        w.U32(correlation);
+        w.String(producer);
+        w.U8(add ? (byte)1 : (byte)0);
+        w.String(topic);
+        w.End(output);
+    }
+
     /// <summary>TRIGGER of one event: str sender, u8 flags, u16 1, str event, headers, payload.</summary>
     public static void Trigger(IBufferWriter<byte> output, bool crc, string sender, string @event, byte flags, MessageHeaders? headers, Payload data)
     {

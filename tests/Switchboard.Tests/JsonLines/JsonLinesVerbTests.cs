@@ -337,6 +337,49 @@ public sealed class JsonLinesVerbTests
     }
 
     [Fact]
+    public async Task Results_listens_to_every_gather_result_of_a_topic_whoever_gathered_and_unlisten_ends_it()
+    {
+        await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
+        await using var producers = await BusClient.ConnectAsync(host.TcpAddress!, cancellationToken: Ct);
+        await using var p1 = await producers.AddProducerAsync("prices", (r, _) => ValueTask.FromResult(Payload.Json(42)), new ProducerOptions { Name = "shop-1" }, Ct);
+        await using var script = await JsonLinesPeer.ConnectAsync(host, Ct);
+        await script.OkAsync("""{"op":"results","topic":"prices","id":"R1"}""", "R1");
+
+        var summary = await producers.GatherAsync("prices", Payload.Json("espresso"), TimeSpan.FromSeconds(5), cancellationToken: Ct).Summary;
+        Assert.Equal(["shop-1"], summary.Answered);
+        var result = await script.TakeAsync(l => l["op"]?.GetValue<string>() == "result", "the result line");
+        Assert.Equal("""{"op":"result","listen":"R1","producer":"shop-1","topic":"prices","data":42,"seq":1}""", result.ToJsonString());
+
+        await script.OkAsync("""{"op":"unlisten","listen":"R1","id":2}""", 2);
+        await producers.GatherAsync("prices", default, TimeSpan.FromSeconds(5), cancellationToken: Ct).Summary;
+        await script.SyncAsync();
+        Assert.Empty(script.Pending(l => l["op"]?.GetValue<string>() == "result"));
+        await script.ErrorAsync("""{"op":"results","topic":"bad topic","id":3}""", ErrorCodes.InvalidName, 3);
+    }
+
+    [Fact]
+    public async Task Topics_adds_and_removes_topics_of_a_live_producer()
+    {
+        await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
+        await using var p = await JsonLinesPeer.ConnectAsync(host, Ct);
+        await using var asker = await JsonLinesPeer.ConnectAsync(host, Ct);
+        await p.OkAsync("""{"op":"producer","name":"p1","topics":["t1"],"id":1}""", 1);
+        await p.OkAsync("""{"op":"topics","producer":"p1","add":["t2"],"remove":["t1"],"id":2}""", 2);
+
+        await asker.SendAsync("""{"op":"gather","topic":"t1","ttl_ms":300,"id":10}""");
+        Assert.Equal("""{"op":"gathered","id":10,"topic":"t1","answered":[],"missing":[],"failed":{},"late":0}""", (await asker.AnswerAsync(10)).ToJsonString());
+        await asker.SendAsync("""{"op":"gather","topic":"t2","ttl_ms":5000,"id":11}""");
+        var produce = await p.TakeAsync(l => l["op"]?.GetValue<string>() == "produce", "a produce for t2");
+        Assert.Equal("t2", produce["topic"]!.GetValue<string>());
+        await p.SendAsync($$"""{"op":"respond","rid":"{{produce["rid"]}}","data":2}""");
+        var gathered = await asker.TakeAsync(l => l["op"]?.GetValue<string>() == "gathered", "gathered t2");
+        Assert.Equal("""["p1"]""", gathered["answered"]!.ToJsonString());
+
+        await p.ErrorAsync("""{"op":"topics","producer":"nobody","add":["t3"],"id":3}""", JsonLineCodes.UnknownProducer, 3);
+        await p.ErrorAsync("""{"op":"topics","producer":"p1","add":["bad topic"],"id":4}""", ErrorCodes.InvalidName, 4);
+    }
+
+    [Fact]
     public async Task A_gather_names_the_producers_that_missed_the_ttl_and_reports_late_results()
     {
         await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
