@@ -58,6 +58,8 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>Connections closed for breaking the protocol.</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
 
+    private long _authRefusals;
+
     /// <summary>True once a lame-duck shutdown began: new connections are refused.</summary>
     public bool IsShuttingDown => _shuttingDown;
 
@@ -103,6 +105,11 @@ public sealed class Broker : IAsyncDisposable
     public long MessagesOut => Interlocked.Read(ref _closedMessagesOut) + _connections.Keys.Sum(c => c.MessagesOut);
 
     internal void CountProtocolError() => Interlocked.Increment(ref _protocolErrors);
+
+    /// <summary>Connections refused for their credentials (binary and JSON lines), apart from protocol errors.</summary>
+    public long AuthRefusals => Interlocked.Read(ref _authRefusals);
+
+    internal void CountAuthRefusal() => Interlocked.Increment(ref _authRefusals);
 
     internal void OnSlowConsumer(BrokerConnection connection, long buffered)
     {

@@ -22,6 +22,9 @@ internal static partial class BrokerLog
     [LoggerMessage(105, LogLevel.Error, "Connection {Connection} ({Client}) failed.")]
     public static partial void ConnectionFailed(this ILogger logger, Exception exception, string connection, string client);
 
+    [LoggerMessage(107, LogLevel.Warning, "Connection {Connection} ({Client}) was refused: its credentials did not pass ({Reason}).")]
+    public static partial void CredentialsRefused(this ILogger logger, string connection, string client, string reason);
+
     [LoggerMessage(106, LogLevel.Information, "Broker shutting down: told {Count} connections to go elsewhere (lame duck).")]
     public static partial void LameDuck(this ILogger logger, int count);
 }

@@ -19,7 +19,7 @@ internal sealed partial class BrokerConnection
         {
             return type == FrameType.Hello
                 ? OnHello(body)
-                : throw new ProtocolException(ProtocolException.UnexpectedFrame, $"The first frame must be HELLO (0x01); got {Describe(type)}.");
+                : throw new ProtocolException(ErrorCodes.UnexpectedFrame, $"The first frame must be HELLO (0x01); got {Describe(type)}.");
         }
 
         switch (type)
@@ -80,11 +80,11 @@ internal sealed partial class BrokerConnection
                 _goodbye = true;
                 return default;
             case FrameType.Hello:
-                throw new ProtocolException(ProtocolException.UnexpectedFrame, "HELLO was already received on this connection.");
+                throw new ProtocolException(ErrorCodes.UnexpectedFrame, "HELLO was already received on this connection.");
             default:
                 throw Enum.IsDefined(type)
-                    ? new ProtocolException(ProtocolException.UnexpectedFrame, $"{Describe(type)} is sent by brokers, not by clients.")
-                    : new ProtocolException(ProtocolException.UnknownFrame, $"Unknown frame type 0x{(byte)type:x2}.");
+                    ? new ProtocolException(ErrorCodes.UnexpectedFrame, $"{Describe(type)} is sent by brokers, not by clients.")
+                    : new ProtocolException(ErrorCodes.UnknownFrame, $"Unknown frame type 0x{(byte)type:x2}.");
         }
     }
 
@@ -103,17 +103,17 @@ internal sealed partial class BrokerConnection
         r.End();
         if (version != Protocol.Version)
         {
-            throw new ProtocolException(ProtocolException.UnsupportedVersion, $"This broker speaks protocol version {Protocol.Version}; the client sent version {version}.");
+            throw new ProtocolException(ErrorCodes.UnsupportedVersion, $"This broker speaks protocol version {Protocol.Version}; the client sent version {version}.");
         }
 
         if (_broker.IsShuttingDown)
         {
-            throw new ProtocolException("going_away", "This broker is shutting down; connect to another one.");
+            throw new ProtocolException(ErrorCodes.GoingAway, "This broker is shutting down; connect to another one.");
         }
 
         if (_broker.Options.Authenticate?.Invoke(client, credentials) is { } refusal)
         {
-            throw new ProtocolException("unauthorized", refusal);
+            throw new CredentialsRefusedException(refusal);
         }
 
         ClientName = client.Length == 0 ? Id : client;
@@ -206,7 +206,7 @@ internal sealed partial class BrokerConnection
 
         if (!_senders.TryGetValue(sender, out var registration))
         {
-            SendError(0, fatal: false, "unknown_sender", $"This connection has not registered the sender '{sender}'; register it (ADD_SENDER) before triggering its events. The broker stamps the sender, so a connection can only trigger its own.");
+            SendError(0, fatal: false, ErrorCodes.UnknownSender, $"This connection has not registered the sender '{sender}'; register it (ADD_SENDER) before triggering its events. The broker stamps the sender, so a connection can only trigger its own.");
             return default;
         }
 
@@ -263,7 +263,7 @@ internal sealed partial class BrokerConnection
         r.End();
         if (!_senders.TryRemove(name, out var registration))
         {
-            SendError(correlation, fatal: false, "unknown_sender", $"This connection has no sender named '{name}'.");
+            SendError(correlation, fatal: false, ErrorCodes.UnknownSender, $"This connection has no sender named '{name}'.");
             return default;
         }
 
@@ -319,7 +319,7 @@ internal sealed partial class BrokerConnection
         r.End();
         if (!_subscriptions.TryRemove(id, out var subscription))
         {
-            SendError(correlation, fatal: false, "unknown_subscription", $"This connection has no subscription {id}.");
+            SendError(correlation, fatal: false, ErrorCodes.UnknownSubscription, $"This connection has no subscription {id}.");
             return default;
         }
 
@@ -462,7 +462,7 @@ internal sealed partial class BrokerConnection
         {
             if (!_producers.TryGetValue(name, out var producer))
             {
-                throw new SwitchboardException("unknown_producer", $"This connection has no producer named '{name}'.");
+                throw new SwitchboardException(ErrorCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
             }
 
             Router.ChangeProducerTopic(producer, topic, add);
@@ -489,7 +489,7 @@ internal sealed partial class BrokerConnection
         }
         else
         {
-            SendError(correlation, fatal: false, "unknown_producer", $"This connection has no producer named '{name}'.");
+            SendError(correlation, fatal: false, ErrorCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
         }
 
         return default;

@@ -95,6 +95,14 @@ internal sealed partial class BrokerConnection
             await ReadLoopAsync();
             reason = _goodbye ? "goodbye" : _abortReason ?? "closed by the client";
         }
+        catch (CredentialsRefusedException ex)
+        {
+            // Not a protocol error: counted and logged as a refusal (a scanner guessing tokens is not a buggy client).
+            reason = ex.Code;
+            _broker.CountAuthRefusal();
+            _broker.Log.CredentialsRefused(Id, ClientName, ex.Message);
+            SendError(0, fatal: true, ex.Code, ex.Message);
+        }
         catch (ProtocolException ex)
         {
             reason = ex.Code;
@@ -114,7 +122,7 @@ internal sealed partial class BrokerConnection
         {
             reason = "internal error";
             _broker.Log.ConnectionFailed(ex, Id, ClientName);
-            SendError(0, fatal: true, "internal_error", "The broker failed while handling this connection: " + ex.Message);
+            SendError(0, fatal: true, ErrorCodes.InternalError, "The broker failed while handling this connection: " + ex.Message);
         }
         finally
         {
@@ -259,7 +267,7 @@ internal sealed partial class BrokerConnection
     {
         if (Volatile.Read(ref _session) is null)
         {
-            SendError(0, fatal: true, ProtocolException.UnexpectedFrame, $"No HELLO within {_broker.Options.HandshakeTimeout.TotalSeconds:0.#} s (the HandshakeTimeout setting).");
+            SendError(0, fatal: true, ErrorCodes.UnexpectedFrame, $"No HELLO within {_broker.Options.HandshakeTimeout.TotalSeconds:0.#} s (the HandshakeTimeout setting).");
             Abort("no HELLO");
         }
     }
@@ -314,7 +322,7 @@ internal sealed partial class BrokerConnection
             {
                 return TryProcess(ref buffer, out pending);
             }
-            catch (ProtocolException ex) when (_lossy && ex.Code == ProtocolException.BadChecksum)
+            catch (ProtocolException ex) when (_lossy && ex.Code == ErrorCodes.BadChecksum)
             {
                 Router.Counters.AddCorruptFrame();
                 _broker.Log.ProtocolViolation(Id, ClientName, ex.Code, ex.Message + " (dropped; the link goes on)");

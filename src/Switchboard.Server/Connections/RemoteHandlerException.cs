@@ -1,10 +1,10 @@
 namespace Switchboard.Server;
 
 /// <summary>A client's request handler or producer failed; carries its message back to the asker.</summary>
-internal sealed class RemoteHandlerException : Exception
+internal sealed class RemoteHandlerException : SwitchboardException
 {
     public RemoteHandlerException(string message)
-        : base(message)
+        : base(ErrorCodes.HandlerError, message)
     {
     }
 }

@@ -41,7 +41,7 @@ internal sealed partial class HttpGateway
             {
                 if (Broker.IsShuttingDown)
                 {
-                    throw new HttpGatewayException(StatusCodes.Status503ServiceUnavailable, HttpCodes.GoingAway, "This broker is shutting down; use another one.");
+                    throw new HttpGatewayException(StatusCodes.Status503ServiceUnavailable, ErrorCodes.GoingAway, "This broker is shutting down; use another one.");
                 }
 
                 context.Items[typeof(Caller)] = Authenticate(context);
@@ -67,16 +67,16 @@ internal sealed partial class HttpGateway
         }
         catch (Exception ex) when (Stopping.IsCancellationRequested && ex is ObjectDisposedException or OperationCanceledException)
         {
-            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, HttpCodes.GoingAway, "This broker is shutting down; use another one.");
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, ErrorCodes.GoingAway, "This broker is shutting down; use another one.");
         }
         catch (BadHttpRequestException ex)
         {
-            await FailAsync(context, ex.StatusCode, ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? HttpCodes.BodyTooLarge : HttpCodes.InvalidJson, ex.Message);
+            await FailAsync(context, ex.StatusCode, ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCodes.BodyTooLarge : ErrorCodes.InvalidJson, ex.Message);
         }
         catch (Exception ex)
         {
             Log.GatewayFailed(ex, context.Request.Method, context.Request.Path);
-            await FailAsync(context, StatusCodes.Status500InternalServerError, HttpCodes.Internal, "The broker failed to handle this call; it is logged. The broker goes on serving.");
+            await FailAsync(context, StatusCodes.Status500InternalServerError, ErrorCodes.InternalError, "The broker failed to handle this call; it is logged. The broker goes on serving.");
         }
         finally
         {
@@ -119,7 +119,7 @@ internal sealed partial class HttpGateway
         if (Interlocked.Increment(ref _senderCount) > Options.MaxSenders)
         {
             Interlocked.Decrement(ref _senderCount);
-            throw new HttpGatewayException(StatusCodes.Status429TooManyRequests, HttpCodes.TooMany, $"This broker already holds {Options.MaxSenders} senders registered over HTTP (HttpGatewayOptions.MaxSenders); remove some with DELETE /senders/NAME.");
+            throw new HttpGatewayException(StatusCodes.Status429TooManyRequests, ErrorCodes.TooMany, $"This broker already holds {Options.MaxSenders} senders registered over HTTP (HttpGatewayOptions.MaxSenders); remove some with DELETE /senders/NAME.");
         }
 
         ISender sender;
@@ -163,13 +163,13 @@ internal sealed partial class HttpGateway
         {
             NameRules.ValidateSender(name);
             throw Broker.Router.TryGetSender(name, out _)
-                ? new HttpGatewayException(StatusCodes.Status403Forbidden, HttpCodes.ForbiddenSender, $"The sender '{name}' was registered by another client, not over HTTP; HTTP callers may {verb} only senders they registered with POST /senders.")
-                : new HttpGatewayException(StatusCodes.Status403Forbidden, HttpCodes.ForbiddenSender, $"No sender '{name}' was registered over HTTP; register it first with POST /senders {{\"name\":\"{name}\",\"events\":[...]}}.");
+                ? new HttpGatewayException(StatusCodes.Status403Forbidden, ErrorCodes.ForbiddenSender, $"The sender '{name}' was registered by another client, not over HTTP; HTTP callers may {verb} only senders they registered with POST /senders.")
+                : new HttpGatewayException(StatusCodes.Status403Forbidden, ErrorCodes.ForbiddenSender, $"No sender '{name}' was registered over HTTP; register it first with POST /senders {{\"name\":\"{name}\",\"events\":[...]}}.");
         }
 
         return caller.Is(sender.Owner) || Broker.Options.Authenticate is null
             ? sender
-            : throw new HttpGatewayException(StatusCodes.Status403Forbidden, HttpCodes.ForbiddenSender, $"The sender '{name}' belongs to another HTTP client; only the client (name and token) that registered it may {verb} it.");
+            : throw new HttpGatewayException(StatusCodes.Status403Forbidden, ErrorCodes.ForbiddenSender, $"The sender '{name}' belongs to another HTTP client; only the client (name and token) that registered it may {verb} it.");
     }
 
     private async Task PublishAsync(HttpContext context)
@@ -332,7 +332,7 @@ internal sealed partial class HttpGateway
     {
         if (!_files.TryGetValue(name, out var file))
         {
-            throw new HttpGatewayException(StatusCodes.Status404NotFound, "not_found", $"The dashboard has no file '{name}'.");
+            throw new HttpGatewayException(StatusCodes.Status404NotFound, ErrorCodes.NotFound, $"The dashboard has no file '{name}'.");
         }
 
         var response = context.Response;
@@ -366,7 +366,7 @@ internal sealed partial class HttpGateway
 
             if (values.Count > 1)
             {
-                throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidField, $"\"{name}\" is given {values.Count} times; give it once (GET /events?sender=S&event=E).");
+                throw new HttpGatewayException(StatusCodes.Status400BadRequest, ErrorCodes.InvalidField, $"\"{name}\" is given {values.Count} times; give it once (GET /events?sender=S&event=E).");
             }
 
             var value = values.ToString();

@@ -103,13 +103,13 @@ internal sealed partial class HttpGateway : IAsyncDisposable
 
         if (client.Length > NameRules.MaxSenderLength)
         {
-            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidField, $"The client name is {client.Length} characters long; at most {NameRules.MaxSenderLength} are allowed.");
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, ErrorCodes.InvalidField, $"The client name is {client.Length} characters long; at most {NameRules.MaxSenderLength} are allowed.");
         }
 
         if (Broker.Options.Authenticate?.Invoke(client, token) is { } refusal)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
-            throw new HttpGatewayException(StatusCodes.Status401Unauthorized, HttpCodes.Unauthorized, $"{refusal} (send Authorization: Bearer TOKEN, or ?token= on SSE URLs).");
+            throw new HttpGatewayException(StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, $"{refusal} (send Authorization: Bearer TOKEN, or ?token= on SSE URLs).");
         }
 
         return new Caller(client, Broker.Options.Authenticate is null ? null : token);
@@ -121,7 +121,7 @@ internal sealed partial class HttpGateway : IAsyncDisposable
         if (Interlocked.Increment(ref _sseClients) > Options.MaxSseClients)
         {
             Interlocked.Decrement(ref _sseClients);
-            throw new HttpGatewayException(StatusCodes.Status503ServiceUnavailable, HttpCodes.TooMany, $"This broker already has {Options.MaxSseClients} SSE connections open (HttpGatewayOptions.MaxSseClients); try later.");
+            throw new HttpGatewayException(StatusCodes.Status503ServiceUnavailable, ErrorCodes.TooMany, $"This broker already has {Options.MaxSseClients} SSE connections open (HttpGatewayOptions.MaxSseClients); try later.");
         }
     }
 

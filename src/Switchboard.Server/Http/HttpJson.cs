@@ -7,25 +7,9 @@ using Microsoft.AspNetCore.Http;
 namespace Switchboard.Server.Http;
 
 /// <summary>A request the gateway refuses: an HTTP status, a stable code and a message for people.</summary>
-internal sealed class HttpGatewayException(int status, string code, string message) : Exception(message)
+internal sealed class HttpGatewayException(int status, string code, string message) : SwitchboardException(code, message)
 {
     public int Status { get; } = status;
-
-    public string Code { get; } = code;
-}
-
-/// <summary>The error codes the HTTP gateway adds to <see cref="ErrorCodes"/> (listed in docs/protocol.md).</summary>
-internal static class HttpCodes
-{
-    public const string InvalidJson = "invalid_json";
-    public const string InvalidField = "invalid_field";
-    public const string BodyTooLarge = "body_too_large";
-    public const string Unauthorized = "unauthorized";
-    public const string ForbiddenSender = "forbidden_sender";
-    public const string UnknownSender = "unknown_sender";
-    public const string TooMany = "too_many";
-    public const string GoingAway = "going_away";
-    public const string Internal = "internal";
 }
 
 /// <summary>Reading request bodies (bounded) and writing JSON answers, errors included.</summary>
@@ -65,12 +49,12 @@ internal static class HttpJson
         var bytes = buffer.WrittenMemory;
         if (bytes.Span.Trim(" \t\r\n"u8).IsEmpty)
         {
-            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, $"The body is empty; send one JSON object, such as {example}.");
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, ErrorCodes.InvalidJson, $"The body is empty; send one JSON object, such as {example}.");
         }
 
         if (!Utf8.IsValid(bytes.Span))
         {
-            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, "The body is not valid UTF-8; send one UTF-8 JSON object.");
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, ErrorCodes.InvalidJson, "The body is not valid UTF-8; send one UTF-8 JSON object.");
         }
 
         JsonDocument document;
@@ -80,21 +64,21 @@ internal static class HttpJson
         }
         catch (JsonException ex)
         {
-            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, $"The body is not valid JSON: {ex.Message} Send one JSON object, such as {example}.");
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, ErrorCodes.InvalidJson, $"The body is not valid JSON: {ex.Message} Send one JSON object, such as {example}.");
         }
 
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             var kind = JsonField.Describe(document.RootElement);
             document.Dispose();
-            throw new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidJson, $"The body is {kind}; it must be a JSON object, such as {example}.");
+            throw new HttpGatewayException(StatusCodes.Status400BadRequest, ErrorCodes.InvalidJson, $"The body is {kind}; it must be a JSON object, such as {example}.");
         }
 
         return document;
 
         static HttpGatewayException TooLarge(long? length, int max) => new(
             StatusCodes.Status413PayloadTooLarge,
-            HttpCodes.BodyTooLarge,
+            ErrorCodes.BodyTooLarge,
             $"The body is {(length is { } l ? $"{l} bytes" : "larger than the limit")}; at most {max} bytes are accepted (HttpGatewayOptions.MaxBodyBytes).");
     }
 
@@ -128,11 +112,11 @@ internal static class HttpJson
     /// <summary>The HTTP status of a bus error code.</summary>
     public static int StatusOf(string code) => code switch
     {
-        ErrorCodes.NoSender or ErrorCodes.NoHandler or HttpCodes.UnknownSender => StatusCodes.Status404NotFound,
+        ErrorCodes.NoSender or ErrorCodes.NoHandler or ErrorCodes.UnknownSender => StatusCodes.Status404NotFound,
         ErrorCodes.HandlerError => StatusCodes.Status502BadGateway,
         ErrorCodes.Timeout => StatusCodes.Status504GatewayTimeout,
         ErrorCodes.SenderExists or ErrorCodes.ProducerExists => StatusCodes.Status409Conflict,
-        ErrorCodes.Closed or HttpCodes.GoingAway => StatusCodes.Status503ServiceUnavailable,
+        ErrorCodes.Closed or ErrorCodes.GoingAway => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status400BadRequest,
     };
 
@@ -152,5 +136,5 @@ internal static class HttpJson
 internal readonly struct HttpFieldProblems(string endpoint) : IFieldProblems
 {
     public Exception Invalid(string name, string problem) =>
-        new HttpGatewayException(StatusCodes.Status400BadRequest, HttpCodes.InvalidField, $"\"{name}\" {problem} ({endpoint}).");
+        new HttpGatewayException(StatusCodes.Status400BadRequest, ErrorCodes.InvalidField, $"\"{name}\" {problem} ({endpoint}).");
 }

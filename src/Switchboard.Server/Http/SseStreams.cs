@@ -74,7 +74,7 @@ internal sealed class SseStreams : IAsyncDisposable
             if (_streams.Count >= _options.MaxSseStreams)
             {
                 evicted = _streams.Values.Where(s => s.Clients == 0).MinBy(s => s.IdleSince)
-                    ?? throw new HttpGatewayException(StatusCodes.Status503ServiceUnavailable, HttpCodes.TooMany, $"This broker already serves {_options.MaxSseStreams} SSE streams with clients (HttpGatewayOptions.MaxSseStreams); reuse an existing sender/event query or try later.");
+                    ?? throw new HttpGatewayException(StatusCodes.Status503ServiceUnavailable, ErrorCodes.TooMany, $"This broker already serves {_options.MaxSseStreams} SSE streams with clients (HttpGatewayOptions.MaxSseStreams); reuse an existing sender/event query or try later.");
                 Retire(evicted);
             }
 

@@ -108,7 +108,7 @@ internal readonly struct JsonLine
     private readonly struct LineFieldProblems(string op, string prefix) : IFieldProblems
     {
         public static JsonLineException Error(string op, string prefix, string name, string problem) =>
-            new(JsonLineCodes.InvalidField, $"\"{prefix}{name}\" {problem} (op \"{op}\").");
+            new(ErrorCodes.InvalidField, $"\"{prefix}{name}\" {problem} (op \"{op}\").");
 
         public Exception Invalid(string name, string problem) => Error(op, prefix, name, problem);
     }

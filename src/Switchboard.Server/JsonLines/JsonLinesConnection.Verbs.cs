@@ -19,13 +19,13 @@ internal sealed partial class JsonLinesConnection
     {
         if (bytes.Span.Trim(" \t\r"u8).IsEmpty)
         {
-            SendError(null, JsonLineCodes.InvalidJson, "The line is empty; send one JSON object per line, such as {\"op\":\"ping\"}.");
+            SendError(null, ErrorCodes.InvalidJson, "The line is empty; send one JSON object per line, such as {\"op\":\"ping\"}.");
             return default;
         }
 
         if (!Utf8.IsValid(bytes.Span))
         {
-            SendError(null, JsonLineCodes.InvalidJson, "The line is not valid UTF-8; send one UTF-8 JSON object per line.");
+            SendError(null, ErrorCodes.InvalidJson, "The line is not valid UTF-8; send one UTF-8 JSON object per line.");
             return default;
         }
 
@@ -36,7 +36,7 @@ internal sealed partial class JsonLinesConnection
         }
         catch (JsonException ex)
         {
-            SendError(null, JsonLineCodes.InvalidJson, $"The line is not valid JSON: {ex.Message} Send one JSON object per line.");
+            SendError(null, ErrorCodes.InvalidJson, $"The line is not valid JSON: {ex.Message} Send one JSON object per line.");
             return default;
         }
 
@@ -45,7 +45,7 @@ internal sealed partial class JsonLinesConnection
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                SendError(null, JsonLineCodes.InvalidJson, $"The line is {JsonLine.Describe(root)}; each line must be a JSON object, such as {{\"op\":\"ping\"}}.");
+                SendError(null, ErrorCodes.InvalidJson, $"The line is {JsonLine.Describe(root)}; each line must be a JSON object, such as {{\"op\":\"ping\"}}.");
                 return default;
             }
 
@@ -73,19 +73,19 @@ internal sealed partial class JsonLinesConnection
 
         return JsonLine.KeyOf(id) is { } key
             ? new LineId(JsonLine.Raw(id).Bytes.ToArray(), key)
-            : throw new JsonLineException(JsonLineCodes.InvalidField, $"\"id\" must be a string or a number, not {JsonLine.Describe(id)}.");
+            : throw new JsonLineException(ErrorCodes.InvalidField, $"\"id\" must be a string or a number, not {JsonLine.Describe(id)}.");
     }
 
     private static string ReadOp(JsonElement root)
     {
         if (!root.TryGetProperty("op", out var op))
         {
-            throw new JsonLineException(JsonLineCodes.UnknownOp, $"The line has no \"op\"; it must be one of: {Verbs}.");
+            throw new JsonLineException(ErrorCodes.UnknownOp, $"The line has no \"op\"; it must be one of: {Verbs}.");
         }
 
         if (op.ValueKind != JsonValueKind.String)
         {
-            throw new JsonLineException(JsonLineCodes.UnknownOp, $"\"op\" must be a string, not {JsonLine.Describe(op)}; it must be one of: {Verbs}.");
+            throw new JsonLineException(ErrorCodes.UnknownOp, $"\"op\" must be a string, not {JsonLine.Describe(op)}; it must be one of: {Verbs}.");
         }
 
         return op.GetString()!;
@@ -103,14 +103,14 @@ internal sealed partial class JsonLinesConnection
             case "sender" or "unsender" or "trigger" or "listen" or "results" or "unlisten" or "request" or "respond" or "producer" or "topics" or "unproducer" or "gather" or "senders" or "bye":
                 break;
             default:
-                throw new JsonLineException(JsonLineCodes.UnknownOp, $"Unknown op \"{line.Op}\"; it must be one of: {Verbs}.");
+                throw new JsonLineException(ErrorCodes.UnknownOp, $"Unknown op \"{line.Op}\"; it must be one of: {Verbs}.");
         }
 
         if (Volatile.Read(ref _session) is null)
         {
             if (_broker.Options.Authenticate is not null)
             {
-                throw new JsonLineException(JsonLineCodes.Unauthorized, "This broker requires authentication: the first line must be {\"op\":\"hello\",\"client\":\"NAME\",\"token\":\"...\"}.");
+                throw new JsonLineException(ErrorCodes.Unauthorized, "This broker requires authentication: the first line must be {\"op\":\"hello\",\"client\":\"NAME\",\"token\":\"...\"}.");
             }
 
             OpenSession(Id);
@@ -145,7 +145,7 @@ internal sealed partial class JsonLinesConnection
     {
         if (Volatile.Read(ref _session) is not null)
         {
-            throw new JsonLineException(JsonLineCodes.UnexpectedHello, "hello may only be the first line of a connection (before any other verb but ping).");
+            throw new JsonLineException(ErrorCodes.UnexpectedHello, "hello may only be the first line of a connection (before any other verb but ping).");
         }
 
         var client = line.OptionalString("client");
@@ -157,16 +157,17 @@ internal sealed partial class JsonLinesConnection
 
         if (_broker.IsShuttingDown)
         {
-            SendError(id, JsonLineCodes.GoingAway, "This broker is shutting down; connect to another one.");
+            SendError(id, ErrorCodes.GoingAway, "This broker is shutting down; connect to another one.");
             _stop = "refused: shutting down";
             return default;
         }
 
         if (_broker.Options.Authenticate?.Invoke(client ?? string.Empty, token) is { } refusal)
         {
-            SendError(id, JsonLineCodes.Unauthorized, refusal);
+            SendError(id, ErrorCodes.Unauthorized, refusal);
+            _broker.CountAuthRefusal();
             _broker.Log.JsonLinesRefused(Id, client ?? string.Empty, refusal);
-            _stop = "unauthorized";
+            _stop = ErrorCodes.Unauthorized;
             return default;
         }
 
@@ -213,7 +214,7 @@ internal sealed partial class JsonLinesConnection
         var name = line.RequiredString("name");
         if (!_senders.TryRemove(name, out var registration))
         {
-            throw new JsonLineException(JsonLineCodes.UnknownSender, $"This connection has no sender named '{name}'.");
+            throw new JsonLineException(ErrorCodes.UnknownSender, $"This connection has no sender named '{name}'.");
         }
 
         return RemoveAsync();
@@ -245,7 +246,7 @@ internal sealed partial class JsonLinesConnection
         if (!_senders.TryGetValue(sender, out var registration))
         {
             NameRules.ValidateSender(sender);
-            throw new JsonLineException(JsonLineCodes.UnknownSender, $"This connection has not declared the sender '{sender}'; declare it first ({{\"op\":\"sender\",\"name\":\"{sender}\",\"events\":[...]}}). The broker stamps the sender, so a connection can only trigger its own.");
+            throw new JsonLineException(ErrorCodes.UnknownSender, $"This connection has not declared the sender '{sender}'; declare it first ({{\"op\":\"sender\",\"name\":\"{sender}\",\"events\":[...]}}). The broker stamps the sender, so a connection can only trigger its own.");
         }
 
         var pending = single is not null
@@ -288,7 +289,7 @@ internal sealed partial class JsonLinesConnection
         var subscription = new JsonLineSubscription(this, id, sender, pattern, group);
         if (!_listens.TryAdd(key, subscription))
         {
-            throw new JsonLineException(JsonLineCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"listen\").");
+            throw new JsonLineException(ErrorCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"listen\").");
         }
 
         return AddAsync();
@@ -321,7 +322,7 @@ internal sealed partial class JsonLinesConnection
         var subscription = new JsonLineSubscription(this, id, null, topic, null) { Results = true };
         if (!_listens.TryAdd(key, subscription))
         {
-            throw new JsonLineException(JsonLineCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"results\").");
+            throw new JsonLineException(ErrorCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"results\").");
         }
 
         var listener = Router.AddResultListener(_session!, topic, (message, _) =>
@@ -339,7 +340,7 @@ internal sealed partial class JsonLinesConnection
         var key = line.Key("listen");
         if (!_listens.TryRemove(key, out var subscription))
         {
-            throw new JsonLineException(JsonLineCodes.UnknownListen, $"This connection has no listen with id {key}.");
+            throw new JsonLineException(ErrorCodes.UnknownListen, $"This connection has no listen with id {key}.");
         }
 
         return CloseAsync();
@@ -396,7 +397,7 @@ internal sealed partial class JsonLinesConnection
 
         if (!_awaiting.TryRemove(rid, out var pending))
         {
-            throw new JsonLineException(JsonLineCodes.UnknownRid, $"Nothing waits for rid '{rid}': it was already answered, timed out, or never sent to this connection.");
+            throw new JsonLineException(ErrorCodes.UnknownRid, $"Nothing waits for rid '{rid}': it was already answered, timed out, or never sent to this connection.");
         }
 
         if (failure is null)
@@ -448,7 +449,7 @@ internal sealed partial class JsonLinesConnection
         var remove = line.Strings("remove");
         if (!_producers.TryGetValue(name, out var producer))
         {
-            throw new JsonLineException(JsonLineCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
+            throw new JsonLineException(ErrorCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
         }
 
         foreach (var topic in add.Concat(remove))
@@ -475,7 +476,7 @@ internal sealed partial class JsonLinesConnection
         var name = line.RequiredString("name");
         if (!_producers.TryRemove(name, out var producer))
         {
-            throw new JsonLineException(JsonLineCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
+            throw new JsonLineException(ErrorCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
         }
 
         Router.RemoveProducer(producer);

@@ -82,7 +82,7 @@ internal sealed partial class JsonLinesConnection
         {
             if (_broker.IsShuttingDown || _closing.IsCancellationRequested)
             {
-                SendError(null, JsonLineCodes.GoingAway, "This broker is shutting down; connect to another one.");
+                SendError(null, ErrorCodes.GoingAway, "This broker is shutting down; connect to another one.");
                 reason = "refused: shutting down";
             }
             else
@@ -110,7 +110,7 @@ internal sealed partial class JsonLinesConnection
         {
             reason = "internal error";
             _broker.Log.JsonLinesFailed(ex, Id, ClientName);
-            SendError(null, "internal_error", "The broker failed while handling this connection: " + ex.Message);
+            SendError(null, ErrorCodes.InternalError, "The broker failed while handling this connection: " + ex.Message);
         }
         finally
         {
@@ -213,7 +213,7 @@ internal sealed partial class JsonLinesConnection
     {
         if (Volatile.Read(ref _session) is null)
         {
-            SendError(null, JsonLineCodes.Unauthorized, $"No hello within {_broker.Options.HandshakeTimeout.TotalSeconds:0.#} s (the HandshakeTimeout setting); this broker requires {{\"op\":\"hello\",\"client\":\"NAME\",\"token\":\"...\"}} as the first line.");
+            SendError(null, ErrorCodes.Unauthorized, $"No hello within {_broker.Options.HandshakeTimeout.TotalSeconds:0.#} s (the HandshakeTimeout setting); this broker requires {{\"op\":\"hello\",\"client\":\"NAME\",\"token\":\"...\"}} as the first line.");
             Abort("no hello");
         }
     }
@@ -387,7 +387,7 @@ internal sealed partial class JsonLinesConnection
     }
 
     private void SendTooLong() =>
-        SendError(null, JsonLineCodes.LineTooLong, $"A line was longer than {_maxLine} bytes (the MaxJsonLineBytes setting); it was skipped up to its newline. Send large data in several messages.");
+        SendError(null, ErrorCodes.LineTooLong, $"A line was longer than {_maxLine} bytes (the MaxJsonLineBytes setting); it was skipped up to its newline. Send large data in several messages.");
 
     private async Task WriteLoopAsync()
     {

@@ -120,7 +120,7 @@ public sealed partial class BusClient
             {
                 welcomed = TryWelcome(parser, ref buffer);
             }
-            catch (ProtocolException ex) when (ex.Code == ProtocolException.BadChecksum && connection.Address.IsLossy)
+            catch (ProtocolException ex) when (ex.Code == ErrorCodes.BadChecksum && connection.Address.IsLossy)
             {
                 Counters.AddCorruptFrame();
                 welcomed = false;
@@ -153,7 +153,7 @@ public sealed partial class BusClient
                 var version = r.U16("version");
                 if (version != Protocol.Version)
                 {
-                    throw new ProtocolException(ProtocolException.UnsupportedVersion, $"The broker speaks protocol version {version}; this client speaks {Protocol.Version}.");
+                    throw new ProtocolException(ErrorCodes.UnsupportedVersion, $"The broker speaks protocol version {version}; this client speaks {Protocol.Version}.");
                 }
 
                 return true;
@@ -161,9 +161,9 @@ public sealed partial class BusClient
                 _ = r.U32("correlation");
                 _ = r.U8("fatal");
                 var code = r.RequiredString("code");
-                throw new SwitchboardException(code, r.String("message") ?? code);
+                throw SwitchboardException.FromCode(code, r.String("message") ?? code);
             default:
-                throw new ProtocolException(ProtocolException.UnexpectedFrame, $"Expected WELCOME from the broker, got {type}.");
+                throw new ProtocolException(ErrorCodes.UnexpectedFrame, $"Expected WELCOME from the broker, got {type}.");
         }
     }
 
@@ -257,7 +257,7 @@ public sealed partial class BusClient
             {
                 return TryProcess(connection, parser, ref buffer, out pending);
             }
-            catch (ProtocolException ex) when (ex.Code == ProtocolException.BadChecksum && connection.Address.IsLossy)
+            catch (ProtocolException ex) when (ex.Code == ErrorCodes.BadChecksum && connection.Address.IsLossy)
             {
                 Counters.AddCorruptFrame();
                 _log.LogWarning("Dropped a corrupt frame from {Address}: {Message}", connection.Address, ex.Message);

@@ -56,7 +56,7 @@ public sealed partial class BusClient
                 else
                 {
                     _log.LogWarning("The broker reported {Code}: {Message}", code, message);
-                    Error?.Invoke(this, new SwitchboardException(code, message));
+                    Error?.Invoke(this, SwitchboardException.FromCode(code, message));
                 }
 
                 if (fatal)
@@ -221,17 +221,12 @@ public sealed partial class BusClient
             }
 
             default:
-                throw new ProtocolException(ProtocolException.UnexpectedFrame, $"The broker sent {type}, which only clients send.");
+                throw new ProtocolException(ErrorCodes.UnexpectedFrame, $"The broker sent {type}, which only clients send.");
         }
     }
 
-    private static SwitchboardException ToException(IPendingCall call, string code, string message) => call switch
-    {
-        RequestCall request when code is ErrorCodes.NoSender or ErrorCodes.NoHandler or ErrorCodes.HandlerError or ErrorCodes.Timeout
-            => new RequestFailedException(code, request.Sender, request.Request, message),
-        _ when code == ErrorCodes.InvalidName => new InvalidNameException(null, message),
-        _ => new SwitchboardException(code, message),
-    };
+    private static SwitchboardException ToException(IPendingCall call, string code, string message) =>
+        call is RequestCall request ? SwitchboardException.FromCode(code, message, request.Sender, request.Request) : SwitchboardException.FromCode(code, message);
 
     private async Task AnswerAsync(uint id, string senderName, string request, MessageHeaders headers, Payload data)
     {

@@ -35,4 +35,59 @@ public static class ErrorCodes
     public const string ConnectFailed = "connect_failed";
     /// <summary>The connection to the broker was lost before it answered.</summary>
     public const string ConnectionLost = "connection_lost";
+
+    // The wire (binary protocol): fatal unless noted.
+
+    /// <summary>A frame was longer than the receiver's maximum frame size.</summary>
+    public const string FrameTooLarge = "frame_too_large";
+    /// <summary>A frame's body did not parse (truncated, a bad length, invalid UTF-8, trailing bytes).</summary>
+    public const string MalformedFrame = "malformed_frame";
+    /// <summary>A frame type the receiver does not know.</summary>
+    public const string UnknownFrame = "unknown_frame";
+    /// <summary>A frame's CRC-32C did not match (on a lossy carrier the frame is dropped and counted instead).</summary>
+    public const string BadChecksum = "bad_checksum";
+    /// <summary>The peer speaks another protocol version.</summary>
+    public const string UnsupportedVersion = "unsupported_version";
+    /// <summary>A frame not allowed at this point (anything before HELLO, a second HELLO, a broker frame from a client).</summary>
+    public const string UnexpectedFrame = "unexpected_frame";
+    /// <summary>The broker failed while handling the connection (a bug: it is logged); the connection is closed.</summary>
+    public const string InternalError = "internal_error";
+    /// <summary>The broker is shutting down (lame duck) and takes no new connections; connect to another one.</summary>
+    public const string GoingAway = "going_away";
+    /// <summary>The connection fell behind by more than the broker's outbound bound and was cut.</summary>
+    public const string SlowConsumer = "slow_consumer";
+
+    // Registrations a connection names that it does not hold.
+
+    /// <summary>The connection has no sender by that name.</summary>
+    public const string UnknownSender = "unknown_sender";
+    /// <summary>The connection has no producer by that name.</summary>
+    public const string UnknownProducer = "unknown_producer";
+    /// <summary>The connection has no subscription with that id (binary protocol).</summary>
+    public const string UnknownSubscription = "unknown_subscription";
+    /// <summary>The connection has no listen with that id (JSON lines).</summary>
+    public const string UnknownListen = "unknown_listen";
+    /// <summary>No request or produce waits for that <c>rid</c> (JSON lines: already answered, timed out, or never sent).</summary>
+    public const string UnknownRid = "unknown_rid";
+
+    // The JSON-lines and HTTP gateways.
+
+    /// <summary>A line or body is not one JSON object in UTF-8.</summary>
+    public const string InvalidJson = "invalid_json";
+    /// <summary>A JSON line was longer than the broker allows; it was skipped up to its newline.</summary>
+    public const string LineTooLong = "line_too_long";
+    /// <summary>A JSON line's <c>op</c> is missing or not a verb the gateway knows.</summary>
+    public const string UnknownOp = "unknown_op";
+    /// <summary>A field is missing, of the wrong JSON type, or out of range.</summary>
+    public const string InvalidField = "invalid_field";
+    /// <summary><c>hello</c> came after other lines, or twice.</summary>
+    public const string UnexpectedHello = "unexpected_hello";
+    /// <summary>An HTTP body was larger than the gateway allows.</summary>
+    public const string BodyTooLarge = "body_too_large";
+    /// <summary>An HTTP call named a sender the caller may not use.</summary>
+    public const string ForbiddenSender = "forbidden_sender";
+    /// <summary>A gateway limit was reached (too many streams, senders or calls at once).</summary>
+    public const string TooMany = "too_many";
+    /// <summary>An HTTP path or file that does not exist.</summary>
+    public const string NotFound = "not_found";
 }

@@ -52,12 +52,12 @@ public sealed class FrameParser
         var length = BinaryPrimitives.ReadInt32LittleEndian(lengthBytes);
         if (length < Protocol.MinLength)
         {
-            throw new ProtocolException(ProtocolException.Malformed, $"Frame length {length} is below the minimum of {Protocol.MinLength} (type and flags).");
+            throw new ProtocolException(ErrorCodes.MalformedFrame, $"Frame length {length} is below the minimum of {Protocol.MinLength} (type and flags).");
         }
 
         if (length > _maxFrameSize)
         {
-            throw new ProtocolException(ProtocolException.FrameTooLarge, $"Frame length {length} exceeds the limit of {_maxFrameSize} bytes (the MaxFrameSize setting).");
+            throw new ProtocolException(ErrorCodes.FrameTooLarge, $"Frame length {length} exceeds the limit of {_maxFrameSize} bytes (the MaxFrameSize setting).");
         }
 
         if (buffer.Length < 4L + length)
@@ -90,7 +90,7 @@ public sealed class FrameParser
         {
             if (length < Protocol.MinLength + 4)
             {
-                throw new ProtocolException(ProtocolException.Malformed, $"{type} frame has the CRC flag but only {length} bytes, too few for a CRC.");
+                throw new ProtocolException(ErrorCodes.MalformedFrame, $"{type} frame has the CRC flag but only {length} bytes, too few for a CRC.");
             }
 
             var expected = BinaryPrimitives.ReadUInt32LittleEndian(span[^4..]);
@@ -98,7 +98,7 @@ public sealed class FrameParser
             if (expected != actual)
             {
                 ChecksumFailures++;
-                throw new ProtocolException(ProtocolException.BadChecksum, $"{type} frame failed its CRC-32C check (sent {expected:x8}, computed {actual:x8}).");
+                throw new ProtocolException(ErrorCodes.BadChecksum, $"{type} frame failed its CRC-32C check (sent {expected:x8}, computed {actual:x8}).");
             }
 
             body = bytes[2..^4];

@@ -51,7 +51,7 @@ public ref struct SpanReader
         }
         catch (DecoderFallbackException)
         {
-            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} field is not valid UTF-8.");
+            throw new ProtocolException(ErrorCodes.MalformedFrame, $"{_type} frame: the {field} field is not valid UTF-8.");
         }
     }
 
@@ -59,7 +59,7 @@ public ref struct SpanReader
     public string RequiredString(string field) =>
         String(field) is { Length: > 0 } value
             ? value
-            : throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} field is empty.");
+            : throw new ProtocolException(ErrorCodes.MalformedFrame, $"{_type} frame: the {field} field is empty.");
 
     /// <summary>Reads a non-empty string through <paramref name="names"/>, so a name seen before costs no allocation;
     /// invalid UTF-8 is refused as <see cref="String"/> refuses it.</summary>
@@ -68,12 +68,12 @@ public ref struct SpanReader
         var bytes = StringBytes(field);
         if (bytes.IsEmpty)
         {
-            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} field is empty.");
+            throw new ProtocolException(ErrorCodes.MalformedFrame, $"{_type} frame: the {field} field is empty.");
         }
 
         if (!System.Text.Unicode.Utf8.IsValid(bytes))
         {
-            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} field is not valid UTF-8.");
+            throw new ProtocolException(ErrorCodes.MalformedFrame, $"{_type} frame: the {field} field is not valid UTF-8.");
         }
 
         return names.Get(bytes);
@@ -85,7 +85,7 @@ public ref struct SpanReader
         var length = BinaryPrimitives.ReadInt32LittleEndian(Take(4, field));
         if (length < 0)
         {
-            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} length is negative ({length}).");
+            throw new ProtocolException(ErrorCodes.MalformedFrame, $"{_type} frame: the {field} length is negative ({length}).");
         }
 
         return Take(length, field);
@@ -131,7 +131,7 @@ public ref struct SpanReader
         var count = U16(field);
         if (count > Remaining / 2)
         {
-            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: the {field} list claims {count} entries but only {Remaining} bytes remain.");
+            throw new ProtocolException(ErrorCodes.MalformedFrame, $"{_type} frame: the {field} list claims {count} entries but only {Remaining} bytes remain.");
         }
 
         var values = new string[count];
@@ -148,7 +148,7 @@ public ref struct SpanReader
     {
         if (_position != _body.Length)
         {
-            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame: {_body.Length - _position} bytes left over after the last field.");
+            throw new ProtocolException(ErrorCodes.MalformedFrame, $"{_type} frame: {_body.Length - _position} bytes left over after the last field.");
         }
     }
 
@@ -156,7 +156,7 @@ public ref struct SpanReader
     {
         if (count > _body.Length - _position)
         {
-            throw new ProtocolException(ProtocolException.Malformed, $"{_type} frame is truncated: the {field} field needs {count} bytes but {_body.Length - _position} remain.");
+            throw new ProtocolException(ErrorCodes.MalformedFrame, $"{_type} frame is truncated: the {field} field needs {count} bytes but {_body.Length - _position} remain.");
         }
 
         var span = _body.Slice(_position, count);

@@ -14,48 +14,48 @@ public sealed class JsonLinesHostileInputTests
 
     public static TheoryData<string, string, int?> BadLines => new()
     {
-        { "garbage", JsonLineCodes.InvalidJson, null },
-        { """{"op":"trigger","sender":"s1" """, JsonLineCodes.InvalidJson, null },
-        { """{"op":"ping"} {"op":"ping"}""", JsonLineCodes.InvalidJson, null },
-        { """{"op":'ping'}""", JsonLineCodes.InvalidJson, null },
-        { "[1,2]", JsonLineCodes.InvalidJson, null },
-        { "\"just a string\"", JsonLineCodes.InvalidJson, null },
-        { "42", JsonLineCodes.InvalidJson, null },
-        { "", JsonLineCodes.InvalidJson, null },
-        { "  \t ", JsonLineCodes.InvalidJson, null },
-        { new string('[', 100) + new string(']', 100), JsonLineCodes.InvalidJson, null },
-        { "{}", JsonLineCodes.UnknownOp, null },
-        { """{"op":5,"id":1}""", JsonLineCodes.UnknownOp, 1 },
-        { """{"op":"fly","id":1}""", JsonLineCodes.UnknownOp, 1 },
-        { """{"op":"TRIGGER","sender":"s1","event":"tick","id":1}""", JsonLineCodes.UnknownOp, 1 },
-        { """{"op":"hello","client":"late","id":1}""", JsonLineCodes.UnexpectedHello, 1 },
-        { """{"op":"ping","id":{"a":1}}""", JsonLineCodes.InvalidField, null },
-        { """{"op":"ping","id":[1]}""", JsonLineCodes.InvalidField, null },
-        { """{"op":"sender","name":5,"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"sender","events":["x"],"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"sender","name":"x","events":"tick","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"sender","name":"x","events":["a",1],"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"sender","name":"x","will":"tick","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"sender","name":"x","events":["e"],"will":{"data":1},"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"trigger","sender":"s1","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"trigger","sender":"s1","event":"tick","events":["tick"],"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"trigger","sender":"s1","events":[],"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"trigger","sender":"s1","event":"tick","retain":"yes","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"trigger","event":"tick","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"listen","sender":["s1"],"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"listen","sender":"s1","group":7,"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"unlisten","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"unlisten","listen":true,"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"request","sender":"s1","request":"r","timeout_ms":-5,"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"request","sender":"s1","request":"r","timeout_ms":1.5,"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"request","sender":"s1","request":"r","timeout_ms":99999999999,"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"request","sender":"s1","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"respond","data":1,"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"respond","rid":"r1","error":5,"id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"respond","rid":"r999","data":1,"id":1}""", JsonLineCodes.UnknownRid, 1 },
-        { """{"op":"producer","name":"p","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"gather","topic":"t","ttl_ms":"300","id":1}""", JsonLineCodes.InvalidField, 1 },
-        { """{"op":"gather","ttl_ms":300,"id":1}""", JsonLineCodes.InvalidField, 1 },
+        { "garbage", ErrorCodes.InvalidJson, null },
+        { """{"op":"trigger","sender":"s1" """, ErrorCodes.InvalidJson, null },
+        { """{"op":"ping"} {"op":"ping"}""", ErrorCodes.InvalidJson, null },
+        { """{"op":'ping'}""", ErrorCodes.InvalidJson, null },
+        { "[1,2]", ErrorCodes.InvalidJson, null },
+        { "\"just a string\"", ErrorCodes.InvalidJson, null },
+        { "42", ErrorCodes.InvalidJson, null },
+        { "", ErrorCodes.InvalidJson, null },
+        { "  \t ", ErrorCodes.InvalidJson, null },
+        { new string('[', 100) + new string(']', 100), ErrorCodes.InvalidJson, null },
+        { "{}", ErrorCodes.UnknownOp, null },
+        { """{"op":5,"id":1}""", ErrorCodes.UnknownOp, 1 },
+        { """{"op":"fly","id":1}""", ErrorCodes.UnknownOp, 1 },
+        { """{"op":"TRIGGER","sender":"s1","event":"tick","id":1}""", ErrorCodes.UnknownOp, 1 },
+        { """{"op":"hello","client":"late","id":1}""", ErrorCodes.UnexpectedHello, 1 },
+        { """{"op":"ping","id":{"a":1}}""", ErrorCodes.InvalidField, null },
+        { """{"op":"ping","id":[1]}""", ErrorCodes.InvalidField, null },
+        { """{"op":"sender","name":5,"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"sender","events":["x"],"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"sender","name":"x","events":"tick","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"sender","name":"x","events":["a",1],"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"sender","name":"x","will":"tick","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"sender","name":"x","events":["e"],"will":{"data":1},"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"trigger","sender":"s1","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"trigger","sender":"s1","event":"tick","events":["tick"],"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"trigger","sender":"s1","events":[],"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"trigger","sender":"s1","event":"tick","retain":"yes","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"trigger","event":"tick","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"listen","sender":["s1"],"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"listen","sender":"s1","group":7,"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"unlisten","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"unlisten","listen":true,"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"request","sender":"s1","request":"r","timeout_ms":-5,"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"request","sender":"s1","request":"r","timeout_ms":1.5,"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"request","sender":"s1","request":"r","timeout_ms":99999999999,"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"request","sender":"s1","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"respond","data":1,"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"respond","rid":"r1","error":5,"id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"respond","rid":"r999","data":1,"id":1}""", ErrorCodes.UnknownRid, 1 },
+        { """{"op":"producer","name":"p","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"gather","topic":"t","ttl_ms":"300","id":1}""", ErrorCodes.InvalidField, 1 },
+        { """{"op":"gather","ttl_ms":300,"id":1}""", ErrorCodes.InvalidField, 1 },
         { """{"op":"sender","name":"bad name","id":1}""", ErrorCodes.InvalidName, 1 },
         { """{"op":"sender","name":"","id":1}""", ErrorCodes.InvalidName, 1 },
         { $$"""{"op":"sender","name":"{{new string('x', 200)}}","id":1}""", ErrorCodes.InvalidName, 1 },
@@ -89,7 +89,7 @@ public sealed class JsonLinesHostileInputTests
         await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
         await using var peer = await Registered(host);
         await peer.SendRawAsync(new byte[] { (byte)'{', (byte)'"', 0xff, 0xfe, (byte)'"', (byte)':', (byte)'1', (byte)'}', (byte)'\n' });
-        await peer.ExpectErrorAsync(JsonLineCodes.InvalidJson);
+        await peer.ExpectErrorAsync(ErrorCodes.InvalidJson);
         await StillWorks(peer, seq: 2);
     }
 
@@ -105,7 +105,7 @@ public sealed class JsonLinesHostileInputTests
         }
 
         // No newline sent yet: the broker already knows the line is too long and says so.
-        var error = await peer.ExpectErrorAsync(JsonLineCodes.LineTooLong);
+        var error = await peer.ExpectErrorAsync(ErrorCodes.LineTooLong);
         Assert.Contains("1048576", error["error"]!["message"]!.GetValue<string>());
         await peer.SendRawAsync("\"more of the same line\"}\n"u8.ToArray());
         await StillWorks(peer, seq: 2);
@@ -124,7 +124,7 @@ public sealed class JsonLinesHostileInputTests
         await peer.EventAsync("L1", 2);
         var over = exactly100.Replace("\"at-limit\"", "\"over-limit\"", StringComparison.Ordinal);
         await peer.SendRawAsync(Encoding.UTF8.GetBytes(over + "\n" + """{"op":"ping","id":"after"}""" + "\n"));
-        await peer.ExpectErrorAsync(JsonLineCodes.LineTooLong);
+        await peer.ExpectErrorAsync(ErrorCodes.LineTooLong);
         Assert.Equal("pong", (await peer.AnswerAsync("after"))["op"]!.GetValue<string>());
         await StillWorks(peer, seq: 3);
     }
@@ -175,7 +175,7 @@ public sealed class JsonLinesHostileInputTests
             Assert.Equal(i, (await peer.EventAsync("L1", i + 2))["data"]!.GetValue<int>());
         }
 
-        await peer.ExpectErrorAsync(JsonLineCodes.InvalidJson);
+        await peer.ExpectErrorAsync(ErrorCodes.InvalidJson);
         await peer.AnswerAsync("last");
         await StillWorks(peer, seq: 52);
     }

@@ -79,7 +79,7 @@ public sealed class JsonLinesVerbTests
         var ok = await peer.OkAsync("""{"op":"hello","client":"script-1","id":1}""", 1);
         Assert.Equal("node-a", ok["server"]!.GetValue<string>());
         await peer.OkAsync("""{"op":"sender","name":"s1","events":["#e"],"id":2}""", 2);
-        await peer.ErrorAsync("""{"op":"hello","client":"again","id":3}""", JsonLineCodes.UnexpectedHello, 3);
+        await peer.ErrorAsync("""{"op":"hello","client":"again","id":3}""", ErrorCodes.UnexpectedHello, 3);
         await peer.OkAsync("""{"op":"trigger","sender":"s1","event":"#e","id":4}""", 4);
     }
 
@@ -90,9 +90,9 @@ public sealed class JsonLinesVerbTests
         await using var host = await JsonLinesPeer.StartBrokerAsync(options, Ct);
         await using (var peer = await JsonLinesPeer.ConnectAsync(host, Ct))
         {
-            await peer.ErrorAsync("""{"op":"senders","id":1}""", JsonLineCodes.Unauthorized, 1);
+            await peer.ErrorAsync("""{"op":"senders","id":1}""", ErrorCodes.Unauthorized, 1);
             await peer.SyncAsync(); // ping needs no hello
-            var refused = await peer.ErrorAsync("""{"op":"hello","client":"mallory","token":"guess","id":2}""", JsonLineCodes.Unauthorized, 2);
+            var refused = await peer.ErrorAsync("""{"op":"hello","client":"mallory","token":"guess","id":2}""", ErrorCodes.Unauthorized, 2);
             Assert.Equal("bad token for mallory", refused["error"]!["message"]!.GetValue<string>());
             Assert.True(await peer.ClosedByBrokerAsync(), "A refused hello closes the connection.");
         }
@@ -153,7 +153,7 @@ public sealed class JsonLinesVerbTests
         await a.OkAsync("""{"op":"sender","name":"s1","events":["tick"],"id":1}""", 1);
         await a.ErrorAsync("""{"op":"trigger","sender":"s1","event":"tock","id":2}""", ErrorCodes.UndeclaredEvent, 2);
         await a.ErrorAsync("""{"op":"trigger","sender":"s1","event":"tock"}""", ErrorCodes.UndeclaredEvent); // no id: the error still comes
-        await b.ErrorAsync("""{"op":"trigger","sender":"s1","event":"tick","id":3}""", JsonLineCodes.UnknownSender, 3);
+        await b.ErrorAsync("""{"op":"trigger","sender":"s1","event":"tick","id":3}""", ErrorCodes.UnknownSender, 3);
         await a.ErrorAsync("""{"op":"sender","name":"s1","events":["tick"],"id":4}""", ErrorCodes.SenderExists, 4);
         await b.ErrorAsync("""{"op":"sender","name":"s1","events":[],"id":5}""", ErrorCodes.SenderExists, 5);
         await a.ErrorAsync("""{"op":"sender","name":"s2","events":["#connect"],"id":6}""", ErrorCodes.ReservedName, 6);
@@ -174,8 +174,8 @@ public sealed class JsonLinesVerbTests
         await a.OkAsync("""{"op":"unsender","name":"s1","id":2}""", 2);
         var off = await watcher.EventAsync("off", 1);
         Assert.Equal("closed", off["data"]!["reason"]!.GetValue<string>());
-        await a.ErrorAsync("""{"op":"trigger","sender":"s1","event":"tick","id":3}""", JsonLineCodes.UnknownSender, 3);
-        await a.ErrorAsync("""{"op":"unsender","name":"s1","id":4}""", JsonLineCodes.UnknownSender, 4);
+        await a.ErrorAsync("""{"op":"trigger","sender":"s1","event":"tick","id":3}""", ErrorCodes.UnknownSender, 3);
+        await a.ErrorAsync("""{"op":"unsender","name":"s1","id":4}""", ErrorCodes.UnknownSender, 4);
         await a.OkAsync("""{"op":"sender","name":"s1","events":["tick"],"id":5}""", 5); // the name is free again
     }
 
@@ -187,7 +187,7 @@ public sealed class JsonLinesVerbTests
         await a.OkAsync("""{"op":"sender","name":"s1","events":["tick"],"id":1}""", 1);
         await a.OkAsync("""{"op":"listen","sender":"s1","event":"tick","id":"L1"}""", "L1");
         await a.OkAsync("""{"op":"listen","sender":"s1","id":9}""", 9);
-        await a.ErrorAsync("""{"op":"listen","sender":"s1","id":"L1"}""", JsonLineCodes.InvalidField, "L1");
+        await a.ErrorAsync("""{"op":"listen","sender":"s1","id":"L1"}""", ErrorCodes.InvalidField, "L1");
         await a.OkAsync("""{"op":"trigger","sender":"s1","event":"tick","data":1,"id":2}""", 2);
         await a.EventAsync("L1", 1);
         await a.EventAsync(9, 1);
@@ -196,7 +196,7 @@ public sealed class JsonLinesVerbTests
         await a.EventAsync(9, 2);
         await a.SyncAsync();
         Assert.Empty(a.Pending(l => l["listen"]?.ToString() == "L1"));
-        await a.ErrorAsync("""{"op":"unlisten","listen":"L1","id":5}""", JsonLineCodes.UnknownListen, 5);
+        await a.ErrorAsync("""{"op":"unlisten","listen":"L1","id":5}""", ErrorCodes.UnknownListen, 5);
         await a.OkAsync("""{"op":"unlisten","listen":9,"id":6}""", 6);
     }
 
@@ -263,7 +263,7 @@ public sealed class JsonLinesVerbTests
         await server.SendAsync($$"""{"op":"respond","rid":"{{incoming["rid"]}}","error":"disk on fire"}""");
         var failed = await asker.ExpectErrorAsync(ErrorCodes.HandlerError, 8);
         Assert.Contains("disk on fire", failed["error"]!["message"]!.GetValue<string>());
-        await server.ErrorAsync($$"""{"op":"respond","rid":"{{incoming["rid"]}}","data":1,"id":"again"}""", JsonLineCodes.UnknownRid, "again");
+        await server.ErrorAsync($$"""{"op":"respond","rid":"{{incoming["rid"]}}","data":1,"id":"again"}""", ErrorCodes.UnknownRid, "again");
 
         await asker.SendAsync("""{"op":"request","sender":"s1","request":"slow","timeout_ms":100,"id":9}""");
         incoming = await server.TakeAsync(l => l["op"]?.GetValue<string>() == "request", "the slow incoming request");
@@ -330,7 +330,7 @@ public sealed class JsonLinesVerbTests
         Assert.Equal($$"""{"op":"gathered","id":9,"topic":"topic1","answered":["p1","{{p2}}"],"missing":[],"failed":{"p3":"no data"},"late":0}""", gathered.ToJsonString());
 
         await p.OkAsync("""{"op":"unproducer","name":"p1","id":4}""", 4);
-        await p.ErrorAsync("""{"op":"unproducer","name":"p1","id":5}""", JsonLineCodes.UnknownProducer, 5);
+        await p.ErrorAsync("""{"op":"unproducer","name":"p1","id":5}""", ErrorCodes.UnknownProducer, 5);
         await p.ErrorAsync("""{"op":"producer","name":"p3","topics":["topic9"],"id":6}""", ErrorCodes.ProducerExists, 6);
         await asker.SendAsync("""{"op":"gather","topic":"nobody.here","id":10}""");
         Assert.Equal("""{"op":"gathered","id":10,"topic":"nobody.here","answered":[],"missing":[],"failed":{},"late":0}""", (await asker.AnswerAsync(10)).ToJsonString());
@@ -375,7 +375,7 @@ public sealed class JsonLinesVerbTests
         var gathered = await asker.TakeAsync(l => l["op"]?.GetValue<string>() == "gathered", "gathered t2");
         Assert.Equal("""["p1"]""", gathered["answered"]!.ToJsonString());
 
-        await p.ErrorAsync("""{"op":"topics","producer":"nobody","add":["t3"],"id":3}""", JsonLineCodes.UnknownProducer, 3);
+        await p.ErrorAsync("""{"op":"topics","producer":"nobody","add":["t3"],"id":3}""", ErrorCodes.UnknownProducer, 3);
         await p.ErrorAsync("""{"op":"topics","producer":"p1","add":["bad topic"],"id":4}""", ErrorCodes.InvalidName, 4);
     }
 

@@ -471,7 +471,7 @@ public sealed class FrameCodecTests
             w => Frames.Event(w, false, 1, "timer", "tick", MessageHeaders.Of(("k", "v")), Payload.Utf8("42")));
         AssertHex("0e00000002010100000000000000bfda9fcd", w => Frames.PingPong(w, true, FrameType.Ping, 1));
         AssertHex("19000000830000000000010d00756e6b6e6f776e5f6672616d65010078",
-            w => Frames.Error(w, false, 0, true, ProtocolException.UnknownFrame, "x"));
+            w => Frames.Error(w, false, 0, true, ErrorCodes.UnknownFrame, "x"));
 
         static void AssertHex(string expected, Action<IBufferWriter<byte>> write) =>
             Assert.Equal(expected, Convert.ToHexStringLower(Encode(write)));
@@ -595,7 +595,7 @@ public sealed class FrameCodecTests
         BinaryPrimitives.WriteInt32LittleEndian(header, length);
         var buffer = new ReadOnlySequence<byte>(header);
         var error = Assert.Throws<ProtocolException>(() => parser.TryRead(ref buffer, out _, out _));
-        Assert.Equal(ProtocolException.FrameTooLarge, error.Code);
+        Assert.Equal(ErrorCodes.FrameTooLarge, error.Code);
         Assert.Contains(length.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
         Assert.Contains(max.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
     }
@@ -637,7 +637,7 @@ public sealed class FrameCodecTests
         BinaryPrimitives.WriteInt32LittleEndian(header, length);
         var buffer = new ReadOnlySequence<byte>(header);
         var error = Assert.Throws<ProtocolException>(() => parser.TryRead(ref buffer, out _, out _));
-        Assert.Equal(ProtocolException.Malformed, error.Code);
+        Assert.Equal(ErrorCodes.MalformedFrame, error.Code);
         Assert.Contains("below the minimum", error.Message, StringComparison.Ordinal);
     }
 
@@ -652,7 +652,7 @@ public sealed class FrameCodecTests
         frame[5] = Protocol.FlagCrc;
         var buffer = new ReadOnlySequence<byte>(frame);
         var error = Assert.Throws<ProtocolException>(() => new FrameParser().TryRead(ref buffer, out _, out _));
-        Assert.Equal(ProtocolException.Malformed, error.Code);
+        Assert.Equal(ErrorCodes.MalformedFrame, error.Code);
     }
 
     // ---- checksums ---------------------------------------------------------------------------------------------
@@ -670,7 +670,7 @@ public sealed class FrameCodecTests
             var parser = new FrameParser();
             var buffer = Segment.Create(stream.AsMemory(0, position), stream.AsMemory(position));
             var error = Assert.Throws<ProtocolException>(() => parser.TryRead(ref buffer, out _, out _));
-            Assert.Equal(ProtocolException.BadChecksum, error.Code);
+            Assert.Equal(ErrorCodes.BadChecksum, error.Code);
             Assert.Equal(1, parser.ChecksumFailures);
             Assert.Equal(second.Length, buffer.Length);
 
@@ -778,7 +778,7 @@ public sealed class FrameCodecTests
     {
         byte[] body = [0xff, 0xff, 0xff, 0xff];
         var error = Assert.Throws<ProtocolException>(() => new SpanReader(body, FrameType.Event).Payload("data"));
-        Assert.Equal(ProtocolException.Malformed, error.Code);
+        Assert.Equal(ErrorCodes.MalformedFrame, error.Code);
         Assert.Contains("data length is negative", error.Message, StringComparison.Ordinal);
     }
 
@@ -787,7 +787,7 @@ public sealed class FrameCodecTests
     {
         byte[] body = [2, 0, 0xc3, 0x28];
         var error = Assert.Throws<ProtocolException>(() => new SpanReader(body, FrameType.AddSender).String("name"));
-        Assert.Equal(ProtocolException.Malformed, error.Code);
+        Assert.Equal(ErrorCodes.MalformedFrame, error.Code);
         Assert.Contains("the name field is not valid UTF-8", error.Message, StringComparison.Ordinal);
     }
 
@@ -796,7 +796,7 @@ public sealed class FrameCodecTests
     {
         byte[] body = [0xff, 0xff, 0, 0];
         var error = Assert.Throws<ProtocolException>(() => new SpanReader(body, FrameType.AddSender).Strings("events"));
-        Assert.Equal(ProtocolException.Malformed, error.Code);
+        Assert.Equal(ErrorCodes.MalformedFrame, error.Code);
         Assert.Contains("the events list claims 65535 entries", error.Message, StringComparison.Ordinal);
     }
 
@@ -805,7 +805,7 @@ public sealed class FrameCodecTests
     {
         byte[] empty = [0, 0];
         var error = Assert.Throws<ProtocolException>(() => new SpanReader(empty, FrameType.Trigger).RequiredString("sender"));
-        Assert.Equal(ProtocolException.Malformed, error.Code);
+        Assert.Equal(ErrorCodes.MalformedFrame, error.Code);
         Assert.Contains("the sender field is empty", error.Message, StringComparison.Ordinal);
 
         byte[] header = [1, 0, 0, 0, 0, 0];
@@ -823,7 +823,7 @@ public sealed class FrameCodecTests
             r.U32("correlation");
             r.End();
         });
-        Assert.Equal(ProtocolException.Malformed, error.Code);
+        Assert.Equal(ErrorCodes.MalformedFrame, error.Code);
         Assert.Contains("1 bytes left over", error.Message, StringComparison.Ordinal);
     }
 
@@ -925,7 +925,7 @@ public sealed class FrameCodecTests
                     read(ref r);
                 }
             });
-            Assert.Equal(ProtocolException.Malformed, error.Code);
+            Assert.Equal(ErrorCodes.MalformedFrame, error.Code);
             Assert.Contains($"the {steps[failing].Field} ", error.Message, StringComparison.Ordinal);
             Assert.StartsWith(type.ToString(), error.Message, StringComparison.Ordinal);
         }
