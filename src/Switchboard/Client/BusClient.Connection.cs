@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
 using Switchboard.Client;
 using Switchboard.Wire;
 
@@ -50,7 +49,7 @@ public sealed partial class BusClient
             throw error;
         }
 
-        _log.LogWarning("{Message}. Retrying in the background (RetryInitialConnect); work is buffered until then.", error.Message);
+        _log.RetryingInitialConnect(error.Message);
         _runner = RunAsync(null);
         _heartbeat = RunHeartbeatAsync();
     }
@@ -236,7 +235,7 @@ public sealed partial class BusClient
         catch (ProtocolException ex)
         {
             connection.End(ConnectionLoss.ProtocolError, $"the broker broke the protocol: {ex.Message}");
-            _log.LogWarning("Broker {Address} broke the protocol: {Message}", connection.Address, ex.Message);
+            _log.BrokerBrokeProtocol(connection.Address, ex.Message);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
@@ -260,7 +259,7 @@ public sealed partial class BusClient
             catch (ProtocolException ex) when (ex.Code == ErrorCodes.BadChecksum && connection.Address.IsLossy)
             {
                 Counters.AddCorruptFrame();
-                _log.LogWarning("Dropped a corrupt frame from {Address}: {Message}", connection.Address, ex.Message);
+                _log.CorruptFrameDropped(connection.Address, ex.Message);
             }
         }
     }
@@ -326,7 +325,7 @@ public sealed partial class BusClient
                 var now = time.GetTimestamp();
                 if (time.GetElapsedTime(connection.LastReceived, now) > interval * _options.HeartbeatMisses)
                 {
-                    _log.LogWarning("Broker {Address} missed its heartbeats; reconnecting.", connection.Address);
+                    _log.BrokerHeartbeatMissed(connection.Address);
                     connection.End(ConnectionLoss.HeartbeatTimeout, "heartbeat timeout");
                     connection.Abort("heartbeat timeout");
                 }
@@ -449,7 +448,7 @@ public sealed partial class BusClient
             if (seenByCaller && error is SwitchboardException { Code: not ErrorCodes.ConnectionLost } refusal)
             {
                 // It was registered before the reconnect and the broker refused it now (its name was taken meanwhile).
-                _client._log.LogWarning("After reconnecting, the broker refused a registration again: {Message}", refusal.Message);
+                _client._log.RegistrationRefusedAgain(refusal.Message);
                 _client.Error?.Invoke(_client, refusal);
             }
 

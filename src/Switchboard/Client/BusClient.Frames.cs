@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Switchboard.Client;
 using Switchboard.Routing;
 using Switchboard.Wire;
@@ -55,7 +54,7 @@ public sealed partial class BusClient
                 }
                 else
                 {
-                    _log.LogWarning("The broker reported {Code}: {Message}", code, message);
+                    _log.BrokerReported(code, message);
                     Error?.Invoke(this, SwitchboardException.FromCode(code, message));
                 }
 
@@ -99,7 +98,7 @@ public sealed partial class BusClient
                 var data = r.Payload("data");
                 r.End();
                 // Handlers may block: they run on handler threads, never on this read loop.
-                HandlerThreads.Run(_ => _ = AnswerAsync(id, sender, request, headers, data), null);
+                HandlerThreads.Run(_ => Track(AnswerAsync(id, sender, request, headers, data), "request handler"), null);
                 return default;
             }
 
@@ -111,7 +110,7 @@ public sealed partial class BusClient
                 var headers = r.Headers("headers");
                 var data = r.Payload("data");
                 r.End();
-                HandlerThreads.Run(_ => _ = ProduceAsync(id, producer, topic, headers, data), null);
+                HandlerThreads.Run(_ => Track(ProduceAsync(id, producer, topic, headers, data), "producer"), null);
                 return default;
             }
 
@@ -208,7 +207,7 @@ public sealed partial class BusClient
             case FrameType.GoingAway:
             {
                 var reason = r.String("reason");
-                _log.LogInformation("Broker {Address} is going away ({Reason}); moving to another broker.", connection.Address, reason);
+                _log.BrokerGoingAway(connection.Address, reason);
                 connection.End(ConnectionLoss.BrokerShutdown, $"the broker is going away ({reason})");
                 // Leave cleanly, so no last will fires for a planned move; the reconnect registers everything elsewhere.
                 lock (_out.Sync)

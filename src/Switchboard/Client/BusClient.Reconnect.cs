@@ -1,5 +1,6 @@
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
+
+using Switchboard.Client;
 
 namespace Switchboard;
 
@@ -47,7 +48,7 @@ public sealed partial class BusClient
         }
         catch (TimeoutException)
         {
-            _log.LogWarning("The broker {Address} did not confirm every registration within {Timeout}; reporting the connection anyway.", connection.Address, _options.ConnectTimeout);
+            _log.RegistrationsUnconfirmed(connection.Address, _options.ConnectTimeout);
         }
         catch (OperationCanceledException)
         {
@@ -81,7 +82,7 @@ public sealed partial class BusClient
 
         var reason = connection.CloseReason ?? "closed";
         FailPending(new SwitchboardException(ErrorCodes.ConnectionLost, $"The connection to {connection.Address} was lost ({reason}) before the broker answered."));
-        _log.LogWarning("Lost the connection to {Address}: {Reason}. {Dropped} frames waiting for it were dropped.", connection.Address, reason, dropped);
+        _log.ConnectionLost(connection.Address, reason, dropped);
         Disconnected?.Invoke(this, new ConnectionEventArgs(connection.Address.Text, reason) { Loss = connection.Loss ?? ConnectionLoss.Lost });
     }
 
@@ -102,13 +103,13 @@ public sealed partial class BusClient
                     // Repeating refused credentials only gets the client banned; stop after three.
                     if (++refusals >= 3)
                     {
-                        _log.LogError("The broker refused this client's credentials three times ({Message}); giving up reconnecting.", ex.Message);
+                        _log.GivingUpOnCredentials(ex.Message);
                         return null;
                     }
                 }
                 catch (Exception ex) when (ex is SocketException or IOException or System.Net.WebSockets.WebSocketException or TimeoutException or SwitchboardException or OperationCanceledException && !_disposing.IsCancellationRequested)
                 {
-                    _log.LogDebug("Reconnecting to {Address} failed: {Message}", address, ex.Message);
+                    _log.ReconnectFailed(address, ex.Message);
                 }
                 catch (OperationCanceledException)
                 {

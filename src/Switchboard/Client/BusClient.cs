@@ -26,6 +26,7 @@ public sealed partial class BusClient : IBus
     private readonly ConcurrentDictionary<uint, IPendingCall> _pending = new();
     private readonly ConcurrentDictionary<uint, ClientGather> _gathers = new();
     private readonly CancellationTokenSource _disposing = new();
+    private readonly ConcurrentDictionary<Task, string> _background = new();
     private readonly ILogger _log;
     private readonly bool _crc;
     private int _nextId;
@@ -311,7 +312,7 @@ public sealed partial class BusClient : IBus
         _pending[id] = gather;
         gather.Cancellation = cancellationToken.Register(static state => ((ClientGather)state!).Finish(canceled: true), gather);
         Send(output => Frames.Gather(output, _crc, id, topic, (uint)Math.Ceiling(ttl.TotalMilliseconds), headers, data));
-        _ = ForgetLaterAsync(id, gather, ttl);
+        Track(ForgetLaterAsync(id, gather, ttl), "gather bookkeeping");
         return gather.Call;
     }
 
@@ -456,7 +457,7 @@ public sealed partial class BusClient : IBus
                         break;
                 }
             });
-            await call.Task.WaitAsync(_options.ConnectTimeout);
+            await call.Task.WaitAsync(_options.ConnectTimeout, _options.Bus.TimeProvider);
         }
         catch (Exception ex) when (ex is SwitchboardException or TimeoutException)
         {
@@ -564,13 +565,14 @@ public sealed partial class BusClient : IBus
         _out.Complete();
         if (connection is not null)
         {
-            await Task.WhenAny(connection.Writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
+            await Task.WhenAny(connection.Writing, Task.Delay(ShutdownGrace, _options.Bus.TimeProvider, CancellationToken.None));
         }
 
         await _disposing.CancelAsync();
         connection?.Abort("disposed");
         await _runner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _heartbeat.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await DrainBackgroundAsync();
         List<ClientRegistration> registrations;
         lock (_state)
         {
@@ -603,6 +605,43 @@ public sealed partial class BusClient : IBus
         Volatile.Read(ref _connection)?.Abort("killed");
         await _runner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _heartbeat.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>How long disposing waits for the last frames to be written and for handlers still running.</summary>
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>Owns a background task: it is awaited (up to <see cref="ShutdownGrace"/>) on dispose, and a fault is logged.</summary>
+    private void Track(Task task, string what)
+    {
+        if (task.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        _background[task] = what;
+        _ = task.ContinueWith(
+            static (done, state) =>
+            {
+                var (client, what) = ((BusClient, string))state!;
+                client._background.TryRemove(done, out _);
+                if (done.IsFaulted)
+                {
+                    client._log.BackgroundFailed(done.Exception!.GetBaseException(), what);
+                }
+            },
+            (this, what),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private async Task DrainBackgroundAsync()
+    {
+        var running = _background.Keys.ToArray();
+        if (running.Length > 0)
+        {
+            await Task.WhenAny(Task.WhenAll(running), Task.Delay(ShutdownGrace, _options.Bus.TimeProvider, CancellationToken.None));
+        }
     }
 
     private void FailPending(SwitchboardException error)
