@@ -170,6 +170,42 @@ public sealed class HostileInputTests
         await bed.ExpectAllAsync(10);
     }
 
+    [Fact]
+    public async Task The_broker_itself_refuses_what_a_client_library_would_have_caught_first()
+    {
+        await using var bed = await TestBed.StartAsync();
+        await using var raw = await RawConnection.ConnectAsync(bed.Host);
+        await raw.HelloAsync();
+
+        async Task<ErrorFrame> RefusedAsync(Action<IBufferWriter<byte>> frame)
+        {
+            await raw.SendAsync(Build(frame));
+            var error = await raw.ExpectErrorAsync();
+            Assert.False(error.Fatal, $"{error.Code} must not be fatal");
+            return error;
+        }
+
+        Assert.Equal(ErrorCodes.ReservedName, (await RefusedAsync(w => Frames.AddSender(w, false, 1, "liar", ["#connect"], [], false, null, default))).Code);
+        Assert.Equal(ErrorCodes.UndeclaredEvent, (await RefusedAsync(w => Frames.AddSender(w, false, 2, "willful", ["tick"], [], false, "#gone", default))).Code);
+        Assert.Equal(ErrorCodes.InvalidName, (await RefusedAsync(w => Frames.AddSender(w, false, 3, "wild", ["readings.*"], [], false, null, default))).Code);
+        string[] tooMany = [.. Enumerable.Range(0, NameRules.MaxDeclaredEvents + 1).Select(i => $"#e{i}")];
+        Assert.Equal(ErrorCodes.InvalidArgument, (await RefusedAsync(w => Frames.AddSender(w, false, 4, "greedy", tooMany, [], false, null, default))).Code);
+        Assert.Equal(ErrorCodes.TargetedNeedsSender, (await RefusedAsync(w => Frames.Listen(w, false, 5, 50, null, "tick", null, false))).Code);
+        Assert.Equal(ErrorCodes.UnknownProducer, (await RefusedAsync(w => Frames.ProducerTopic(w, false, 6, "nobody", true, "t"))).Code);
+
+        await raw.SendAsync(Build(w => Frames.AddSender(w, false, 7, "rooms", ["#rooms.*"], [], false, null, default)));
+        Assert.Equal(7u, await raw.ExpectOkAsync());
+        var undeclared = await RefusedAsync(w => Frames.Trigger(w, false, "rooms", "#halls.a", 0, null, default));
+        Assert.Equal((ErrorCodes.UndeclaredEvent, 0u), (undeclared.Code, undeclared.Correlation));
+        Assert.Equal(ErrorCodes.InvalidName, (await RefusedAsync(w => Frames.Trigger(w, false, "rooms", "#rooms.*", 0, null, default))).Code);
+
+        await raw.SendAsync(Build(w => Frames.Correlated(w, false, FrameType.Flush, 8)));
+        Assert.Equal(8u, await raw.ExpectOkAsync());
+        Assert.Equal(0, bed.Host.Broker.ProtocolErrors);
+        await bed.TriggerAsync(0, 10);
+        await bed.ExpectAllAsync(10);
+    }
+
     /// <summary>Sends the bad bytes of <paramref name="attack"/> (after a proper HELLO when its name says so).</summary>
     private static async Task RunAttackAsync(RawConnection raw, string attack)
     {
