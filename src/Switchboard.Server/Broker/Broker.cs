@@ -160,7 +160,7 @@ public sealed class Broker : IAsyncDisposable
     public BusCounters Counters => Router.Counters;
 
     /// <summary>
-    /// Serves one client over a duplex stream (a serial port: seed 001's UART carrier) until it closes. With
+    /// Serves one client over a duplex stream (a serial port) until it closes. With
     /// <paramref name="lossy"/>, a frame that fails its CRC-32C is dropped and counted rather than closing the link.
     /// </summary>
     /// <param name="name">A name for logs.</param>

@@ -1,6 +1,6 @@
 namespace Switchboard.Server;
 
-/// <summary>How the broker listens and what it allows. Defaults follow DESIGN.md's ports table.</summary>
+/// <summary>How the broker listens and what it allows. Defaults are the ports README.md and docs/protocol.md list.</summary>
 public sealed record BrokerOptions
 {
     /// <summary>The address the binary protocol binds on TCP.</summary>
@@ -13,7 +13,7 @@ public sealed record BrokerOptions
     public string? UnixSocketPath { get; init; }
 
     /// <summary>The JSON-lines gateway's TCP port (on <see cref="Host"/>); 0 picks a free one; null (the default here) turns it off.
-    /// <c>switchboard serve</c> turns it on at 7223 (DESIGN.md's ports table).</summary>
+    /// <c>switchboard serve</c> turns it on at 7223.</summary>
     public int? JsonLinesPort { get; init; }
 
     /// <summary>A Unix socket path for the JSON-lines gateway; null (the default) turns it off.</summary>

@@ -22,7 +22,7 @@ internal sealed record HttpSender(ISender Sender, Caller Owner);
 
 /// <summary>
 /// The HTTP gateway of one broker: SSE streams with resume, publish, request, gather, presence, metrics and the
-/// dashboard (DESIGN.md's ports table; docs/protocol.md, "HTTP gateway"). It is one more participant on the broker's
+/// dashboard (docs/protocol.md, "HTTP gateway"). It is one more participant on the broker's
 /// router, with its own session: the senders it registers for HTTP callers and the listeners of its SSE streams live
 /// there, and leave when it stops.
 /// </summary>

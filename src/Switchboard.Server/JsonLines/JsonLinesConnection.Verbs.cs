@@ -312,7 +312,7 @@ internal sealed partial class JsonLinesConnection
         }
     }
 
-    /// <summary>Listens to every result produced on a topic, whoever gathered (seed 000's ResultListener): an ok, then
+    /// <summary>Listens to every result produced on a topic, whoever gathered: an ok, then
     /// <c>{"op":"result","listen":ID,"producer":...,"topic":...,"data":...,"seq":N}</c> per result; <c>unlisten</c> ends it.</summary>
     private ValueTask OnResults(JsonLine line, LineId? id)
     {
@@ -440,7 +440,7 @@ internal sealed partial class JsonLinesConnection
         return default;
     }
 
-    /// <summary>Adds and removes topics of a live producer (seed 000's register/deregister_result_producer), its other
+    /// <summary>Adds and removes topics of a live producer, its other
     /// topics answered throughout: <c>{"op":"topics","producer":"p1","add":["t2"],"remove":["t1"]}</c>.</summary>
     private ValueTask OnTopics(JsonLine line, LineId? id)
     {

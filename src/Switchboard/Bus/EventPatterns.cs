@@ -5,7 +5,7 @@ namespace Switchboard;
 
 /// <summary>
 /// Several event patterns for one listener, written as a collection expression:
-/// <c>bus.ListenAsync("bot", ["#a", "#c"])</c> (seed 002's <c>subscribe([a, c])</c>). A struct, so that
+/// <c>bus.ListenAsync("bot", ["#a", "#c"])</c>. A struct, so that
 /// <c>ListenAsync(sender, null)</c> still means "any event".
 /// </summary>
 [CollectionBuilder(typeof(EventPatterns), nameof(Create))]

@@ -34,7 +34,7 @@ public interface IBus : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the registration.</param>
     ValueTask<IListenerQueue> ListenAsync(string? sender, string? @event, ListenerOptions? options = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Registers one callback listener for several event patterns (seed 002's <c>subscribe([a, c])</c>):
+    /// <summary>Registers one callback listener for several event patterns:
     /// <c>ListenAsync("bot", ["#a", "#c"], handler)</c>. Each message is delivered once, in order per sender as for one
     /// pattern; patterns that could both match one event are refused (<c>invalid_argument</c>: keep the wider one).</summary>
     /// <param name="sender">The sender to listen to, or null for any (then every pattern must be a channel pattern).</param>
@@ -78,7 +78,7 @@ public interface IBus : IAsyncDisposable
     /// <param name="cancellationToken">Ends the gather early.</param>
     GatherCall GatherAsync(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Registers a callback for every result produced on <paramref name="topic"/>, whoever gathered (seed 000's result listeners).
+    /// <summary>Registers a callback for every result produced on <paramref name="topic"/>, whoever gathered.
     /// Each message's <see cref="BusMessage.Sender"/> is the producer and <see cref="BusMessage.Event"/> the topic.</summary>
     /// <param name="topic">The topic.</param>
     /// <param name="handler">Called once per result.</param>

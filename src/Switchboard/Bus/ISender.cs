@@ -19,7 +19,7 @@ public interface ISender : IAsyncDisposable
     /// <param name="cancellationToken">Abandons waiting for room.</param>
     ValueTask TriggerAsync(string @event, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default);
 
-    /// <summary>Triggers several declared events with the same data (seed 002's multi-channel publish).</summary>
+    /// <summary>Triggers several declared events with the same data.</summary>
     /// <param name="events">Declared events.</param>
     /// <param name="data">The data.</param>
     /// <param name="headers">Headers.</param>

@@ -15,7 +15,7 @@ public sealed record ListenerOptions
     /// <summary>How many callbacks may run at once. 1 (the default) keeps order and runs one at a time; more trades order
     /// for parallelism (that many workers). Callbacks that do not run at once on the delivering thread run on
     /// Switchboard's own handler threads (dedicated threads, started as needed and ended when idle), never on the .NET
-    /// thread pool, so N callbacks that block (<c>Thread.Sleep</c>, synchronous I/O; seed 003's worker threads) really
+    /// thread pool, so N callbacks that block (<c>Thread.Sleep</c>, synchronous I/O) really
     /// run N at once, and a blocking callback never delays another listener. <see cref="Unbounded"/> runs the callback inline on every publishing thread,
     /// with no queue and no serialization (C# events' and MessagePipe's semantics: order per publishing thread only).</summary>
     public int MaxConcurrency { get; init; } = 1;

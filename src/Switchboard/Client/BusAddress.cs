@@ -77,7 +77,7 @@ public sealed record BusAddress
         return new BusAddress(address, endPoint, null, lossy: false);
     }
 
-    /// <summary>A serial line (seed 001's UART carrier): 8N1 at <paramref name="baudRate"/>, CRC-32C on every frame.</summary>
+    /// <summary>A serial line: 8N1 at <paramref name="baudRate"/>, CRC-32C on every frame.</summary>
     /// <param name="portName">The device, e.g. <c>/dev/ttyUSB0</c>.</param>
     /// <param name="baudRate">The line speed.</param>
     public static BusAddress Serial(string portName, int baudRate = 115_200) =>

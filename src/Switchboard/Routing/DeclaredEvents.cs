@@ -4,7 +4,7 @@ namespace Switchboard.Routing;
 
 /// <summary>
 /// What a sender may trigger: the concrete events it declared, and the channel patterns it declared (<c>#direct.&gt;</c>,
-/// <c>#rooms.*.chat</c>), each of which lets it trigger any concrete channel event that matches (seed 002 publishes to
+/// <c>#rooms.*.chat</c>), each of which lets it trigger any concrete channel event that matches (a chat bot publishes to
 /// any channel id; NATS users publish to subjects they never listed). Targeted events are declared one by one. The same
 /// rules on every kind of bus: the client checks before it sends, the broker checks again.
 /// </summary>

@@ -160,7 +160,7 @@ internal sealed partial class Router
 
     private static async Task RunProducerAsync(LocalGather call, ProducerRegistration producer, GatherRequest request)
     {
-        // Producers are free to block (seed 000's producers sleep): an application's producer runs on a handler thread
+        // Producers are free to block (producers that sleep, say): an application's producer runs on a handler thread
         // (LocalBus and BusClient offload it), a broker's forwarder only writes a frame.
         try
         {
