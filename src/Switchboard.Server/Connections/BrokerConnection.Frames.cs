@@ -28,11 +28,7 @@ internal sealed partial class BrokerConnection
                 var ping = Read(body, type);
                 var nonce = ping.U64("nonce");
                 ping.End();
-                lock (Outbound.Sync)
-                {
-                    Frames.PingPong(Outbound.ControlWriter, Crc, FrameType.Pong, nonce);
-                    Outbound.Commit();
-                }
+                Writer.Write(Lane.Control, nonce, static (output, crc, in n) => Frames.PingPong(output, crc, FrameType.Pong, n));
 
                 return default;
             case FrameType.Pong:
@@ -63,11 +59,7 @@ internal sealed partial class BrokerConnection
                 var list = Read(body, type);
                 var listCorrelation = list.U32("correlation");
                 list.End();
-                lock (Outbound.Sync)
-                {
-                    Frames.SenderList(Outbound.Writer, Crc, listCorrelation, Router.GetSenders());
-                    Outbound.Commit();
-                }
+                Writer.Write(Lane.Data, (listCorrelation, Router.GetSenders()), static (output, crc, in l) => Frames.SenderList(output, crc, l.listCorrelation, l.Item2));
 
                 return default;
             case FrameType.Flush:
@@ -117,13 +109,9 @@ internal sealed partial class BrokerConnection
         }
 
         ClientName = client.Length == 0 ? Id : client;
-        Crc = (features & Protocol.FeatureCrc) != 0;
+        Writer.Crc = (features & Protocol.FeatureCrc) != 0;
         _session = Router.OpenSession(ClientName);
-        lock (Outbound.Sync)
-        {
-            Frames.Welcome(Outbound.ControlWriter, Crc, Protocol.Version, _broker.Options.ServerName, Protocol.FeatureCrc, (uint)_broker.Options.HeartbeatInterval.TotalMilliseconds, (uint)_broker.Options.MaxFrameSize);
-            Outbound.Commit();
-        }
+        Writer.Write(Lane.Control, _broker.Options, static (output, crc, in o) => Frames.Welcome(output, crc, Protocol.Version, o.ServerName, Protocol.FeatureCrc, (uint)o.HeartbeatInterval.TotalMilliseconds, (uint)o.MaxFrameSize));
 
         _broker.Log.ClientJoined(Id, _context.RemoteEndPoint?.ToString() ?? "unix socket", ClientName);
         return default;
@@ -518,14 +506,7 @@ internal sealed partial class BrokerConnection
         var call = gather.Call;
         gather.OnLate = late =>
         {
-            lock (Outbound.Sync)
-            {
-                if (!Outbound.IsCompleted)
-                {
-                    Frames.GatherLate(Outbound.Writer, Crc, id, (uint)late);
-                    Outbound.Commit();
-                }
-            }
+            Writer.Write(Lane.Data, (id, (uint)late), static (output, crc, in l) => Frames.GatherLate(output, crc, l.id, l.Item2));
         };
         _ = PumpAsync();
         return default;
@@ -534,25 +515,11 @@ internal sealed partial class BrokerConnection
         {
             await foreach (var result in call)
             {
-                lock (Outbound.Sync)
-                {
-                    if (!Outbound.IsCompleted)
-                    {
-                        Frames.GatherResult(Outbound.Writer, Crc, id, result.Producer, result.Data);
-                        Outbound.Commit();
-                    }
-                }
+                Writer.Write(Lane.Data, (id, result), static (output, crc, in r) => Frames.GatherResult(output, crc, r.id, r.result.Producer, r.result.Data));
             }
 
             var summary = await call.Summary;
-            lock (Outbound.Sync)
-            {
-                if (!Outbound.IsCompleted)
-                {
-                    Frames.GatherDone(Outbound.Writer, Crc, id, summary);
-                    Outbound.Commit();
-                }
-            }
+            Writer.Write(Lane.Data, (id, summary), static (output, crc, in d) => Frames.GatherDone(output, crc, d.id, d.summary));
         }
     }
 
@@ -567,15 +534,7 @@ internal sealed partial class BrokerConnection
         {
             var listener = Router.AddResultListener(_session!, topic, (message, _) =>
             {
-                lock (Outbound.Sync)
-                {
-                    if (!Outbound.IsCompleted)
-                    {
-                        Frames.Event(Outbound.Writer, Crc, id, message.Sender, message.Event, message.Headers, message.Data);
-                        Outbound.Commit();
-                    }
-                }
-
+                Writer.Write(Lane.Data, (id, message), static (output, crc, in e) => Frames.Event(output, crc, e.id, e.message.Sender, e.message.Event, e.message.Headers, e.message.Data));
                 return default;
             }, null);
             if (!_subscriptions.TryAdd(id, listener))
@@ -628,14 +587,9 @@ internal sealed partial class BrokerConnection
         if (id != 0)
         {
             forwarded.Arm();
-            lock (Outbound.Sync)
+            if (Writer.Write(Lane.Data, (id, sender, request, headers, data), static (output, crc, in q) => Frames.Incoming(output, crc, FrameType.RequestIn, q.id, q.sender, q.request, q.headers, q.data)))
             {
-                if (!Outbound.IsCompleted)
-                {
-                    Frames.Incoming(Outbound.Writer, Crc, FrameType.RequestIn, id, sender, request, headers, data);
-                    Outbound.Commit();
-                    return;
-                }
+                return;
             }
 
             if (!TryEndForwarded(id, forwarded, out _))
@@ -776,15 +730,9 @@ internal sealed partial class BrokerConnection
         _awaitingReply[id] = pending;
         try
         {
-            lock (Outbound.Sync)
+            if (!Writer.Write(Lane.Data, (type, id, target, name, headers, data), static (output, crc, in q) => Frames.Incoming(output, crc, q.type, q.id, q.target, q.name, q.headers, q.data)))
             {
-                if (Outbound.IsCompleted)
-                {
-                    throw new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
-                }
-
-                Frames.Incoming(Outbound.Writer, Crc, type, id, target, name, headers, data);
-                Outbound.Commit();
+                throw new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
             }
 
             using var registration = cancellationToken.Register(static state => ((TaskCompletionSource<Payload>)state!).TrySetCanceled(), pending);

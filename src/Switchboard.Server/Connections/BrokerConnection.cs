@@ -43,7 +43,6 @@ internal sealed partial class BrokerConnection
     private bool _goodbye;
     private volatile bool _aborted;
     private long _messagesIn;
-    private long _messagesOut;
     private string? _abortReason;
     private int _slow;
 
@@ -53,7 +52,7 @@ internal sealed partial class BrokerConnection
         _context = context;
         _lossy = lossy;
         _parser = new FrameParser(broker.Options.MaxFrameSize);
-        Outbound = new OutboundBuffer(broker.Options.MaxOutboundBytes);
+        Writer = new FrameWriter(broker.Options.MaxOutboundBytes);
         Id = $"c{Interlocked.Increment(ref s_ids)}";
         _sendersByChars = _senders.GetAlternateLookup<ReadOnlySpan<char>>();
         _forwardRequests = AskClientAsync;
@@ -64,17 +63,14 @@ internal sealed partial class BrokerConnection
 
     public string ClientName { get; private set; } = "(before HELLO)";
 
-    public OutboundBuffer Outbound { get; }
-
-    public bool Crc { get; private set; }
+    /// <summary>Every frame to this client goes through it.</summary>
+    public FrameWriter Writer { get; }
 
     /// <summary>TRIGGER frames routed from this connection (written by the read loop only).</summary>
     public long MessagesIn => Volatile.Read(ref _messagesIn);
 
-    /// <summary>EVENT frames written for this connection's subscriptions (written under the outbound lock only).</summary>
-    public long MessagesOut => Volatile.Read(ref _messagesOut);
-
-    internal void CountOut() => _messagesOut++;
+    /// <summary>EVENT frames written for this connection's subscriptions.</summary>
+    public long MessagesOut => Writer.MessagesWritten;
 
     public long LastReceived => Volatile.Read(ref _lastReceived);
 
@@ -145,7 +141,7 @@ internal sealed partial class BrokerConnection
                 await Router.CloseSessionAsync(session, clean: _goodbye);
             }
 
-            Outbound.Complete();
+            Writer.Complete();
             var flushed = await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) == writing;
             if (flushed && !_aborted)
             {
@@ -200,7 +196,7 @@ internal sealed partial class BrokerConnection
             _goodbye = true;
         }
 
-        Outbound.Complete();
+        Writer.Complete();
         try
         {
             _closing.Cancel();
@@ -214,26 +210,12 @@ internal sealed partial class BrokerConnection
 
     public void SendPing()
     {
-        lock (Outbound.Sync)
-        {
-            if (!Outbound.IsCompleted)
-            {
-                Frames.PingPong(Outbound.ControlWriter, Crc, FrameType.Ping, (ulong)Time.GetTimestamp());
-                Outbound.Commit();
-            }
-        }
+        Writer.Write(Lane.Control, (ulong)Time.GetTimestamp(), static (output, crc, in nonce) => Frames.PingPong(output, crc, FrameType.Ping, nonce));
     }
 
     public void SendGoingAway(string reason)
     {
-        lock (Outbound.Sync)
-        {
-            if (!Outbound.IsCompleted)
-            {
-                Frames.GoingAway(Outbound.ControlWriter, Crc, reason);
-                Outbound.Commit();
-            }
-        }
+        Writer.Write(Lane.Control, reason, static (output, crc, in why) => Frames.GoingAway(output, crc, why));
     }
 
     /// <summary>Called under the outbound lock when a delivery finds the buffer over its limit.</summary>
@@ -244,7 +226,7 @@ internal sealed partial class BrokerConnection
             Router.Counters.AddListenerDrop();
             if (Interlocked.Exchange(ref _slow, 1) == 0)
             {
-                _broker.OnSlowConsumer(this, Outbound.Buffered);
+                _broker.OnSlowConsumer(this, Writer.Buffered);
             }
 
             return;
@@ -253,7 +235,7 @@ internal sealed partial class BrokerConnection
         if (Interlocked.Exchange(ref _slow, 1) == 0)
         {
             Router.Counters.AddListenerDrop();
-            var buffered = Outbound.Buffered;
+            var buffered = Writer.Buffered;
             ThreadPool.QueueUserWorkItem(static state =>
             {
                 var (connection, bytes) = state;
@@ -349,7 +331,7 @@ internal sealed partial class BrokerConnection
         {
             while (true)
             {
-                var batch = await Outbound.TakeAsync(CancellationToken.None);
+                var batch = await Writer.TakeAsync(CancellationToken.None);
                 if (batch.IsEmpty)
                 {
                     break;
@@ -371,37 +353,16 @@ internal sealed partial class BrokerConnection
 
     private void SendError(uint correlation, bool fatal, string code, string message)
     {
-        lock (Outbound.Sync)
-        {
-            if (!Outbound.IsCompleted)
-            {
-                Frames.Error(Outbound.ControlWriter, Crc, correlation, fatal, code, message);
-                Outbound.Commit();
-            }
-        }
+        Writer.Write(Lane.Control, (correlation, fatal, code, message), static (output, crc, in e) => Frames.Error(output, crc, e.correlation, e.fatal, e.code, e.message));
     }
 
     private void SendOk(uint correlation, string? detail = null)
     {
-        lock (Outbound.Sync)
-        {
-            if (!Outbound.IsCompleted)
-            {
-                Frames.Ok(Outbound.Writer, Crc, correlation, detail);
-                Outbound.Commit();
-            }
-        }
+        Writer.Write(Lane.Data, (correlation, detail), static (output, crc, in ok) => Frames.Ok(output, crc, ok.correlation, ok.detail));
     }
 
     internal void SendReply(uint id, string? code, string? message, Payload data)
     {
-        lock (Outbound.Sync)
-        {
-            if (!Outbound.IsCompleted)
-            {
-                Frames.Reply(Outbound.Writer, Crc, id, code, message, data);
-                Outbound.Commit();
-            }
-        }
+        Writer.Write(Lane.Data, (id, code, message, data), static (output, crc, in r) => Frames.Reply(output, crc, r.id, r.code, r.message, r.data));
     }
 }

@@ -23,21 +23,16 @@ internal sealed class RemoteSubscription : Subscription
 
     public override ValueTask DeliverAsync(in BusMessage message)
     {
-        var output = _connection.Outbound;
-        lock (output.Sync)
+        if (Volatile.Read(ref _closed) != 0)
         {
-            if (Volatile.Read(ref _closed) == 0 && !output.IsCompleted)
-            {
-                if (output.IsFull)
-                {
-                    _connection.OnOutboundFull();
-                    return default;
-                }
+            return default;
+        }
 
-                Frames.Event(output.Writer, _connection.Crc, Id, message.Sender, message.Event, message.Headers, message.Data);
-                output.Commit();
-                _connection.CountOut();
-            }
+        var outcome = _connection.Writer.WriteBounded((Id, message), static (output, crc, in e) =>
+            Frames.Event(output, crc, e.Id, e.message.Sender, e.message.Event, e.message.Headers, e.message.Data), countAsMessage: true);
+        if (outcome == WriteOutcome.Full)
+        {
+            _connection.OnOutboundFull();
         }
 
         return default;

@@ -331,11 +331,7 @@ public sealed partial class BusClient
                 }
                 else if (time.GetElapsedTime(connection.LastReceived, now) >= interval / 2)
                 {
-                    lock (_out.Sync)
-                    {
-                        Frames.PingPong(_out.ControlWriter, _crc, FrameType.Ping, (ulong)now);
-                        _out.Commit();
-                    }
+                    _out.Write(Lane.Control, (ulong)now, static (output, crc, in nonce) => Frames.PingPong(output, crc, FrameType.Ping, nonce));
                 }
             }
         }

@@ -192,11 +192,7 @@ public sealed partial class BusClient
             case FrameType.Ping:
             {
                 var nonce = r.U64("nonce");
-                lock (_out.Sync)
-                {
-                    Frames.PingPong(_out.ControlWriter, _crc, FrameType.Pong, nonce);
-                    _out.Commit();
-                }
+                _out.Write(Lane.Control, nonce, static (output, crc, in n) => Frames.PingPong(output, crc, FrameType.Pong, n));
 
                 return default;
             }
@@ -210,11 +206,7 @@ public sealed partial class BusClient
                 _log.BrokerGoingAway(connection.Address, reason);
                 connection.End(ConnectionLoss.BrokerShutdown, $"the broker is going away ({reason})");
                 // Leave cleanly, so no last will fires for a planned move; the reconnect registers everything elsewhere.
-                lock (_out.Sync)
-                {
-                    Frames.Goodbye(_out.Writer, _crc);
-                    _out.Commit();
-                }
+                _out.Write(Lane.Data, 0, static (output, crc, in _) => Frames.Goodbye(output, crc));
 
                 return default;
             }

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Switchboard.Client;
 using Switchboard.Routing;
-using Switchboard.Transports;
 using Switchboard.Wire;
 
 namespace Switchboard;
@@ -18,7 +17,7 @@ public sealed partial class BusClient : IBus
 {
     private readonly BusClientOptions _options;
     private readonly BusAddress[] _addresses;
-    private readonly OutboundBuffer _out;
+    private readonly FrameWriter _out;
     private readonly Lock _state = new();
     private readonly List<ClientRegistration> _registrations = [];
     private readonly ConcurrentDictionary<uint, ClientListener> _listeners = new();
@@ -38,7 +37,7 @@ public sealed partial class BusClient : IBus
         _addresses = addresses;
         _options = options;
         _crc = options.Crc || addresses.Any(a => a.IsLossy);
-        _out = new OutboundBuffer(options.OfflineBufferBytes);
+        _out = new FrameWriter(options.OfflineBufferBytes) { Crc = _crc };
         _log = options.Bus.LoggerFactory.CreateLogger("Switchboard.BusClient");
     }
 
@@ -506,11 +505,7 @@ public sealed partial class BusClient : IBus
     /// <summary>Writes a frame into the outbound buffer (sent now, or after a reconnect).</summary>
     private void Send(Action<System.Buffers.IBufferWriter<byte>> write)
     {
-        lock (_out.Sync)
-        {
-            write(_out.Writer);
-            _out.Commit();
-        }
+        _out.Write(Lane.Data, write, static (output, _, in encode) => encode(output));
     }
 
     /// <summary>Writes a TRIGGER of one event (<paramref name="events"/> null) or of several; a trigger that finds the
@@ -518,34 +513,26 @@ public sealed partial class BusClient : IBus
     internal void SendTrigger(string sender, string? @event, IReadOnlyList<string>? events, Payload data, MessageHeaders? headers, bool retain)
     {
         var flags = retain ? Protocol.TriggerRetain : (byte)0;
-        lock (_out.Sync)
+        var outcome = _out.WriteBounded((sender, @event, events, flags, headers, data), static (output, crc, in t) =>
         {
-            if (_out.IsFull)
+            if (t.events is null)
             {
-                Counters.AddOfflineDrop();
-                return;
-            }
-
-            if (events is null)
-            {
-                Frames.Trigger(_out.Writer, _crc, sender, @event!, flags, headers, data);
+                Frames.Trigger(output, crc, t.sender, t.@event!, t.flags, t.headers, t.data);
             }
             else
             {
-                Frames.Trigger(_out.Writer, _crc, sender, events, flags, headers, data);
+                Frames.Trigger(output, crc, t.sender, t.events, t.flags, t.headers, t.data);
             }
-
-            _out.Commit();
+        });
+        if (outcome == WriteOutcome.Full)
+        {
+            Counters.AddOfflineDrop();
         }
     }
 
     private void SendReply(uint id, string? code, string? message, Payload data)
     {
-        lock (_out.Sync)
-        {
-            Frames.Reply(_out.Writer, _crc, id, code, message, data);
-            _out.Commit();
-        }
+        _out.Write(Lane.Data, (id, code, message, data), static (output, crc, in r) => Frames.Reply(output, crc, r.id, r.code, r.message, r.data));
     }
 
     /// <summary>Leaves cleanly: the broker removes this client's registrations without firing last wills.</summary>

@@ -1,0 +1,109 @@
+using System.Buffers;
+using Switchboard.Transports;
+
+namespace Switchboard.Wire;
+
+/// <summary>Which lane a frame goes out on.</summary>
+internal enum Lane
+{
+    /// <summary>In order with every other data frame.</summary>
+    Data,
+
+    /// <summary>Ahead of any data backlog (ping, pong, welcome, errors, going away).</summary>
+    Control,
+}
+
+/// <summary>What happened to a frame handed to <see cref="FrameWriter.WriteBounded{TState}"/>.</summary>
+internal enum WriteOutcome
+{
+    /// <summary>Encoded and queued for the socket.</summary>
+    Written,
+
+    /// <summary>The connection is closing: nothing more goes out.</summary>
+    Closed,
+
+    /// <summary>The bound is reached: the caller applies its overflow policy (nothing was written).</summary>
+    Full,
+}
+
+/// <summary>
+/// The one way frames get into a connection's outbound buffer, on the client and on the broker: it owns the buffer's
+/// lock, the lane, the CRC flag and the count of messages written, so no caller takes the lock or touches the buffer.
+/// Encoders are static delegates over a state passed by reference, so writing allocates nothing.
+/// </summary>
+internal sealed class FrameWriter
+{
+    private readonly OutboundBuffer _buffer;
+    private long _messages;
+
+    public FrameWriter(long limitBytes) => _buffer = new OutboundBuffer(limitBytes);
+
+    /// <summary>Encodes a frame from <paramref name="state"/>.</summary>
+    public delegate void Encoder<TState>(IBufferWriter<byte> output, bool crc, in TState state);
+
+    /// <summary>Whether frames carry a CRC-32C (set once the handshake says so).</summary>
+    public bool Crc { get; set; }
+
+    /// <summary>The bytes allowed to wait for the socket.</summary>
+    public long LimitBytes => _buffer.LimitBytes;
+
+    /// <summary>Bytes waiting for the socket (a snapshot).</summary>
+    public int Buffered => _buffer.Buffered;
+
+    /// <summary>True once <see cref="Complete"/> was called.</summary>
+    public bool IsCompleted => _buffer.IsCompleted;
+
+    /// <summary>Messages written with <c>countAsMessage</c> (EVENT frames).</summary>
+    public long MessagesWritten => Volatile.Read(ref _messages);
+
+    /// <summary>Writes one frame unless the connection is closing; false when it is.</summary>
+    public bool Write<TState>(Lane lane, in TState state, Encoder<TState> encode)
+    {
+        lock (_buffer.Sync)
+        {
+            if (_buffer.IsCompleted)
+            {
+                return false;
+            }
+
+            encode(lane == Lane.Control ? _buffer.ControlWriter : _buffer.Writer, Crc, state);
+            _buffer.Commit();
+            return true;
+        }
+    }
+
+    /// <summary>Writes one data frame unless the connection is closing or the bound is reached.</summary>
+    public WriteOutcome WriteBounded<TState>(in TState state, Encoder<TState> encode, bool countAsMessage = false)
+    {
+        lock (_buffer.Sync)
+        {
+            if (_buffer.IsCompleted)
+            {
+                return WriteOutcome.Closed;
+            }
+
+            if (_buffer.IsFull)
+            {
+                return WriteOutcome.Full;
+            }
+
+            encode(_buffer.Writer, Crc, state);
+            _buffer.Commit();
+            if (countAsMessage)
+            {
+                _messages++;
+            }
+
+            return WriteOutcome.Written;
+        }
+    }
+
+    /// <summary>Waits for frames and returns the next batch (see <see cref="OutboundBuffer.TakeAsync"/>).</summary>
+    public ValueTask<ReadOnlyMemory<byte>> TakeAsync(CancellationToken cancellationToken) => _buffer.TakeAsync(cancellationToken);
+
+    /// <summary>Ends the stream: the write loop drains what is left, then gets an empty batch.</summary>
+    public void Complete() => _buffer.Complete();
+
+    /// <summary>Drops every frame waiting; returns how many were dropped.</summary>
+    public int Clear() => _buffer.Clear();
+}
