@@ -2,34 +2,10 @@ using System.Text.Json;
 
 namespace Switchboard.Server;
 
-/// <summary>The lines the broker writes: each one JSON object encoded straight into the outbound buffer under its lock,
-/// then a newline. A payload that is JSON is written as it is; anything else as a JSON string.</summary>
+/// <summary>The lines the broker writes, each through the connection's <see cref="LineWriter"/>: one JSON object
+/// encoded straight into the outbound buffer, then a newline. A payload that is JSON is written as it is; anything else as a JSON string.</summary>
 internal sealed partial class JsonLinesConnection
 {
-    /// <summary>Starts a line (under <see cref="Transports.OutboundBuffer.Sync"/>); null once the connection is closing.</summary>
-    private Utf8JsonWriter? BeginLine()
-    {
-        if (Outbound.IsCompleted)
-        {
-            return null;
-        }
-
-        _json.Reset(Outbound.Writer);
-        _json.WriteStartObject();
-        return _json;
-    }
-
-    /// <summary>Ends the line begun by <see cref="BeginLine"/> and wakes the write loop.</summary>
-    private void EndLine(Utf8JsonWriter json)
-    {
-        json.WriteEndObject();
-        json.Flush();
-        var writer = Outbound.Writer;
-        writer.GetSpan(1)[0] = (byte)'\n';
-        writer.Advance(1);
-        Outbound.Commit();
-    }
-
     private static void WriteId(Utf8JsonWriter json, LineId? id, string name = "id")
     {
         if (id is not null)
@@ -46,95 +22,64 @@ internal sealed partial class JsonLinesConnection
         JsonPayload.Write(json, data);
     }
 
-    private void SendOk(LineId? id, string? name = null, string? value = null)
-    {
-        lock (Outbound.Sync)
+    private void SendOk(LineId? id, string? name = null, string? value = null) =>
+        _lines.Write((id, name, value), static (json, in ok) =>
         {
-            if (BeginLine() is { } json)
+            json.WriteBoolean("ok", true);
+            WriteId(json, ok.id);
+            if (ok.name is not null)
             {
-                json.WriteBoolean("ok", true);
-                WriteId(json, id);
-                if (name is not null)
+                json.WriteString(ok.name, ok.value);
+            }
+        });
+
+    private void SendError(LineId? id, string code, string message) =>
+        _lines.Write((id, code, message), static (json, in e) =>
+        {
+            WriteId(json, e.id);
+            json.WriteStartObject("error");
+            json.WriteString("code", e.code);
+            json.WriteString("message", e.message);
+            json.WriteEndObject();
+        });
+
+    private void SendPong(LineId? id) =>
+        _lines.Write(id, static (json, in pongId) =>
+        {
+            json.WriteString("op", "pong");
+            WriteId(json, pongId);
+        });
+
+    private void SendReply(LineId? id, Payload data) =>
+        _lines.Write((id, data), static (json, in r) =>
+        {
+            json.WriteString("op", "reply");
+            WriteId(json, r.id);
+            WriteData(json, "data", r.data);
+        });
+
+    private void SendSenders(LineId? id, IReadOnlyList<SenderInfo> senders) =>
+        _lines.Write((id, senders), static (json, in list) =>
+        {
+            json.WriteString("op", "senders");
+            WriteId(json, list.id);
+            json.WriteStartArray("senders");
+            foreach (var sender in list.senders)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", sender.Name);
+                WriteStrings(json, "events", sender.Events);
+                WriteStrings(json, "requests", sender.Requests);
+                if (sender.HasDefaultHandler)
                 {
-                    json.WriteString(name, value);
+                    json.WriteBoolean("default_handler", true);
                 }
 
-                EndLine(json);
-            }
-        }
-    }
-
-    private void SendError(LineId? id, string code, string message)
-    {
-        lock (Outbound.Sync)
-        {
-            if (BeginLine() is { } json)
-            {
-                WriteId(json, id);
-                json.WriteStartObject("error");
-                json.WriteString("code", code);
-                json.WriteString("message", message);
                 json.WriteEndObject();
-                EndLine(json);
             }
-        }
-    }
 
-    private void SendPong(LineId? id)
-    {
-        lock (Outbound.Sync)
-        {
-            if (BeginLine() is { } json)
-            {
-                json.WriteString("op", "pong");
-                WriteId(json, id);
-                EndLine(json);
-            }
-        }
-    }
-
-    private void SendReply(LineId? id, Payload data)
-    {
-        lock (Outbound.Sync)
-        {
-            if (BeginLine() is { } json)
-            {
-                json.WriteString("op", "reply");
-                WriteId(json, id);
-                WriteData(json, "data", data);
-                EndLine(json);
-            }
-        }
-    }
-
-    private void SendSenders(LineId? id, IReadOnlyList<SenderInfo> senders)
-    {
-        lock (Outbound.Sync)
-        {
-            if (BeginLine() is { } json)
-            {
-                json.WriteString("op", "senders");
-                WriteId(json, id);
-                json.WriteStartArray("senders");
-                foreach (var sender in senders)
-                {
-                    json.WriteStartObject();
-                    json.WriteString("name", sender.Name);
-                    WriteStrings(json, "events", sender.Events);
-                    WriteStrings(json, "requests", sender.Requests);
-                    if (sender.HasDefaultHandler)
-                    {
-                        json.WriteBoolean("default_handler", true);
-                    }
-
-                    json.WriteEndObject();
-                }
-
-                json.WriteEndArray();
-                EndLine(json);
-            }
-        }
-    }
+            json.WriteEndArray();
+        });
 
     private static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> items)
     {
@@ -165,11 +110,11 @@ internal sealed partial class JsonLinesConnection
 
     /// <summary>Writes one delivery for a listen: <c>{"op":"event","listen":ID,"sender":..,"event":..,"data":..,"seq":N}</c>.
     /// The sequence counts every message routed to the listen, so a gap shows a message dropped for a full buffer.</summary>
-    internal void Deliver(JsonLineSubscription subscription, in BusMessage message)
-    {
-        lock (Outbound.Sync)
+    internal void Deliver(JsonLineSubscription subscription, in BusMessage message) =>
+        _lines.InOrder((this, subscription, message), static (lines, in d) =>
         {
-            if (subscription.IsClosed || Outbound.IsCompleted)
+            var subscription = d.subscription;
+            if (subscription.IsClosed || lines.IsCompleted)
             {
                 return;
             }
@@ -177,53 +122,50 @@ internal sealed partial class JsonLinesConnection
             var seq = ++subscription.Seq;
             if (!subscription.Started)
             {
-                (subscription.Early ??= []).Add((message, seq));
+                (subscription.Early ??= []).Add((d.message, seq));
                 return;
             }
 
-            if (Outbound.IsFull)
+            if (lines.IsFull)
             {
-                OnOutboundFull();
+                d.Item1.OnOutboundFull();
                 return;
             }
 
-            WriteEvent(subscription, message, seq);
-        }
-    }
+            lines.Write((subscription, d.message, seq), WriteEvent);
+        });
 
     /// <summary>Writes a listen's ok, then what was delivered to it while it was being registered, and starts it.</summary>
-    internal void StartListen(JsonLineSubscription subscription)
-    {
-        lock (Outbound.Sync)
+    internal void StartListen(JsonLineSubscription subscription) =>
+        _lines.InOrder(subscription, static (lines, in subscription) =>
         {
-            if (BeginLine() is not { } json)
+            if (!lines.Write(subscription.ListenId, static (json, in id) =>
+            {
+                json.WriteBoolean("ok", true);
+                WriteId(json, id);
+            }))
             {
                 return;
             }
 
-            json.WriteBoolean("ok", true);
-            WriteId(json, subscription.ListenId);
-            EndLine(json);
             foreach (var (message, seq) in subscription.Early ?? [])
             {
-                WriteEvent(subscription, message, seq);
+                lines.Write((subscription, message, seq), WriteEvent);
             }
 
             subscription.Early = null;
             subscription.Started = true;
-        }
-    }
+        });
 
-    private void WriteEvent(JsonLineSubscription subscription, in BusMessage message, long seq)
+    private static void WriteEvent(Utf8JsonWriter json, in (JsonLineSubscription Subscription, BusMessage Message, long Seq) e)
     {
-        var json = BeginLine()!;
-        json.WriteString("op", subscription.Results ? "result" : "event");
-        WriteId(json, subscription.ListenId, "listen");
-        json.WriteString(subscription.Results ? "producer" : "sender", message.Sender);
-        json.WriteString(subscription.Results ? "topic" : "event", message.Event);
-        WriteData(json, "data", message.Data);
-        json.WriteNumber("seq", seq);
-        WriteHeaders(json, message.Headers);
-        EndLine(json);
+        var results = e.Subscription.Results;
+        json.WriteString("op", results ? "result" : "event");
+        WriteId(json, e.Subscription.ListenId, "listen");
+        json.WriteString(results ? "producer" : "sender", e.Message.Sender);
+        json.WriteString(results ? "topic" : "event", e.Message.Event);
+        WriteData(json, "data", e.Message.Data);
+        json.WriteNumber("seq", e.Seq);
+        WriteHeaders(json, e.Message.Headers);
     }
 }

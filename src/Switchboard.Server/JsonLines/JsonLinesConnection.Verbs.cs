@@ -492,21 +492,20 @@ internal sealed partial class JsonLinesConnection
         var gather = Router.StartGather(topic, data, ttl, null, _closing.Token);
         var call = gather.Call;
         var ended = false;
-        gather.OnLate = late =>
+        gather.OnLate = late => _lines.InOrder(late, (lines, in count) =>
         {
-            lock (Outbound.Sync)
+            // Before "gathered" is written its live count includes this one; after it, say so on a line of its own.
+            if (ended)
             {
-                // Before "gathered" is written its live count includes this one; after it, say so on a line of its own.
-                if (ended && BeginLine() is { } json)
+                lines.Write(count, (json, in n) =>
                 {
                     json.WriteString("op", "late");
                     WriteId(json, id);
                     json.WriteString("topic", topic);
-                    json.WriteNumber("late", late);
-                    EndLine(json);
-                }
+                    json.WriteNumber("late", n);
+                });
             }
-        };
+        });
         Track(PumpAsync());
         return default;
 
@@ -514,41 +513,36 @@ internal sealed partial class JsonLinesConnection
         {
             await foreach (var result in call)
             {
-                lock (Outbound.Sync)
+                _lines.Write((id, result), static (json, in r) =>
                 {
-                    if (BeginLine() is { } json)
-                    {
-                        json.WriteString("op", "result");
-                        WriteId(json, id);
-                        json.WriteString("producer", result.Producer);
-                        WriteData(json, "data", result.Data);
-                        EndLine(json);
-                    }
-                }
+                    json.WriteString("op", "result");
+                    WriteId(json, r.id);
+                    json.WriteString("producer", r.result.Producer);
+                    WriteData(json, "data", r.result.Data);
+                });
             }
 
             var summary = await call.Summary;
-            lock (Outbound.Sync)
+            _lines.InOrder((id, topic, summary), (lines, in g) =>
             {
                 ended = true;
-                if (BeginLine() is { } json)
+                lines.Write(g, static (json, in g) =>
                 {
                     json.WriteString("op", "gathered");
-                    WriteId(json, id);
-                    json.WriteString("topic", topic);
-                    WriteStrings(json, "answered", summary.Answered);
-                    WriteStrings(json, "missing", summary.Missing);
+                    WriteId(json, g.id);
+                    json.WriteString("topic", g.topic);
+                    WriteStrings(json, "answered", g.summary.Answered);
+                    WriteStrings(json, "missing", g.summary.Missing);
                     json.WriteStartObject("failed");
-                    foreach (var (producer, message) in summary.Failed)
+                    foreach (var (producer, message) in g.summary.Failed)
                     {
                         json.WriteString(producer, message);
                     }
 
                     json.WriteEndObject();
-                    json.WriteNumber("late", summary.Late);
-                    EndLine(json);
-                }
-            }
+                    json.WriteNumber("late", g.summary.Late);
+                });
+            });
         }
     }
 
@@ -583,25 +577,27 @@ internal sealed partial class JsonLinesConnection
         _awaiting[rid] = pending;
         try
         {
-            lock (Outbound.Sync)
+            var written = _lines.Write((op, target, name, data, headers, rid), static (json, in q) =>
             {
-                var json = BeginLine() ?? throw new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
-                json.WriteString("op", op);
-                if (op == "request")
+                json.WriteString("op", q.op);
+                if (q.op == "request")
                 {
-                    json.WriteString("sender", target);
-                    json.WriteString("request", name);
+                    json.WriteString("sender", q.target);
+                    json.WriteString("request", q.name);
                 }
                 else
                 {
-                    json.WriteString("topic", name);
-                    json.WriteString("producer", target);
+                    json.WriteString("topic", q.name);
+                    json.WriteString("producer", q.target);
                 }
 
-                WriteData(json, "data", data);
-                WriteHeaders(json, headers);
-                json.WriteString("rid", rid);
-                EndLine(json);
+                WriteData(json, "data", q.data);
+                WriteHeaders(json, q.headers);
+                json.WriteString("rid", q.rid);
+            });
+            if (!written)
+            {
+                throw new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
             }
 
             using var registration = cancellationToken.Register(static state => ((TaskCompletionSource<Payload>)state!).TrySetCanceled(), pending);

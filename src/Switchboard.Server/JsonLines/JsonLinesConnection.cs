@@ -33,7 +33,6 @@ internal sealed partial class JsonLinesConnection
     private readonly ConnectionContext _context;
     private readonly int _maxLine;
     private readonly CancellationTokenSource _closing = new();
-    private readonly Utf8JsonWriter _json;
     private readonly ConcurrentDictionary<string, SenderRegistration> _senders = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, JsonLineSubscription> _listens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ProducerRegistration> _producers = new(StringComparer.Ordinal);
@@ -54,8 +53,7 @@ internal sealed partial class JsonLinesConnection
         _broker = broker;
         _context = context;
         _maxLine = broker.Options.MaxJsonLineBytes;
-        Outbound = new OutboundBuffer(broker.Options.MaxOutboundBytes);
-        _json = new Utf8JsonWriter(Outbound.Writer, WriteOptions);
+        _lines = new LineWriter(broker.Options.MaxOutboundBytes, WriteOptions);
         Id = $"j{Interlocked.Increment(ref s_ids)}";
     }
 
@@ -63,7 +61,7 @@ internal sealed partial class JsonLinesConnection
 
     public string ClientName { get; private set; } = "(json lines)";
 
-    public OutboundBuffer Outbound { get; }
+    private readonly LineWriter _lines;
 
     private Router Router => _broker.Router;
 
@@ -125,7 +123,7 @@ internal sealed partial class JsonLinesConnection
                 await Router.CloseSessionAsync(session, clean: Volatile.Read(ref _clean));
             }
 
-            Outbound.Complete();
+            _lines.Complete();
             if (await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) == writing)
             {
                 // Everything is written: close gracefully, so the last lines (an error, bye's ok) reach the client.
@@ -143,10 +141,7 @@ internal sealed partial class JsonLinesConnection
             }
 
             await _closing.CancelAsync();
-            lock (Outbound.Sync)
-            {
-                _json.Dispose();
-            }
+            _lines.Dispose();
 
             _broker.Log.JsonLinesLeft(Id, ClientName, reason);
         }
@@ -187,7 +182,7 @@ internal sealed partial class JsonLinesConnection
 
         if (hard)
         {
-            Outbound.Complete();
+            _lines.Complete();
             _context.Abort(new ConnectionAbortedException(reason));
         }
     }
@@ -202,7 +197,7 @@ internal sealed partial class JsonLinesConnection
             return;
         }
 
-        _broker.Log.JsonLinesSlowConsumer(Id, ClientName, Outbound.Buffered, _broker.Options.MaxOutboundBytes, policy);
+        _broker.Log.JsonLinesSlowConsumer(Id, ClientName, _lines.Buffered, _broker.Options.MaxOutboundBytes, policy);
         if (policy == SlowConsumerPolicy.Disconnect)
         {
             ThreadPool.QueueUserWorkItem(static connection => connection.Abort("slow_consumer", hard: true), this, preferLocal: false);
@@ -396,7 +391,7 @@ internal sealed partial class JsonLinesConnection
         {
             while (true)
             {
-                var batch = await Outbound.TakeAsync(CancellationToken.None);
+                var batch = await _lines.TakeAsync(CancellationToken.None);
                 if (batch.IsEmpty)
                 {
                     break;
