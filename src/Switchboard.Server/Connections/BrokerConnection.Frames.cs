@@ -376,16 +376,10 @@ internal sealed partial class BrokerConnection
 
     private ValueTask OnReply(ReadOnlyMemory<byte> frame)
     {
-        var r = Read(frame.Span, FrameType.Reply);
-        var id = r.U32("id");
-        var status = r.U8("status");
-        var code = r.String("code");
-        var message = r.String("message");
-        var data = r.LentPayload("data", frame); // copied where it is kept
-        r.End();
+        var (id, ok, code, message, data) = Frames.ReadReply(frame, lend: true); // the data is copied where it is kept
         if (TryEndForwarded(id, null, out var forwarded))
         {
-            if (status == Protocol.ReplyOk)
+            if (ok)
             {
                 forwarded.Asker.SendReply(forwarded.AskerId, null, null, data);
             }
@@ -398,7 +392,7 @@ internal sealed partial class BrokerConnection
         }
         else if (_awaitingReply.TryRemove(id, out var pending))
         {
-            if (status == Protocol.ReplyOk)
+            if (ok)
             {
                 pending.TrySetResult(data.Detach());
             }

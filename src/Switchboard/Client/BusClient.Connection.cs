@@ -157,10 +157,8 @@ public sealed partial class BusClient
 
                 return true;
             case FrameType.Error:
-                _ = r.U32("correlation");
-                _ = r.U8("fatal");
-                var code = r.RequiredString("code");
-                throw SwitchboardException.FromCode(code, r.String("message") ?? code);
+                var error = Frames.ReadError(body);
+                throw SwitchboardException.FromCode(error.Code, error.Message);
             default:
                 throw new ProtocolException(ErrorCodes.UnexpectedFrame, $"Expected WELCOME from the broker, got {type}.");
         }

@@ -10,217 +10,172 @@ public sealed partial class BusClient
 
     private ValueTask Dispatch(Connection connection, FrameType type, ReadOnlyMemory<byte> frame)
     {
-        var r = new SpanReader(frame.Span, type);
         switch (type)
         {
             case FrameType.Event:
-            {
-                // Names come from the cache and the payload is lent from the receive buffer (the listener copies it
-                // only if it keeps it): a delivery allocates at most that copy.
-                var id = r.U32("subscription");
-                var sender = _names.Get(r.StringBytes("sender"));
-                var @event = _names.Get(r.StringBytes("event"));
-                var headers = r.Headers("headers");
-                var data = r.LentPayload("data", frame);
-                r.End();
-                return _listeners.TryGetValue(id, out var listener)
-                    ? listener.Listener.DeliverAsync(new BusMessage(sender, @event, data, headers) { IsBorrowed = true })
-                    : default;
-            }
-
+                return OnEvent(frame);
             case FrameType.Ok:
-            {
-                var id = r.U32("correlation");
-                var detail = r.String("detail", emptyIsNull: true);
-                r.End();
-                if (_pending.TryRemove(id, out var call))
-                {
-                    call.Complete(detail);
-                }
-
-                return default;
-            }
-
+                var ok = Frames.ReadOk(frame.Span);
+                Complete(ok.Correlation, ok.Detail);
+                break;
             case FrameType.Error:
-            {
-                var id = r.U32("correlation");
-                var fatal = r.U8("fatal") != 0;
-                var code = r.RequiredString("code");
-                var message = r.String("message") ?? code;
-                r.End();
-                if (id != 0 && _pending.TryRemove(id, out var call))
-                {
-                    call.Fail(ToException(call, code, message));
-                }
-                else
-                {
-                    _log.BrokerReported(code, message);
-                    Error?.Invoke(this, SwitchboardException.FromCode(code, message));
-                }
-
-                if (fatal)
-                {
-                    connection.End(ConnectionLoss.ClosedByBroker, $"{code}: {message}");
-                }
-
-                return default;
-            }
-
+                OnError(connection, Frames.ReadError(frame.Span));
+                break;
             case FrameType.Reply:
-            {
-                var id = r.U32("id");
-                var status = r.U8("status");
-                var code = r.String("code");
-                var message = r.String("message");
-                var data = r.Payload("data");
-                r.End();
-                if (_pending.TryRemove(id, out var call))
-                {
-                    if (status == Protocol.ReplyOk)
-                    {
-                        call.Complete(data);
-                    }
-                    else
-                    {
-                        call.Fail(ToException(call, string.IsNullOrEmpty(code) ? ErrorCodes.HandlerError : code, message ?? string.Empty));
-                    }
-                }
-
-                return default;
-            }
-
-            case FrameType.RequestIn:
-            {
-                var id = r.U32("id");
-                var sender = r.RequiredString("sender");
-                var request = r.RequiredString("request");
-                var headers = r.Headers("headers");
-                var data = r.Payload("data");
-                r.End();
-                // Handlers may block: they run on handler threads, never on this read loop.
-                HandlerThreads.Run(_ => Track(AnswerAsync(id, sender, request, headers, data), "request handler"), null);
-                return default;
-            }
-
-            case FrameType.ProduceIn:
-            {
-                var id = r.U32("id");
-                var producer = r.RequiredString("producer");
-                var topic = r.RequiredString("topic");
-                var headers = r.Headers("headers");
-                var data = r.Payload("data");
-                r.End();
-                HandlerThreads.Run(_ => Track(ProduceAsync(id, producer, topic, headers, data), "producer"), null);
-                return default;
-            }
-
+                OnReply(Frames.ReadReply(frame, lend: false));
+                break;
+            case FrameType.RequestIn or FrameType.ProduceIn:
+                OnIncoming(Frames.ReadIncoming(type, frame.Span), type == FrameType.RequestIn);
+                break;
             case FrameType.GatherResult:
-            {
-                var id = r.U32("gather id");
-                var producer = r.RequiredString("producer");
-                var data = r.Payload("data");
-                r.End();
-                if (_gathers.TryGetValue(id, out var gather))
-                {
-                    gather.OnResult(producer, data);
-                }
-
-                return default;
-            }
-
+                OnGatherResult(frame.Span);
+                break;
             case FrameType.GatherDone:
-            {
-                var id = r.U32("gather id");
-                var answered = r.Strings("answered");
-                var missing = r.Strings("missing");
-                var failedNames = r.Strings("failed");
-                var failedMessages = r.Strings("failure messages");
-                var canceled = r.U8("canceled") != 0;
-                r.End();
-                if (_gathers.TryGetValue(id, out var gather))
-                {
-                    var failed = new Dictionary<string, string>(StringComparer.Ordinal);
-                    for (var i = 0; i < failedNames.Length && i < failedMessages.Length; i++)
-                    {
-                        failed[failedNames[i]] = failedMessages[i];
-                    }
-
-                    _pending.TryRemove(id, out _);
-                    gather.OnDone(answered, missing, failed, canceled);
-                }
-
-                return default;
-            }
-
+                OnGatherDone(Frames.ReadGatherDone(frame.Span));
+                break;
             case FrameType.GatherLate:
-            {
-                var id = r.U32("gather id");
-                var late = r.U32("late");
-                r.End();
-                if (_gathers.TryGetValue(id, out var gather))
-                {
-                    gather.Call.SetLate((int)late);
-                    Counters.AddLateResult();
-                }
-
-                return default;
-            }
-
+                OnGatherLate(frame.Span);
+                break;
             case FrameType.SenderList:
-            {
-                var id = r.U32("correlation");
-                var count = r.U16("count");
-                var senders = new List<SenderInfo>(count);
-                for (var i = 0; i < count; i++)
-                {
-                    var name = r.RequiredString("name");
-                    var events = r.Strings("events");
-                    var requests = r.Strings("requests");
-                    var hasDefault = r.U8("has default") != 0;
-                    senders.Add(new SenderInfo(name, events, requests, hasDefault));
-                }
-
-                r.End();
-                if (_pending.TryRemove(id, out var call))
-                {
-                    call.Complete(senders);
-                }
-
-                return default;
-            }
-
+                var senders = Frames.ReadSenderList(frame.Span, out var correlation);
+                Complete(correlation, senders);
+                break;
             case FrameType.Ping:
-            {
-                var nonce = r.U64("nonce");
-                _out.Write(Lane.Control, nonce, static (output, crc, in n) => Frames.PingPong(output, crc, FrameType.Pong, n));
-
-                return default;
-            }
-
+                OnPing(frame.Span);
+                break;
             case FrameType.Pong:
-                return default;
-
+                break;
             case FrameType.GoingAway:
-            {
-                var reason = r.String("reason");
-                _log.BrokerGoingAway(connection.Address, reason);
-                connection.End(ConnectionLoss.BrokerShutdown, $"the broker is going away ({reason})");
-                // Leave cleanly, so no last will fires for a planned move; the reconnect registers everything elsewhere.
-                _out.Write(Lane.Data, 0, static (output, crc, in _) => Frames.Goodbye(output, crc));
-
-                return default;
-            }
-
+                OnGoingAway(connection, frame.Span);
+                break;
             default:
                 throw new ProtocolException(ErrorCodes.UnexpectedFrame, $"The broker sent {type}, which only clients send.");
         }
+
+        return default;
+    }
+
+    /// <summary>Handlers may block: they run on handler threads, never on this read loop. (A method of its own: the
+    /// closure must not be allocated for every frame Dispatch reads.)</summary>
+    private void OnIncoming(IncomingFrame incoming, bool isRequest) =>
+        HandlerThreads.Run(_ => Track(isRequest ? AnswerAsync(incoming) : ProduceAsync(incoming), isRequest ? "request handler" : "producer"), null);
+
+    private ValueTask OnEvent(ReadOnlyMemory<byte> frame)
+    {
+        // Names come from the cache and the payload is lent from the receive buffer (the listener copies it only if it
+        // keeps it): a delivery allocates at most that copy.
+        var r = new SpanReader(frame.Span, FrameType.Event);
+        var id = r.U32("subscription");
+        var sender = _names.Get(r.StringBytes("sender"));
+        var @event = _names.Get(r.StringBytes("event"));
+        var headers = r.Headers("headers");
+        var data = r.LentPayload("data", frame);
+        r.End();
+        return _listeners.TryGetValue(id, out var listener)
+            ? listener.Listener.DeliverAsync(new BusMessage(sender, @event, data, headers) { IsBorrowed = true })
+            : default;
+    }
+
+    private void Complete(uint correlation, object? result)
+    {
+        if (_pending.TryRemove(correlation, out var call))
+        {
+            call.Complete(result);
+        }
+    }
+
+    private void OnError(Connection connection, ErrorFrame error)
+    {
+        if (error.Correlation != 0 && _pending.TryRemove(error.Correlation, out var call))
+        {
+            call.Fail(ToException(call, error.Code, error.Message));
+        }
+        else
+        {
+            _log.BrokerReported(error.Code, error.Message);
+            Error?.Invoke(this, SwitchboardException.FromCode(error.Code, error.Message));
+        }
+
+        if (error.Fatal)
+        {
+            connection.End(ConnectionLoss.ClosedByBroker, $"{error.Code}: {error.Message}");
+        }
+    }
+
+    private void OnReply(ReplyFrame reply)
+    {
+        if (!_pending.TryRemove(reply.Id, out var call))
+        {
+            return;
+        }
+
+        if (reply.Ok)
+        {
+            call.Complete(reply.Data);
+        }
+        else
+        {
+            call.Fail(ToException(call, string.IsNullOrEmpty(reply.Code) ? ErrorCodes.HandlerError : reply.Code, reply.Message ?? string.Empty));
+        }
+    }
+
+    private void OnGatherResult(ReadOnlySpan<byte> body)
+    {
+        var r = new SpanReader(body, FrameType.GatherResult);
+        var id = r.U32("gather id");
+        var producer = r.RequiredString("producer");
+        var data = r.Payload("data");
+        r.End();
+        if (_gathers.TryGetValue(id, out var gather))
+        {
+            gather.OnResult(producer, data);
+        }
+    }
+
+    private void OnGatherDone(GatherDoneFrame done)
+    {
+        if (_gathers.TryGetValue(done.Id, out var gather))
+        {
+            _pending.TryRemove(done.Id, out _);
+            gather.OnDone(done.Answered, done.Missing, done.Failed, done.Canceled);
+        }
+    }
+
+    private void OnGatherLate(ReadOnlySpan<byte> body)
+    {
+        var r = new SpanReader(body, FrameType.GatherLate);
+        var id = r.U32("gather id");
+        var late = r.U32("late");
+        r.End();
+        if (_gathers.TryGetValue(id, out var gather))
+        {
+            gather.Call.SetLate((int)late);
+            Counters.AddLateResult();
+        }
+    }
+
+    private void OnPing(ReadOnlySpan<byte> body)
+    {
+        var r = new SpanReader(body, FrameType.Ping);
+        var nonce = r.U64("nonce");
+        _out.Write(Lane.Control, nonce, static (output, crc, in n) => Frames.PingPong(output, crc, FrameType.Pong, n));
+    }
+
+    private void OnGoingAway(Connection connection, ReadOnlySpan<byte> body)
+    {
+        var reason = new SpanReader(body, FrameType.GoingAway).String("reason");
+        _log.BrokerGoingAway(connection.Address, reason);
+        connection.End(ConnectionLoss.BrokerShutdown, $"the broker is going away ({reason})");
+        // Leave cleanly, so no last will fires for a planned move; the reconnect registers everything elsewhere.
+        _out.Write(Lane.Data, 0, static (output, crc, in _) => Frames.Goodbye(output, crc));
     }
 
     private static SwitchboardException ToException(IPendingCall call, string code, string message) =>
         call is RequestCall request ? SwitchboardException.FromCode(code, message, request.Sender, request.Request) : SwitchboardException.FromCode(code, message);
 
-    private async Task AnswerAsync(uint id, string senderName, string request, MessageHeaders headers, Payload data)
+    private async Task AnswerAsync(IncomingFrame incoming)
     {
+        var (id, senderName, request, headers, data) = incoming;
         string? code = null;
         string? message = null;
         Payload answer = default;
@@ -246,8 +201,9 @@ public sealed partial class BusClient
         SendReply(id, code, message, answer);
     }
 
-    private async Task ProduceAsync(uint id, string producerName, string topic, MessageHeaders headers, Payload data)
+    private async Task ProduceAsync(IncomingFrame incoming)
     {
+        var (id, producerName, topic, headers, data) = incoming;
         ClientProducer? producer;
         lock (_state)
         {

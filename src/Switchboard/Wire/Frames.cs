@@ -3,10 +3,10 @@ using System.Buffers;
 namespace Switchboard.Wire;
 
 /// <summary>
-/// Encoders for every frame of the binary protocol, each writing straight into the output with one span and one
+/// Encoders (and, in FrameReaders.cs, readers) for every frame of the binary protocol, each writing straight into the output with one span and one
 /// advance. docs/protocol.md gives each layout; the field order here is that layout.
 /// </summary>
-public static class Frames
+public static partial class Frames
 {
     /// <summary>HELLO: u16 version, str client, str credentials, u32 features, u32 heartbeat ms.</summary>
     public static void Hello(IBufferWriter<byte> output, bool crc, ushort version, string client, string? credentials, uint features, uint heartbeatMs)
