@@ -36,8 +36,7 @@ public static class ServeCommand
         };
         port.Validators.Add(result =>
         {
-            var value = result.GetValueOrDefault<int>();
-            if (value is < 0 or > 65535)
+            if (ServeTuning.TryGetInt(result, out var value) && value is < 0 or > 65535)
             {
                 result.AddError($"--port {value} is not a TCP port; use 0 to 65535 (0 picks any free port).");
             }
@@ -55,11 +54,13 @@ public static class ServeCommand
         };
         var httpPort = PortOption("--http-port", 7280, "The HTTP port: the binary protocol over WebSocket at /ws, /healthz and the HTTP gateway");
         var logLevel = LogLevels.Option();
+        var tuning = new ServeTuning();
 
         var command = new Command("serve", "Runs a broker. Prints 'listening: ADDRESS' for each endpoint once it accepts clients; Ctrl+C or SIGTERM tells clients to move elsewhere (lame duck), prints 'stopped' and exits 0.")
         {
             host, port, unix, jsonlPort, jsonlUnix, httpPort, logLevel,
         };
+        tuning.AddTo(command);
         command.SetAction((result, _) => RunAsync(
             result.GetValue(host)!,
             result.GetValue(port),
@@ -67,7 +68,8 @@ public static class ServeCommand
             ParsePort(result.GetValue(jsonlPort)),
             result.GetValue(jsonlUnix),
             ParsePort(result.GetValue(httpPort)),
-            LogLevels.Parse(result.GetValue(logLevel))));
+            LogLevels.Parse(result.GetValue(logLevel)),
+            tuning.Read(result)));
         return command;
     }
 
@@ -93,7 +95,7 @@ public static class ServeCommand
 
     private static int? ParsePort(string? value) => value is null or "off" ? null : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
 
-    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level)
+    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning)
     {
         foreach (var path in new[] { unix, jsonlUnix })
         {
@@ -117,6 +119,9 @@ public static class ServeCommand
             JsonLinesPort = jsonlPort,
             JsonLinesUnixSocketPath = jsonlUnix,
             HttpPort = httpPort,
+            HeartbeatInterval = tuning.HeartbeatInterval,
+            HeartbeatMisses = tuning.HeartbeatMisses,
+            Http = tuning.Http,
             Bus = BusOptions.Default with { LoggerFactory = loggerFactory },
         };
 

@@ -6,8 +6,8 @@ using System.Threading.Channels;
 namespace Switchboard.Cli.Tests.Support;
 
 /// <summary>
-/// The switchboard command run as a real process (<c>dotnet Switchboard.Cli.dll ARGS</c>). Its stdout and stderr are read
-/// line by line as they come; every wait has a deadline; disposing kills it (by its PID) if it is still running.
+/// The switchboard command run as a real process (<c>dotnet Switchboard.Cli.dll ARGS</c>), or one of examples/ (<see cref="StartExample"/>).
+/// Its stdout and stderr are read line by line as they come; every wait has a deadline; disposing kills it (by its PID) if it is still running.
 /// </summary>
 internal sealed class CliProcess : IAsyncDisposable
 {
@@ -47,7 +47,14 @@ internal sealed class CliProcess : IAsyncDisposable
         }
     }
 
-    public static CliProcess Start(params string[] args)
+    public static CliProcess Start(params string[] args) => Start(Dll.Value, "switchboard", closeInput: true, args);
+
+    /// <summary>examples/PROJECT/bin/CONFIGURATION/net10.0/PROJECT.dll with ARGS; with <paramref name="closeInput"/> false,
+    /// stdin stays open for <see cref="WriteLineAsync"/> until <see cref="CloseInput"/>.</summary>
+    public static CliProcess StartExample(string project, bool closeInput, params string[] args) =>
+        Start(BuiltDll(Path.Combine("examples", project), project), project, closeInput, args);
+
+    private static CliProcess Start(string dll, string name, bool closeInput, string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -58,7 +65,7 @@ internal sealed class CliProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        info.ArgumentList.Add(Dll.Value);
+        info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -66,9 +73,26 @@ internal sealed class CliProcess : IAsyncDisposable
 
         info.Environment["DOTNET_NOLOGO"] = "1";
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
-        process.StandardInput.Close();
-        return new CliProcess(process, "switchboard " + string.Join(' ', args));
+        if (closeInput)
+        {
+            process.StandardInput.Close();
+        }
+
+        return new CliProcess(process, name + " " + string.Join(' ', args));
     }
+
+    /// <summary>Writes one line to the process's stdin.</summary>
+    public async Task WriteLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Ends the process's stdin (end of input).</summary>
+    public void CloseInput() => _process.StandardInput.Close();
+
+    /// <summary>Reads stdout until a line starts with <paramref name="prefix"/>; returns it.</summary>
+    public Task<string> WaitForOutAsync(string prefix, TimeSpan? timeout = null) => WaitForAsync(_stdout, "stdout", prefix, timeout);
 
     /// <summary>Runs to the end: exit code, stdout and stderr.</summary>
     public static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
@@ -82,12 +106,14 @@ internal sealed class CliProcess : IAsyncDisposable
     public Task<string> ReadLineAsync(TimeSpan? timeout = null) => NextAsync(_stdout, "a line on stdout", timeout);
 
     /// <summary>Reads stderr until a line starts with <paramref name="prefix"/>; returns it.</summary>
-    public async Task<string> WaitForErrAsync(string prefix, TimeSpan? timeout = null)
+    public Task<string> WaitForErrAsync(string prefix, TimeSpan? timeout = null) => WaitForAsync(_stderr, "stderr", prefix, timeout);
+
+    private async Task<string> WaitForAsync(Channel<string> lines, string stream, string prefix, TimeSpan? timeout)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Timeout);
         while (true)
         {
-            var line = await NextAsync(_stderr, $"a line starting with '{prefix}' on stderr", deadline - DateTime.UtcNow);
+            var line = await NextAsync(lines, $"a line starting with '{prefix}' on {stream}", deadline - DateTime.UtcNow);
             if (line.StartsWith(prefix, StringComparison.Ordinal))
             {
                 return line;
@@ -193,9 +219,11 @@ internal sealed class CliProcess : IAsyncDisposable
         lines.Writer.TryComplete();
     }
 
-    /// <summary>src/Switchboard.Cli/bin/CONFIGURATION/net10.0/Switchboard.Cli.dll, found from the repository root (where Switchboard.sln is),
-    /// in the configuration these tests were built in.</summary>
-    private static string FindDll()
+    /// <summary>src/Switchboard.Cli/bin/CONFIGURATION/net10.0/Switchboard.Cli.dll.</summary>
+    private static string FindDll() => BuiltDll(Path.Combine("src", "Switchboard.Cli"), "Switchboard.Cli");
+
+    /// <summary>The repository root (where Switchboard.sln is), found from where these tests run.</summary>
+    public static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Switchboard.sln")))
@@ -203,14 +231,15 @@ internal sealed class CliProcess : IAsyncDisposable
             directory = directory.Parent;
         }
 
-        if (directory is null)
-        {
-            throw new InvalidOperationException($"No Switchboard.sln above {AppContext.BaseDirectory}.");
-        }
+        return directory?.FullName ?? throw new InvalidOperationException($"No Switchboard.sln above {AppContext.BaseDirectory}.");
+    }
 
+    /// <summary>PROJECT_DIR/bin/CONFIGURATION/net10.0/ASSEMBLY.dll under the repository root, in the configuration these tests were built in.</summary>
+    private static string BuiltDll(string projectDirectory, string assembly)
+    {
         var configuration = typeof(CliProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
         var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Name; // net10.0
-        var dll = Path.Combine(directory.FullName, "src", "Switchboard.Cli", "bin", configuration, framework, "Switchboard.Cli.dll");
-        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build src/Switchboard.Cli in {configuration} first (the test project's reference does).");
+        var dll = Path.Combine(RepositoryRoot(), projectDirectory, "bin", configuration, framework, assembly + ".dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build {projectDirectory} in {configuration} first (the test project's reference does).");
     }
 }
