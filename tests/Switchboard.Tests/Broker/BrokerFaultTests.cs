@@ -12,28 +12,16 @@ public sealed class BrokerFaultTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
-    private static BusClientOptions Fast(string name) => new()
-    {
-        ClientName = name,
-        ReconnectDelay = TimeSpan.FromMilliseconds(50),
-        MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
-    };
 
     [Fact]
     public async Task A_client_reconnects_to_a_restarted_broker_registers_again_and_delivers_what_it_buffered()
     {
-        var port = FreePort();
+        var port = Fixtures.FreePort();
         var first = await BrokerHost.StartAsync(new BrokerOptions { Port = port }, cancellationToken: Ct);
         var address = first.TcpAddress!;
-        await using var publisher = await BusClient.ConnectAsync(address, Fast("publisher"), Ct);
-        await using var subscriber = await BusClient.ConnectAsync(address, Fast("subscriber"), Ct);
+        await using var publisher = await BusClient.ConnectAsync(address, Fixtures.FastReconnect("publisher"), Ct);
+        await using var subscriber = await BusClient.ConnectAsync(address, Fixtures.FastReconnect("subscriber"), Ct);
         var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var back = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var subscriberBack = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -96,8 +84,8 @@ public sealed class BrokerFaultTests
         await using var stalled = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
         await stalled.HelloAsync(Ct);
         await stalled.ListenAsync(null, "#flood", Ct);
-        await using var publisher = await BusClient.ConnectAsync(host.TcpAddress!, Fast("publisher"), Ct);
-        await using var healthy = await BusClient.ConnectAsync(host.TcpAddress!, Fast("healthy"), Ct);
+        await using var publisher = await BusClient.ConnectAsync(host.TcpAddress!, Fixtures.FastReconnect("publisher"), Ct);
+        await using var healthy = await BusClient.ConnectAsync(host.TcpAddress!, Fixtures.FastReconnect("healthy"), Ct);
         await using var received = await healthy.ListenAsync(null, "#flood", new ListenerOptions { Capacity = count }, Ct);
         var sender = await publisher.AddSenderAsync("flooder", ["#flood"], cancellationToken: Ct);
         await Wait.UntilAsync(() => host.Broker.ConnectionCount == 3, "all three connections are registered");
@@ -160,7 +148,7 @@ public sealed class BrokerFaultTests
             await socket.SendAsync(welcome.WrittenMemory, Ct);
             return socket; // then never another byte, never a close
         }, Ct);
-        var options = Fast("watchful") with { HeartbeatInterval = TimeSpan.FromMilliseconds(200), HeartbeatMisses = 2 };
+        var options = Fixtures.FastReconnect("watchful") with { HeartbeatInterval = TimeSpan.FromMilliseconds(200), HeartbeatMisses = 2 };
         await using var client = await BusClient.ConnectAsync($"sb://127.0.0.1:{port}", options, Ct);
         var lost = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         client.Disconnected += (_, e) => lost.TrySetResult(e.Reason);
@@ -173,7 +161,7 @@ public sealed class BrokerFaultTests
     {
         var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, LameDuckGrace = TimeSpan.FromSeconds(5) }, cancellationToken: Ct);
         await using var watcher = await host.Broker.Bus.ListenAsync(null, null, cancellationToken: Ct);
-        await using var client = await BusClient.ConnectAsync(host.TcpAddress!, Fast("mover"), Ct);
+        await using var client = await BusClient.ConnectAsync(host.TcpAddress!, Fixtures.FastReconnect("mover"), Ct);
         var moved = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         client.Disconnected += (_, e) => moved.TrySetResult(e.Reason);
         await client.AddSenderAsync("mover", ["#status"], options: new SenderOptions { WillEvent = "#status", WillData = Payload.Utf8("crashed") }, cancellationToken: Ct);
@@ -195,7 +183,7 @@ public sealed class BrokerFaultTests
     public async Task Triggers_beyond_the_offline_buffer_are_dropped_and_counted()
     {
         var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
-        await using var client = await BusClient.ConnectAsync(host.TcpAddress!, Fast("offline") with { OfflineBufferBytes = 2048 }, Ct);
+        await using var client = await BusClient.ConnectAsync(host.TcpAddress!, Fixtures.FastReconnect("offline") with { OfflineBufferBytes = 2048 }, Ct);
         var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         client.Disconnected += (_, _) => lost.TrySetResult();
         var sender = await client.AddSenderAsync("offline", ["#x"], cancellationToken: Ct);
@@ -217,7 +205,7 @@ public sealed class BrokerFaultTests
         await using var subscriber = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
         await subscriber.HelloAsync(Ct);
         await subscriber.ListenAsync(null, "#steady", Ct);
-        await using var publisher = await BusClient.ConnectAsync(host.TcpAddress!, Fast("steady-publisher"), Ct);
+        await using var publisher = await BusClient.ConnectAsync(host.TcpAddress!, Fixtures.FastReconnect("steady-publisher"), Ct);
         var sender = await publisher.AddSenderAsync("steady", ["#steady"], cancellationToken: Ct);
         using var stop = new CancellationTokenSource();
         var pongs = 0;

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using Switchboard.Server;
 using Switchboard.Tests.Support;
 
@@ -12,27 +10,15 @@ public sealed class ConnectionEventTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
-    private static BusClientOptions Fast(string name) => new()
-    {
-        ClientName = name,
-        ReconnectDelay = TimeSpan.FromMilliseconds(50),
-        MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
-    };
 
     [Fact]
     public async Task Reconnected_is_raised_only_once_the_broker_has_confirmed_every_registration()
     {
         const int Senders = 300;
-        var port = FreePort();
+        var port = Fixtures.FreePort();
         var first = await BrokerHost.StartAsync(new BrokerOptions { Port = port }, cancellationToken: Ct);
-        await using var client = await BusClient.ConnectAsync(first.TcpAddress!, Fast("many-senders"), Ct);
+        await using var client = await BusClient.ConnectAsync(first.TcpAddress!, Fixtures.FastReconnect("many-senders"), Ct);
         for (var i = 0; i < Senders; i++)
         {
             await client.AddSenderAsync($"station-{i:000}", ["#reading"], cancellationToken: Ct);
@@ -62,7 +48,7 @@ public sealed class ConnectionEventTests
     public async Task Connected_is_observed_by_a_handler_attached_before_connecting_and_buffered_registrations_are_confirmed_by_then()
     {
         await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
-        await using var client = new BusClient(host.TcpAddress!, Fast("observed"));
+        await using var client = new BusClient(host.TcpAddress!, Fixtures.FastReconnect("observed"));
         var connected = new TaskCompletionSource<(string Address, bool SenderOnline)>(TaskCreationOptions.RunContinuationsAsynchronously);
         client.Connected += (_, e) =>
         {
@@ -83,9 +69,9 @@ public sealed class ConnectionEventTests
     [Fact]
     public async Task RetryInitialConnect_keeps_trying_until_the_broker_is_up_and_then_sends_what_was_buffered_in_order()
     {
-        var port = FreePort();
+        var port = Fixtures.FreePort();
         var address = $"sb://127.0.0.1:{port}";
-        var options = Fast("patient") with { RetryInitialConnect = true };
+        var options = Fixtures.FastReconnect("patient") with { RetryInitialConnect = true };
         await using var client = await BusClient.ConnectAsync(address, options, Ct); // nobody listens on the port yet
         var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         client.Connected += (_, _) => connected.TrySetResult();
@@ -115,17 +101,17 @@ public sealed class ConnectionEventTests
     [Fact]
     public async Task Without_RetryInitialConnect_an_unreachable_broker_fails_the_connect_at_once()
     {
-        var address = $"sb://127.0.0.1:{FreePort()}";
-        var error = await Assert.ThrowsAsync<SwitchboardException>(() => BusClient.ConnectAsync(address, Fast("impatient"), Ct));
+        var address = $"sb://127.0.0.1:{Fixtures.FreePort()}";
+        var error = await Assert.ThrowsAsync<SwitchboardException>(() => BusClient.ConnectAsync(address, Fixtures.FastReconnect("impatient"), Ct));
         Assert.Equal(ErrorCodes.ConnectFailed, error.Code);
     }
 
     [Fact]
     public async Task A_crashed_broker_and_a_cleanly_stopped_one_are_told_apart_in_the_disconnect()
     {
-        var port = FreePort();
+        var port = Fixtures.FreePort();
         var first = await BrokerHost.StartAsync(new BrokerOptions { Port = port }, cancellationToken: Ct);
-        await using var client = await BusClient.ConnectAsync(first.TcpAddress!, Fast("watcher"), Ct);
+        await using var client = await BusClient.ConnectAsync(first.TcpAddress!, Fixtures.FastReconnect("watcher"), Ct);
         var losses = new ConcurrentQueue<ConnectionEventArgs>();
         var reconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         client.Disconnected += (_, e) => losses.Enqueue(e);
