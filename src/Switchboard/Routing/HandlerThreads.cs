@@ -74,8 +74,10 @@ internal static class HandlerThreads
     {
         private readonly Func<ValueTask<T>> _work;
 
-        public Invocation(Func<ValueTask<T>> work)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously) => _work = work;
+        // Continuations run on the handler thread that completed the work: one thread hop fewer per request. Whatever
+        // runs there (the router's bookkeeping, the asker's code after its await) is on a dedicated thread, so even a
+        // continuation that blocks delays nothing else.
+        public Invocation(Func<ValueTask<T>> work) => _work = work;
 
         public void Execute()
         {
