@@ -358,6 +358,21 @@ public sealed class JsonLinesVerbTests
     }
 
     [Fact]
+    public async Task A_script_sender_may_declare_a_channel_pattern_and_trigger_what_it_matches()
+    {
+        await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
+        await using var bot = await JsonLinesPeer.ConnectAsync(host, Ct);
+        await using var reader = await JsonLinesPeer.ConnectAsync(host, Ct);
+        await reader.OkAsync("""{"op":"listen","event":"#direct.alice","id":"L1"}""", "L1");
+        await bot.OkAsync("""{"op":"sender","name":"bot","events":["#direct.>"],"id":1}""", 1);
+        await bot.OkAsync("""{"op":"trigger","sender":"bot","event":"#direct.alice","data":"hi","id":2}""", 2);
+        var delivered = await reader.TakeAsync(l => l["op"]?.GetValue<string>() == "event", "the event");
+        Assert.Equal("""{"op":"event","listen":"L1","sender":"bot","event":"#direct.alice","data":"hi","seq":1}""", delivered.ToJsonString());
+        await bot.ErrorAsync("""{"op":"trigger","sender":"bot","event":"#other","id":3}""", ErrorCodes.UndeclaredEvent, 3);
+        await bot.ErrorAsync("""{"op":"trigger","sender":"bot","event":"#direct.*","id":4}""", ErrorCodes.InvalidName, 4);
+    }
+
+    [Fact]
     public async Task Topics_adds_and_removes_topics_of_a_live_producer()
     {
         await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
