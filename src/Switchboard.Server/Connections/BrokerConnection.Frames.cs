@@ -383,9 +383,14 @@ internal sealed partial class BrokerConnection
             {
                 forwarded.Asker.SendReply(forwarded.AskerId, null, null, data);
             }
+            else if (code is ErrorCodes.HandlerError or "" or null)
+            {
+                forwarded.Fail(message ?? "the handler failed");
+            }
             else
             {
-                forwarded.Fail(message ?? (code is ErrorCodes.HandlerError or "" or null ? "the handler failed" : code));
+                // Another code (a bridge's mirror relaying no_sender, timeout...) reaches the asker as it came.
+                forwarded.Asker.SendReply(forwarded.AskerId, code, message ?? code, default);
             }
 
             ReturnForwarded(forwarded);

@@ -191,6 +191,13 @@ public sealed partial class BusClient
             {
                 answer = await handler(new BusRequest(senderName, request, data, headers), _disposing.Token);
             }
+            catch (RequestFailedException ex)
+            {
+                // A handler that asked someone else (a bridge's mirror) passes that failure on as it came, as a
+                // LocalBus does.
+                code = ex.Code;
+                message = ex.Message;
+            }
             catch (Exception ex)
             {
                 code = ErrorCodes.HandlerError;

@@ -23,7 +23,7 @@ public static class NameRules
     public const int MaxEventLength = 256;
 
     /// <summary>The most events (and channel patterns) one sender may declare.</summary>
-    public const int MaxDeclaredEvents = 1024;
+    public const int MaxDeclaredEvents = 16_384;
 
     /// <summary>The prefix that marks a channel event.</summary>
     public const char ChannelPrefix = '#';

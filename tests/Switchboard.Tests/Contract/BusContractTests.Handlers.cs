@@ -209,4 +209,20 @@ public abstract partial class BusContractTests
         Assert.Equal(Workers, Volatile.Read(ref most));
         Assert.Equal(0, listener.Faults);
     }
+
+    [Fact]
+    public async Task A_handler_that_relays_a_request_passes_the_failure_on_with_its_code()
+    {
+        var relay = await NewBusAsync();
+        var asker = await NewBusAsync();
+        await using var front = await relay.AddSenderAsync("front-desk", ["open"], new()
+        {
+            // Asks a sender nobody runs and lets the failure go, as a bridge's mirror does.
+            ["lookup"] = async (request, ct) => await relay.RequestAsync("back-office", "lookup", request.Data, TimeSpan.FromSeconds(5), cancellationToken: ct),
+        }, cancellationToken: Ct);
+
+        var error = await Assert.ThrowsAsync<RequestFailedException>(async () => await asker.RequestAsync("front-desk", "lookup", timeout: TimeSpan.FromSeconds(5), cancellationToken: Ct));
+        Assert.Equal(ErrorCodes.NoSender, error.Code);
+        Assert.Contains("back-office", error.Message, StringComparison.Ordinal);
+    }
 }
