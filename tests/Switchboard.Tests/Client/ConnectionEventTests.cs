@@ -118,15 +118,17 @@ public sealed class ConnectionEventTests
         client.Reconnected += (_, _) => reconnected.TrySetResult();
 
         await first.KillAsync();
-        await Wait.UntilAsync(() => losses.Count == 1, "the client noticing the crash");
+        // A killed broker may still accept one reconnect attempt while it dies: every loss until the clean stop is a crash.
+        await Wait.UntilAsync(() => !losses.IsEmpty, "the client noticing the crash");
         var second = await BrokerHost.StartAsync(new BrokerOptions { Port = port, LameDuckGrace = TimeSpan.FromSeconds(1) }, cancellationToken: Ct);
         await reconnected.Task.WithinAsync("the reconnect");
+        var crashes = losses.ToArray();
         await second.DisposeAsync();
-        await Wait.UntilAsync(() => losses.Count == 2, "the client noticing the clean shutdown");
+        await Wait.UntilAsync(() => losses.Count > crashes.Length, "the client noticing the clean shutdown");
 
-        var events = losses.ToArray();
-        Assert.Equal(ConnectionLoss.Lost, events[0].Loss);
-        Assert.Equal(ConnectionLoss.BrokerShutdown, events[1].Loss);
-        Assert.Contains("going away", events[1].Reason, StringComparison.Ordinal);
+        Assert.All(crashes, e => Assert.Equal(ConnectionLoss.Lost, e.Loss));
+        var clean = losses.ToArray()[crashes.Length];
+        Assert.Equal(ConnectionLoss.BrokerShutdown, clean.Loss);
+        Assert.Contains("going away", clean.Reason, StringComparison.Ordinal);
     }
 }
