@@ -24,37 +24,12 @@ public static class DataFormat
             return Payload.Empty;
         }
 
-        if (raw || IsJson(Encoding.UTF8.GetBytes(data)))
+        if (raw || Payload.IsJsonValue(Encoding.UTF8.GetBytes(data)))
         {
             return Payload.Utf8(data);
         }
 
         return Payload.Utf8(JsonLine(writer => writer.WriteStringValue(data)));
-    }
-
-    /// <summary>True when the bytes are one complete JSON value (and nothing else but white space).</summary>
-    public static bool IsJson(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.IsEmpty)
-        {
-            return false;
-        }
-
-        try
-        {
-            var reader = new Utf8JsonReader(bytes);
-            if (!reader.Read())
-            {
-                return false;
-            }
-
-            reader.Skip();
-            return !reader.Read(); // a second value (or garbage) after the first throws or reads
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     /// <summary>A payload as text on one line: UTF-8, with JSON compacted and other line breaks escaped (so one message stays one line).</summary>
@@ -66,7 +41,7 @@ public static class DataFormat
             return text;
         }
 
-        if (IsJson(data.Bytes.Span))
+        if (Payload.IsJsonValue(data.Bytes.Span))
         {
             var buffer = new ArrayBufferWriter<byte>(data.Length);
             using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
@@ -105,7 +80,7 @@ public static class DataFormat
 
     private static JsonDocument? TryParse(Payload data)
     {
-        if (!IsJson(data.Bytes.Span))
+        if (!Payload.IsJsonValue(data.Bytes.Span))
         {
             return null;
         }

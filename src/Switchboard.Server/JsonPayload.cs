@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 
 namespace Switchboard.Server;
 
@@ -15,7 +14,7 @@ internal static class JsonPayload
         {
             json.WriteNullValue();
         }
-        else if (!IsJson(bytes))
+        else if (!Payload.IsJsonValue(bytes))
         {
             json.WriteStringValue(Encoding.UTF8.GetString(bytes));
         }
@@ -28,29 +27,6 @@ internal static class JsonPayload
             // Valid JSON over several lines (indented): rewrite it compact, so an SSE data line stays one line.
             using var document = JsonDocument.Parse(data.Bytes);
             document.RootElement.WriteTo(json);
-        }
-    }
-
-    /// <summary>True when <paramref name="bytes"/> hold exactly one JSON value, in valid UTF-8.</summary>
-    public static bool IsJson(ReadOnlySpan<byte> bytes)
-    {
-        if (!Utf8.IsValid(bytes))
-        {
-            return false;
-        }
-
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
-        try
-        {
-            while (reader.Read())
-            {
-            }
-
-            return reader.BytesConsumed > 0 && reader.CurrentDepth == 0;
-        }
-        catch (JsonException)
-        {
-            return false;
         }
     }
 }

@@ -219,7 +219,7 @@ internal sealed partial class BridgeWay
                 continue;
             }
 
-            if (filter.Event is null || info.Events.Any(e => PatternOverlap.Overlaps(filter.Event, e)))
+            if (filter.Event is null || info.Events.Any(e => EventPattern.Overlaps(filter.Event, e)))
             {
                 return true;
             }

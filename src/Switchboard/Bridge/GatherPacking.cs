@@ -24,7 +24,7 @@ internal static class GatherPacking
             {
                 json.WriteStartObject();
                 json.WriteString("producer", result.Producer);
-                if (IsJson(result.Data.Bytes.Span))
+                if (Payload.IsJsonValue(result.Data.Bytes.Span))
                 {
                     json.WritePropertyName("data");
                     json.WriteRawValue(result.Data.Bytes.Span, skipInputValidation: true);
@@ -105,30 +105,6 @@ internal static class GatherPacking
             return true;
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
-        {
-            return false;
-        }
-    }
-
-    private static bool IsJson(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.IsEmpty)
-        {
-            return false;
-        }
-
-        try
-        {
-            var reader = new Utf8JsonReader(bytes);
-            if (!reader.Read())
-            {
-                return false;
-            }
-
-            reader.Skip();
-            return !reader.Read();
-        }
-        catch (JsonException)
         {
             return false;
         }

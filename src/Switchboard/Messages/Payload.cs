@@ -63,6 +63,34 @@ public readonly struct Payload : IEquatable<Payload>
     /// <summary>The bytes decoded as UTF-8.</summary>
     public override string ToString() => Encoding.UTF8.GetString(Bytes.Span);
 
+    /// <summary>True when the data is exactly one JSON value in valid UTF-8 (how the gateways, the CLI and the bridge
+    /// decide to carry data as JSON rather than as a string).</summary>
+    public bool IsJson => IsJsonValue(Bytes.Span);
+
+    /// <summary>True when <paramref name="bytes"/> hold exactly one JSON value, in valid UTF-8.</summary>
+    /// <param name="bytes">The bytes.</param>
+    public static bool IsJsonValue(ReadOnlySpan<byte> bytes)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            return false;
+        }
+
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return reader.BytesConsumed > 0 && reader.CurrentDepth == 0;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Byte-wise equality.</summary>
     public bool Equals(Payload other) => Bytes.Span.SequenceEqual(other.Bytes.Span);
 
