@@ -264,46 +264,9 @@ internal sealed class DashboardHub : IAsyncDisposable
                 // Not counting this dashboard's own tap: watching should not change what is shown.
                 json.WriteNumber("listeners", Math.Max(0, broker.Router.Listeners.Count - (_tap is null ? 0 : 1)));
                 json.WriteNumber("sse_clients", gateway.SseClients);
-                json.WriteStartArray("senders");
-                foreach (var sender in broker.Router.GetSenders())
-                {
-                    json.WriteStartObject();
-                    json.WriteString("name", sender.Name);
-                    HttpJson.WriteStrings(json, "events", sender.Events);
-                    HttpJson.WriteStrings(json, "requests", sender.Requests);
-                    json.WriteBoolean("default_handler", sender.HasDefaultHandler);
-                    json.WriteBoolean("http", gateway.IsHttpSender(sender.Name));
-                    json.WriteEndObject();
-                }
-
-                json.WriteEndArray();
-                json.WriteNumber("rate_total", Math.Round(_totalRate, 2));
-                json.WriteStartArray("rates");
-                foreach (var (sender, name, rate, total) in _rates)
-                {
-                    json.WriteStartObject();
-                    json.WriteString("sender", sender);
-                    json.WriteString("event", name);
-                    json.WriteNumber("per_second", Math.Round(rate, 2));
-                    json.WriteNumber("total", total);
-                    json.WriteEndObject();
-                }
-
-                json.WriteEndArray();
-                json.WriteStartArray("streams");
-                foreach (var stream in gateway.Streams.Snapshot())
-                {
-                    json.WriteStartObject();
-                    json.WriteString("sender", stream.Key.Sender);
-                    json.WriteString("event", stream.Key.Event);
-                    json.WriteNumber("clients", stream.Clients);
-                    json.WriteNumber("history", stream.HistoryCount);
-                    json.WriteNumber("last_id", stream.LastSeq);
-                    json.WriteNumber("dropped", stream.Dropped);
-                    json.WriteEndObject();
-                }
-
-                json.WriteEndArray();
+                WriteSenders(json, gateway);
+                WriteRates(json);
+                WriteStreams(json, gateway);
                 json.WriteStartObject("drops");
                 json.WriteNumber("listener_overflow", counters.ListenerDrops);
                 json.WriteNumber("late_results", counters.LateResults);
@@ -329,6 +292,58 @@ internal sealed class DashboardHub : IAsyncDisposable
 
             buffer.Write("\n\n"u8);
             return buffer.WrittenSpan.ToArray();
+        }
+
+        private static void WriteSenders(Utf8JsonWriter json, HttpGateway gateway)
+        {
+            json.WriteStartArray("senders");
+            foreach (var sender in gateway.Broker.Router.GetSenders())
+            {
+                json.WriteStartObject();
+                json.WriteString("name", sender.Name);
+                HttpJson.WriteStrings(json, "events", sender.Events);
+                HttpJson.WriteStrings(json, "requests", sender.Requests);
+                json.WriteBoolean("default_handler", sender.HasDefaultHandler);
+                json.WriteBoolean("http", gateway.IsHttpSender(sender.Name));
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
+        private void WriteRates(Utf8JsonWriter json)
+        {
+            json.WriteNumber("rate_total", Math.Round(_totalRate, 2));
+            json.WriteStartArray("rates");
+            foreach (var (sender, name, rate, total) in _rates)
+            {
+                json.WriteStartObject();
+                json.WriteString("sender", sender);
+                json.WriteString("event", name);
+                json.WriteNumber("per_second", Math.Round(rate, 2));
+                json.WriteNumber("total", total);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
+        private static void WriteStreams(Utf8JsonWriter json, HttpGateway gateway)
+        {
+            json.WriteStartArray("streams");
+            foreach (var stream in gateway.Streams.Snapshot())
+            {
+                json.WriteStartObject();
+                json.WriteString("sender", stream.Key.Sender);
+                json.WriteString("event", stream.Key.Event);
+                json.WriteNumber("clients", stream.Clients);
+                json.WriteNumber("history", stream.HistoryCount);
+                json.WriteNumber("last_id", stream.LastSeq);
+                json.WriteNumber("dropped", stream.Dropped);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
         }
     }
 }

@@ -22,26 +22,7 @@ internal sealed partial class HttpGateway
     private async Task EventsAsync(HttpContext context)
     {
         var key = ReadStreamKey(context);
-        var lastEventId = context.Request.Headers["Last-Event-ID"].ToString();
-        if (lastEventId.Length == 0)
-        {
-            lastEventId = context.Request.Query["lastEventId"].ToString();
-        }
-
-        long? resume = null;
-        var unparsable = false;
-        if (lastEventId.Length > 0)
-        {
-            if (long.TryParse(lastEventId.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-            {
-                resume = id;
-            }
-            else
-            {
-                unparsable = true;
-            }
-        }
-
+        var (resume, unparsable) = ReadLastEventId(context);
         EnterSseClient();
         try
         {
@@ -105,6 +86,24 @@ internal sealed partial class HttpGateway
         {
             ExitSseClient();
         }
+    }
+
+    /// <summary>The id to resume after (<c>Last-Event-ID</c>, or <c>?lastEventId=</c> for clients that cannot set
+    /// headers), and whether one was given that is not an id.</summary>
+    private static (long? Resume, bool Unparsable) ReadLastEventId(HttpContext context)
+    {
+        var lastEventId = context.Request.Headers["Last-Event-ID"].ToString();
+        if (lastEventId.Length == 0)
+        {
+            lastEventId = context.Request.Query["lastEventId"].ToString();
+        }
+
+        if (lastEventId.Length == 0)
+        {
+            return (null, false);
+        }
+
+        return long.TryParse(lastEventId.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? (id, false) : (null, true);
     }
 
     /// <summary><c>GET /dashboard/stream</c>: an <c>event: snapshot</c> with the bus's state as JSON every
