@@ -22,6 +22,7 @@ public sealed partial class BusClient
         }
 
         var failures = new List<string>();
+        var refused = false;
         foreach (var address in _addresses)
         {
             try
@@ -38,13 +39,14 @@ public sealed partial class BusClient
                 failures.Add($"{address}: {ex.Message}");
                 if (ex is SwitchboardException { Code: ErrorCodes.Unauthorized })
                 {
+                    refused = true;
                     break; // retrying refused credentials cannot help
                 }
             }
         }
 
         var error = new SwitchboardException(ErrorCodes.ConnectFailed, $"Could not connect to any broker: {string.Join("; ", failures)}");
-        if (!_options.RetryInitialConnect || failures.Any(f => f.Contains(ErrorCodes.Unauthorized, StringComparison.Ordinal)))
+        if (!_options.RetryInitialConnect || refused)
         {
             throw error;
         }

@@ -344,14 +344,18 @@ public sealed partial class BusClient : IBus
     public async ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
         await CallAsync(FrameType.Flush, cancellationToken);
 
-    private async Task<object?> CallAsync(FrameType type, CancellationToken cancellationToken)
+    private Task<object?> CallAsync(FrameType type, CancellationToken cancellationToken) =>
+        CallAsync((output, id) => Frames.Correlated(output, _crc, type, id), cancellationToken);
+
+    /// <summary>Sends a frame answered on a correlation id (written by <paramref name="write"/>) and waits for the answer.</summary>
+    private async Task<object?> CallAsync(Action<System.Buffers.IBufferWriter<byte>, uint> write, CancellationToken cancellationToken)
     {
         var id = NextId();
         var call = new PendingCall();
         _pending[id] = call;
         try
         {
-            Send(output => Frames.Correlated(output, _crc, type, id));
+            Send(output => write(output, id));
             return await call.Task.WaitAsync(cancellationToken);
         }
         finally
@@ -477,29 +481,10 @@ public sealed partial class BusClient : IBus
             return;
         }
 
-        // A registration still on its way carries the topics of when it was written: send the change after it.
+        // A registration still on its way carries the topics of when it was written: send the change after it. Should
+        // the connection drop first, the call fails as connection_lost and the next registration carries the change.
         await producer.Registered.WaitAsync(cancellationToken);
-        var id = NextId();
-        var call = new PendingCall();
-        lock (_state)
-        {
-            if (_connection is null)
-            {
-                return;
-            }
-
-            _pending[id] = call;
-            Send(output => Frames.ProducerTopic(output, _crc, id, producer.Name, add, topic));
-        }
-
-        try
-        {
-            await call.Task.WaitAsync(cancellationToken);
-        }
-        finally
-        {
-            _pending.TryRemove(id, out _);
-        }
+        await CallAsync((output, id) => Frames.ProducerTopic(output, _crc, id, producer.Name, add, topic), cancellationToken);
     }
 
     /// <summary>Writes a frame into the outbound buffer (sent now, or after a reconnect).</summary>

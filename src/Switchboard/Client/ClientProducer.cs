@@ -49,7 +49,7 @@ internal sealed class ClientProducer : ClientRegistration, IProducer
         NameRules.ValidateTopic(topic);
         if (IsRemoved)
         {
-            throw new SwitchboardException(ErrorCodes.Closed, $"The producer '{Name}' was removed; it cannot change its topics.");
+            throw Routing.ProducerRegistration.Removed(Name);
         }
 
         string[] before;

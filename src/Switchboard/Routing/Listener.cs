@@ -192,37 +192,14 @@ internal sealed class Listener : Subscription, IListenerQueue
 
     private void RunInline(in BusMessage message)
     {
-        if (IsClosed)
+        if (IsClosed || RunOne(message, out var stillRunning))
         {
-            Release();
-            return;
-        }
-
-        ValueTask pending;
-        try
-        {
-            pending = _handler!(message, _closing.Token);
-        }
-        catch (Exception ex)
-        {
-            OnFault(ex);
-            Release();
-            return;
-        }
-
-        if (pending.IsCompleted)
-        {
-            if (!pending.IsCompletedSuccessfully)
-            {
-                Observe(pending);
-            }
-
             Release();
             return;
         }
 
         // The callback went asynchronous: it keeps the listener until it finishes, then drains what queued meanwhile.
-        _ = FinishThenReleaseAsync(pending);
+        _ = FinishThenReleaseAsync(stillRunning);
     }
 
     private async Task FinishThenReleaseAsync(ValueTask pending)

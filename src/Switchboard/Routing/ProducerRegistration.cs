@@ -38,6 +38,10 @@ internal sealed class ProducerRegistration : IProducer
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
+    /// <summary>The error for changing the topics of a removed producer (the same on every kind of bus).</summary>
+    internal static SwitchboardException Removed(string name) =>
+        new(ErrorCodes.Closed, $"The producer '{name}' was removed; it cannot change its topics.");
+
     public ValueTask AddTopicAsync(string topic, CancellationToken cancellationToken = default)
     {
         _router.ChangeProducerTopic(this, topic, add: true);

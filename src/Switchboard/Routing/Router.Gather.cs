@@ -79,7 +79,7 @@ internal sealed partial class Router
         {
             if (producer.IsClosed)
             {
-                throw new SwitchboardException(ErrorCodes.Closed, $"The producer '{producer.Name}' was removed; it cannot change its topics.");
+                throw ProducerRegistration.Removed(producer.Name);
             }
 
             var topics = producer.TopicArray;
@@ -95,15 +95,20 @@ internal sealed partial class Router
 
             producer.TopicArray = add ? [.. topics, topic] : [.. topics.Where(t => t != topic)];
             var current = _producers.GetValueOrDefault(topic, TopicProducers.Empty);
-            var next = add ? current.With(producer) : current.Without(producer);
-            if (next.IsEmpty)
-            {
-                _producers.TryRemove(topic, out _);
-            }
-            else
-            {
-                _producers[topic] = next;
-            }
+            SetProducers(topic, add ? current.With(producer) : current.Without(producer));
+        }
+    }
+
+    /// <summary>Replaces a topic's producers (under the router lock); a topic left with none is forgotten.</summary>
+    private void SetProducers(string topic, TopicProducers producers)
+    {
+        if (producers.IsEmpty)
+        {
+            _producers.TryRemove(topic, out _);
+        }
+        else
+        {
+            _producers[topic] = producers;
         }
     }
 
@@ -123,15 +128,7 @@ internal sealed partial class Router
             _producerNames.Remove(producer.Name);
             foreach (var topic in producer.Topics)
             {
-                var rest = _producers.GetValueOrDefault(topic, TopicProducers.Empty).Without(producer);
-                if (rest.IsEmpty)
-                {
-                    _producers.TryRemove(topic, out _);
-                }
-                else
-                {
-                    _producers[topic] = rest;
-                }
+                SetProducers(topic, _producers.GetValueOrDefault(topic, TopicProducers.Empty).Without(producer));
             }
         }
     }
