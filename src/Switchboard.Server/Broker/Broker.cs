@@ -60,7 +60,7 @@ public sealed class Broker : IAsyncDisposable
 
     private long _authRefusals;
 
-    /// <summary>True once a lame-duck shutdown began: new connections are refused.</summary>
+    /// <summary>True once a lame-duck shutdown or disposal began: new connections are refused.</summary>
     public bool IsShuttingDown => _shuttingDown;
 
     internal Router Router { get; }
@@ -199,12 +199,17 @@ public sealed class Broker : IAsyncDisposable
             return;
         }
 
+        // After a lame-duck notice, clients that stayed are closed cleanly: the broker is leaving, they are not dying.
+        var clean = _shuttingDown;
+
+        // Refuse handshakes from here on: a client whose connection is closed below reconnects at once, and a broker
+        // that welcomed it while going away would swallow what it sends next.
+        _shuttingDown = true;
         await _stopping.CancelAsync();
         await _heartbeats;
         foreach (var connection in _connections.Keys)
         {
-            // After a lame-duck notice, clients that stayed are closed cleanly: the broker is leaving, they are not dying.
-            connection.Abort("broker stopped", clean: _shuttingDown);
+            connection.Abort("broker stopped", clean);
         }
 
         await _bus.DisposeAsync();

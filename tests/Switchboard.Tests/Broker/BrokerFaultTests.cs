@@ -75,6 +75,17 @@ public sealed class BrokerFaultTests
     }
 
     [Fact]
+    public async Task A_broker_that_is_stopping_refuses_handshakes_while_its_listener_still_accepts()
+    {
+        // A client cut by a stopping broker reconnects at once; were it welcomed, what it sends next would be lost.
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+        await host.Broker.DisposeAsync();
+        var refused = await Assert.ThrowsAsync<SwitchboardException>(async () =>
+            await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "late" }, Ct));
+        Assert.Contains("shutting down", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_peer_that_stops_reading_is_cut_as_a_slow_consumer_and_everyone_else_gets_everything()
     {
         const int count = 1_000;
