@@ -32,7 +32,7 @@ public class BrokerPipelineBenchmarks
         _broker = new Broker(new BrokerOptions { Port = null });
         await _broker.StartAsync();
         var context = new PipeConnection(new DuplexPipe(_toBroker.Reader, _fromBroker.Writer));
-        _serving = new BrokerConnection(_broker, context).RunAsync();
+        _serving = new BinaryPeer(_broker, context).RunAsync();
         _draining = DrainAsync();
         var setup = new ArrayBufferWriter<byte>();
         Frames.Hello(setup, false, Protocol.Version, "bench", null, 0, 60_000);

@@ -263,6 +263,10 @@ class Client:
 
     def _on_line(self, line):
         op = line.get("op")
+        if op == "ping":
+            # The broker's heartbeat (after a hello): any line proves we are alive; pong says so without side effects.
+            self._send({"op": "pong"})
+            return
         if op == "event":
             self._events.put(line)
         elif op in ("request", "produce"):

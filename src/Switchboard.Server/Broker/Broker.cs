@@ -14,7 +14,7 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>The sender the broker itself uses for bus-wide notices (<c>#slow_consumer</c>, <c>#lame_duck</c>).</summary>
     public const string SystemSender = "switchboard";
 
-    private readonly ConcurrentDictionary<BrokerConnection, byte> _connections = new();
+    private readonly ConcurrentDictionary<BrokerPeer, byte> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly LocalBus _bus;
     private Task _heartbeats = Task.CompletedTask;
@@ -42,7 +42,7 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>An in-process participant on the broker's bus: senders and listeners registered here meet the network clients.</summary>
     public IBus Bus => _bus;
 
-    /// <summary>Connections open now.</summary>
+    /// <summary>Connections open now, of every protocol (binary over any carrier, JSON lines).</summary>
     public int ConnectionCount => _connections.Count;
 
     /// <summary>Requests between clients relayed by the broker and not answered yet (each ends by its reply, its
@@ -76,9 +76,9 @@ public sealed class Broker : IAsyncDisposable
         _heartbeats = RunHeartbeatsAsync();
     }
 
-    internal void Add(BrokerConnection connection) => _connections.TryAdd(connection, 0);
+    internal void Add(BrokerPeer connection) => _connections.TryAdd(connection, 0);
 
-    internal void Remove(BrokerConnection connection)
+    internal void Remove(BrokerPeer connection)
     {
         if (_connections.TryRemove(connection, out _))
         {
@@ -98,10 +98,10 @@ public sealed class Broker : IAsyncDisposable
         }
     }
 
-    /// <summary>Messages triggered over the binary protocol (every connection, open or closed).</summary>
+    /// <summary>Messages triggered by the broker's clients, of every protocol (every connection, open or closed).</summary>
     public long MessagesIn => Interlocked.Read(ref _closedMessagesIn) + _connections.Keys.Sum(c => c.MessagesIn);
 
-    /// <summary>Messages delivered over the binary protocol (one per subscription and message).</summary>
+    /// <summary>Messages delivered to the broker's clients, of every protocol (one per subscription and message).</summary>
     public long MessagesOut => Interlocked.Read(ref _closedMessagesOut) + _connections.Keys.Sum(c => c.MessagesOut);
 
     internal void CountProtocolError() => Interlocked.Increment(ref _protocolErrors);
@@ -111,7 +111,7 @@ public sealed class Broker : IAsyncDisposable
 
     internal void CountAuthRefusal() => Interlocked.Increment(ref _authRefusals);
 
-    internal void OnSlowConsumer(BrokerConnection connection, long buffered)
+    internal void OnSlowConsumer(BrokerPeer connection, long buffered)
     {
         Interlocked.Increment(ref _slowConsumers);
         Log.SlowConsumer(connection.Id, connection.ClientName, buffered, Options.MaxOutboundBytes, Options.SlowConsumerPolicy);
@@ -135,6 +135,11 @@ public sealed class Broker : IAsyncDisposable
                 var now = time.GetTimestamp();
                 foreach (var connection in _connections.Keys)
                 {
+                    if (!connection.TakesHeartbeats)
+                    {
+                        continue; // before its handshake the handshake timeout looks after it; a script cannot answer
+                    }
+
                     var silence = time.GetElapsedTime(connection.LastReceived, time.GetTimestamp());
                     if (silence > interval * Options.HeartbeatMisses)
                     {
@@ -170,7 +175,7 @@ public sealed class Broker : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         await using var context = new StreamConnectionContext(name, stream);
-        await new BrokerConnection(this, context, lossy).RunAsync();
+        await new BinaryPeer(this, context, lossy).RunAsync();
     }
 
     /// <summary>Tells every client the broker is going away, then waits up to <see cref="BrokerOptions.LameDuckGrace"/> for them to leave.</summary>

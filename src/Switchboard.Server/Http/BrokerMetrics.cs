@@ -43,7 +43,7 @@ internal sealed class BrokerMetrics : IDisposable
         _sseDropped = _meter.CreateCounter<long>("switchboard.http.sse.dropped", "{message}", "Messages SSE clients did not get: reason listener_overflow (the stream's listener was full) or history_overrun (a client fell behind the history or resumed past it).");
         _requestDuration = _meter.CreateHistogram<double>("switchboard.http.request.duration", "s", "Duration of POST /request calls, by outcome.");
         _gatherDuration = _meter.CreateHistogram<double>("switchboard.http.gather.duration", "s", "Duration of POST /gather calls.");
-        _meter.CreateObservableUpDownCounter("switchboard.connections", () => broker.ConnectionCount, "{connection}", "Binary-protocol connections open now.");
+        _meter.CreateObservableUpDownCounter("switchboard.connections", () => broker.ConnectionCount, "{connection}", "Client connections open now (binary protocol and JSON lines).");
         _meter.CreateObservableUpDownCounter("switchboard.listeners", () => broker.Router.Listeners.Count, "{listener}", "Listener registrations in the routing index.");
         _meter.CreateObservableUpDownCounter("switchboard.senders", () => broker.Router.GetSenders().Count, "{sender}", "Senders online.");
         _meter.CreateObservableUpDownCounter("switchboard.http.sse.clients", () => SseClients(), "{connection}", "SSE connections open now.");
@@ -128,7 +128,7 @@ internal sealed class BrokerMetrics : IDisposable
         text.Family("switchboard_info", "gauge", "The broker's name, as a label; always 1.");
         text.Sample("switchboard_info", 1, ("server", broker.Options.ServerName));
 
-        text.Gauge("switchboard_connections", "Binary-protocol connections open now (TCP, Unix socket, WebSocket, stream carriers).", broker.ConnectionCount);
+        text.Gauge("switchboard_connections", "Client connections open now: binary protocol (TCP, Unix socket, WebSocket, stream carriers) and JSON lines.", broker.ConnectionCount);
         text.Gauge("switchboard_senders", "Senders online on the whole bus.", broker.Router.GetSenders().Count);
         text.Gauge("switchboard_listeners", "Listener registrations in the routing index (a queue group counts once).", broker.Router.Listeners.Count);
         text.Gauge("switchboard_relayed_requests_pending", "Requests from one client to another relayed by the broker and not answered yet.", broker.RelayedRequestsPending);
@@ -147,8 +147,8 @@ internal sealed class BrokerMetrics : IDisposable
         text.Counter("switchboard_auth_refusals_total", "Connections refused for their credentials.", broker.AuthRefusals);
         text.Counter("switchboard_handler_faults_total", "Listener callbacks on the broker that threw.", counters.HandlerFaults);
 
-        text.Counter("switchboard_messages_in_total", "Messages triggered over the binary protocol (TCP, Unix socket, WebSocket, stream carriers; one per event triggered).", broker.MessagesIn);
-        text.Counter("switchboard_messages_out_total", "Messages delivered over the binary protocol (one per subscription and message).", broker.MessagesOut);
+        text.Counter("switchboard_messages_in_total", "Messages triggered by clients over the binary protocol and JSON lines (one per event triggered).", broker.MessagesIn);
+        text.Counter("switchboard_messages_out_total", "Messages delivered to clients over the binary protocol and JSON lines (one per subscription and message).", broker.MessagesOut);
         text.Counter("switchboard_http_messages_in_total", "Messages triggered through POST /publish (one per event).", HttpMessagesIn);
         text.Counter("switchboard_http_messages_out_total", "Messages written to SSE clients (one per client and message).", HttpMessagesOut);
         text.Family("switchboard_http_sse_dropped_total", "counter", "Messages SSE clients did not get: listener_overflow (a stream's listener was full; also counted in switchboard_dropped_messages_total), history_overrun (a client fell behind the history or resumed from an id it no longer holds; reported to it as an sb-gap event).");

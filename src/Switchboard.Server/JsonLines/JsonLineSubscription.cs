@@ -8,10 +8,10 @@ namespace Switchboard.Server;
 /// </summary>
 internal sealed class JsonLineSubscription : Subscription
 {
-    private readonly JsonLinesConnection _connection;
+    private readonly JsonLinesPeer _connection;
     private int _closed;
 
-    public JsonLineSubscription(JsonLinesConnection connection, LineId? listenId, string? sender, string? pattern, string? group)
+    public JsonLineSubscription(JsonLinesPeer connection, LineId? listenId, string? sender, string? pattern, string? group)
         : base(sender, pattern, group)
     {
         _connection = connection;

@@ -18,8 +18,8 @@ public sealed class JsonLinesConnectionHandler : ConnectionHandler
     /// <inheritdoc />
     public override Task OnConnectedAsync(ConnectionContext connection)
     {
-        // Scripts speak no heartbeat (a bare `nc` could not answer one), so the kernel probes the peer instead: a machine
-        // that vanished or a cable pulled ends the connection (its senders' last wills fire) after about
+        // A script that skips hello gets no heartbeat (a bare `nc` could not answer one), so the kernel probes the peer
+        // too: a machine that vanished or a cable pulled ends the connection (its senders' last wills fire) after about
         // HeartbeatInterval x HeartbeatMisses of silence plus HeartbeatMisses unanswered probes, instead of never.
         if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is { ProtocolType: ProtocolType.Tcp } socket)
         {
@@ -30,6 +30,6 @@ public sealed class JsonLinesConnectionHandler : ConnectionHandler
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, _broker.Options.HeartbeatMisses);
         }
 
-        return new JsonLinesConnection(_broker, connection).RunAsync();
+        return new JsonLinesPeer(_broker, connection).RunAsync();
     }
 }

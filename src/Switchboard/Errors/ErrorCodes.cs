@@ -54,6 +54,9 @@ public static class ErrorCodes
     public const string InternalError = "internal_error";
     /// <summary>The broker is shutting down (lame duck) and takes no new connections; connect to another one.</summary>
     public const string GoingAway = "going_away";
+    /// <summary>The client did not complete its handshake (binary HELLO; JSON-lines <c>hello</c> where one is required)
+    /// within the broker's handshake timeout; the connection is closed.</summary>
+    public const string HandshakeTimeout = "handshake_timeout";
     /// <summary>The connection fell behind by more than the broker's outbound bound and was cut.</summary>
     public const string SlowConsumer = "slow_consumer";
 

@@ -39,6 +39,35 @@ internal sealed class RawPeer : IAsyncDisposable
     public Task AddSenderAsync(string name, string[] events, string? will, Payload willData, CancellationToken cancellationToken) =>
         SendAsync(b => Frames.AddSender(b, false, ++_correlation, name, events, [], false, will, willData), cancellationToken);
 
+    /// <summary>Reads frames until an ERROR arrives (other frames are skipped) and returns its code and message.</summary>
+    public async Task<(string Code, string Message)> ReadErrorAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Wait.Timeout);
+        var parser = new FrameParser(Protocol.DefaultMaxFrameSize);
+        var received = new ArrayBufferWriter<byte>();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var read = await _socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            if (read == 0)
+            {
+                throw new InvalidOperationException("The broker closed the connection without an ERROR frame.");
+            }
+
+            received.Write(buffer.AsSpan(0, read));
+            var pending = new ReadOnlySequence<byte>(received.WrittenMemory);
+            while (parser.TryReadFrame(ref pending, out var type, out var body))
+            {
+                if (type == FrameType.Error)
+                {
+                    var error = Frames.ReadError(body.Span);
+                    return (error.Code, error.Message);
+                }
+            }
+        }
+    }
+
     /// <summary>Reads until the broker closes the connection (or resets it); false if it stays open past the timeout.</summary>
     public async Task<bool> ClosedByPeerAsync(TimeSpan timeout)
     {

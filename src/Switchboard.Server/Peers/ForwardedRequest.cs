@@ -9,7 +9,7 @@ namespace Switchboard.Server;
 /// <see cref="Router.HandlerFailed"/>), so a client sees the same answers as through <see cref="Router.RequestAsync"/>.
 /// <para>
 /// Allocation-free in steady state: each answering connection keeps a pool of these, each with one timer made once and
-/// re-armed per use. Whoever removes the request from the answerer's table (<see cref="BrokerConnection"/>'s
+/// re-armed per use. Whoever removes the request from the answerer's table (<see cref="BrokerPeer"/>'s
 /// <c>TryEndForwarded</c>: the reply, the timeout, or either client leaving) is the one that ends it, so it ends exactly
 /// once; only then does it go back to the pool. A timer callback left over from an earlier use finds its id gone from
 /// the table, or its deadline not reached, and does nothing but re-arm for the current deadline.
@@ -17,13 +17,13 @@ namespace Switchboard.Server;
 /// </summary>
 internal sealed class ForwardedRequest : IDisposable
 {
-    private readonly BrokerConnection _answerer;
+    private readonly BrokerPeer _answerer;
     private readonly TimeProvider _time;
     private readonly ITimer _timer;
     private long _deadline;
     private uint _id;
 
-    public ForwardedRequest(BrokerConnection answerer, TimeProvider time)
+    public ForwardedRequest(BrokerPeer answerer, TimeProvider time)
     {
         _answerer = answerer;
         _time = time;
@@ -32,7 +32,7 @@ internal sealed class ForwardedRequest : IDisposable
         Sender = Request = string.Empty;
     }
 
-    public BrokerConnection Asker { get; private set; }
+    public BrokerPeer Asker { get; private set; }
 
     public uint AskerId { get; private set; }
 
@@ -44,14 +44,18 @@ internal sealed class ForwardedRequest : IDisposable
 
     public TimeSpan Wait { get; private set; }
 
+    /// <summary>True from <see cref="Prepare"/> to <see cref="Clear"/>: the asker counts it among its requests in flight.</summary>
+    public bool Started { get; private set; }
+
     /// <summary>Takes on a new request (before it is put in the answerer's table).</summary>
-    public void Prepare(BrokerConnection asker, uint askerId, uint id, string sender, string request, TimeSpan wait)
+    public void Prepare(BrokerPeer asker, uint askerId, uint id, string sender, string request, TimeSpan wait)
     {
         Asker = asker;
         AskerId = askerId;
         Sender = sender;
         Request = request;
         Wait = wait;
+        Started = true;
         Volatile.Write(ref _deadline, _time.GetTimestamp() + (long)(wait.TotalSeconds * _time.TimestampFrequency));
         Volatile.Write(ref _id, id); // after the deadline: a timer callback that reads this id reads this deadline
     }
@@ -61,6 +65,7 @@ internal sealed class ForwardedRequest : IDisposable
     {
         Asker = _answerer;
         AskerId = 0;
+        Started = false;
         Sender = Request = string.Empty;
     }
 

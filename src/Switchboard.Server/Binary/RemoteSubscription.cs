@@ -9,10 +9,10 @@ namespace Switchboard.Server;
 /// </summary>
 internal sealed class RemoteSubscription : Subscription
 {
-    private readonly BrokerConnection _connection;
+    private readonly BinaryPeer _connection;
     private int _closed;
 
-    public RemoteSubscription(BrokerConnection connection, uint id, string? sender, string? pattern, string? group)
+    public RemoteSubscription(BinaryPeer connection, uint id, string? sender, string? pattern, string? group)
         : base(sender, pattern, group)
     {
         _connection = connection;

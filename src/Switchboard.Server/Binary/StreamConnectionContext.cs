@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Switchboard.Server;
 
 /// <summary>A connection over any duplex <see cref="Stream"/> (a serial port), shaped like Kestrel's, so the same
-/// <see cref="BrokerConnection"/> serves it.</summary>
+/// <see cref="BinaryPeer"/> serves it.</summary>
 internal sealed class StreamConnectionContext : ConnectionContext
 {
     private readonly Stream _stream;

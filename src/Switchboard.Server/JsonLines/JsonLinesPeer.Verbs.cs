@@ -8,9 +8,9 @@ namespace Switchboard.Server;
 /// <summary>What each verb does. A line that cannot be acted on throws a <see cref="SwitchboardException"/> (a
 /// <see cref="JsonLineException"/> for the line's own faults, the router's for refusals) and becomes an error line
 /// carrying the line's <c>id</c>; the connection and its registrations stay.</summary>
-internal sealed partial class JsonLinesConnection
+internal sealed partial class JsonLinesPeer
 {
-    private const string Verbs = "hello, sender, unsender, trigger, listen, results, unlisten, request, respond, producer, topics, unproducer, gather, senders, ping, bye";
+    private const string Verbs = "hello, sender, unsender, trigger, listen, results, unlisten, request, respond, producer, topics, unproducer, gather, senders, ping, pong, bye";
 
     private static readonly TimeSpan DefaultGatherTtl = TimeSpan.FromSeconds(1);
 
@@ -56,7 +56,7 @@ internal sealed partial class JsonLinesConnection
                 var pending = Dispatch(new JsonLine(root, ReadOp(root)), id);
                 return pending.IsCompletedSuccessfully ? default : GuardAsync(pending, id);
             }
-            catch (SwitchboardException ex)
+            catch (SwitchboardException ex) when (ex is not HandshakeRefusedException)
             {
                 SendError(id, ex.Code, ex.Message);
                 return default;
@@ -100,20 +100,22 @@ internal sealed partial class JsonLinesConnection
             case "ping":
                 SendPong(id);
                 return default;
+            case "pong":
+                return default; // the answer to the broker's heartbeat: the line itself is the sign of life
             case "sender" or "unsender" or "trigger" or "listen" or "results" or "unlisten" or "request" or "respond" or "producer" or "topics" or "unproducer" or "gather" or "senders" or "bye":
                 break;
             default:
                 throw new JsonLineException(ErrorCodes.UnknownOp, $"Unknown op \"{line.Op}\"; it must be one of: {Verbs}.");
         }
 
-        if (Volatile.Read(ref _session) is null)
+        if (Session is null)
         {
-            if (_broker.Options.Authenticate is not null)
+            if (HandshakeRequired)
             {
                 throw new JsonLineException(ErrorCodes.Unauthorized, "This broker requires authentication: the first line must be {\"op\":\"hello\",\"client\":\"NAME\",\"token\":\"...\"}.");
             }
 
-            OpenSession(Id);
+            Admit(Id, null); // a script that skipped hello: no heartbeats (kernel keepalive looks after it)
         }
 
         return line.Op switch
@@ -135,44 +137,25 @@ internal sealed partial class JsonLinesConnection
         };
     }
 
-    private void OpenSession(string name)
-    {
-        ClientName = name;
-        Volatile.Write(ref _session, Router.OpenSession(name));
-    }
-
     private ValueTask OnHello(JsonLine line, LineId? id)
     {
-        if (Volatile.Read(ref _session) is not null)
+        if (Session is not null)
         {
             throw new JsonLineException(ErrorCodes.UnexpectedHello, "hello may only be the first line of a connection (before any other verb but ping).");
         }
 
         var client = line.OptionalString("client");
         var token = line.OptionalString("token");
+        var heartbeats = line.Bool("heartbeat", otherwise: true);
         if (client is { Length: > NameRules.MaxSenderLength })
         {
             throw line.Invalid("client", $"is {client.Length} characters long; at most {NameRules.MaxSenderLength} are allowed");
         }
 
-        if (_broker.IsShuttingDown)
-        {
-            SendError(id, ErrorCodes.GoingAway, "This broker is shutting down; connect to another one.");
-            _stop = "refused: shutting down";
-            return default;
-        }
-
-        if (_broker.Options.Authenticate?.Invoke(client ?? string.Empty, token) is { } refusal)
-        {
-            SendError(id, ErrorCodes.Unauthorized, refusal);
-            _broker.CountAuthRefusal();
-            _broker.Log.JsonLinesRefused(Id, client ?? string.Empty, refusal);
-            _stop = ErrorCodes.Unauthorized;
-            return default;
-        }
-
-        OpenSession(string.IsNullOrEmpty(client) ? Id : client);
-        SendOk(id, "server", _broker.Options.ServerName);
+        _helloId = id; // a refusal is answered on the hello's id
+        Admit(client ?? string.Empty, token);
+        WantsHeartbeats = heartbeats;
+        SendOk(id, "server", Broker.Options.ServerName);
         return default;
     }
 
@@ -191,40 +174,10 @@ internal sealed partial class JsonLinesConnection
             willData = fields.Data();
         }
 
-        return AddSenderAsync();
-
-        async ValueTask AddSenderAsync()
-        {
-            var forward = ForwardRequests();
-            var handlers = new Dictionary<string, RequestHandler>(StringComparer.Ordinal);
-            foreach (var request in requests)
-            {
-                handlers[request] = forward;
-            }
-
-            var options = new SenderOptions { DefaultRequestHandler = hasDefault ? forward : null, WillEvent = will, WillData = willData };
-            var registration = await Router.AddSenderAsync(_session!, name, events, handlers, options);
-            _senders[name] = registration;
-            SendOk(id);
-        }
+        return ThenOkAsync(AddSenderAsync(name, events, requests, hasDefault, will, willData), id);
     }
 
-    private ValueTask OnUnsender(JsonLine line, LineId? id)
-    {
-        var name = line.RequiredString("name");
-        if (!_senders.TryRemove(name, out var registration))
-        {
-            throw new JsonLineException(ErrorCodes.UnknownSender, $"This connection has no sender named '{name}'.");
-        }
-
-        return RemoveAsync();
-
-        async ValueTask RemoveAsync()
-        {
-            await registration.DisposeAsync();
-            SendOk(id);
-        }
-    }
+    private ValueTask OnUnsender(JsonLine line, LineId? id) => ThenOkAsync(RemoveSenderAsync(line.RequiredString("name")), id);
 
     private ValueTask OnTrigger(JsonLine line, LineId? id)
     {
@@ -243,31 +196,24 @@ internal sealed partial class JsonLinesConnection
 
         var data = line.Data();
         var retain = line.Bool("retain", otherwise: false);
-        if (!_senders.TryGetValue(sender, out var registration))
-        {
-            NameRules.ValidateSender(sender);
-            throw new JsonLineException(ErrorCodes.UnknownSender, $"This connection has not declared the sender '{sender}'; declare it first ({{\"op\":\"sender\",\"name\":\"{sender}\",\"events\":[...]}}). The broker stamps the sender, so a connection can only trigger its own.");
-        }
+        var pending = Trigger(sender, several ?? [single!], data, null, retain, $"declare it first ({{\"op\":\"sender\",\"name\":\"{sender}\",\"events\":[...]}}).");
 
-        var pending = single is not null
-            ? registration.TriggerAsync(single, data, null, retain)
-            : registration.TriggerAsync(several!, data, null, retain);
-        if (id is null)
-        {
-            // Fire and forget: success is silent; a failure still gets an error line.
-            return pending;
-        }
-
-        if (pending.IsCompletedSuccessfully)
-        {
-            SendOk(id);
-            return default;
-        }
-
-        return ThenOkAsync(pending, id);
+        // Without an id, fire and forget: success is silent; a failure still gets an error line.
+        return id is null ? pending : ThenOkAsync(pending, id);
     }
 
-    private async ValueTask ThenOkAsync(ValueTask pending, LineId id)
+    private ValueTask ThenOkAsync(ValueTask pending, LineId? id)
+    {
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return AwaitThenOkAsync(pending, id);
+        }
+
+        SendOk(id);
+        return default;
+    }
+
+    private async ValueTask AwaitThenOkAsync(ValueTask pending, LineId? id)
     {
         await pending;
         SendOk(id);
@@ -298,7 +244,7 @@ internal sealed partial class JsonLinesConnection
         {
             try
             {
-                await Router.AddSubscriptionAsync(_session!, subscription, retained);
+                await Router.AddSubscriptionAsync(Admitted, subscription, retained);
             }
             catch
             {
@@ -325,7 +271,7 @@ internal sealed partial class JsonLinesConnection
             throw new JsonLineException(ErrorCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"results\").");
         }
 
-        var listener = Router.AddResultListener(_session!, topic, (message, _) =>
+        var listener = Router.AddResultListener(Admitted, topic, (message, _) =>
         {
             Deliver(subscription, message);
             return default;
@@ -360,31 +306,51 @@ internal sealed partial class JsonLinesConnection
         var timeout = line.Milliseconds("timeout_ms");
         NameRules.ValidateSender(sender);
         NameRules.ValidateRequest(request);
-        Track(AnswerAsync());
+        Ask(RememberAsk(id), sender, request, timeout, MessageHeaders.Empty, data);
         return default;
+    }
 
-        async Task AnswerAsync()
+    /// <summary>A number for one of this peer's requests in flight, under which its answer finds the line's id.</summary>
+    private uint RememberAsk(LineId? id)
+    {
+        lock (_asked)
         {
-            try
+            do
             {
-                var answer = await Router.RequestAsync(sender, request, data, timeout, null, _closing.Token);
-                SendReply(id, answer);
+                _nextAsk++;
             }
-            catch (SwitchboardException ex)
+            while (_asked.ContainsKey(_nextAsk));
+
+            _asked[_nextAsk] = id;
+            return _nextAsk;
+        }
+    }
+
+    internal override void SendReply(uint askerId, string? code, string? message, Payload data)
+    {
+        LineId? id;
+        lock (_asked)
+        {
+            if (!_asked.Remove(askerId, out id))
             {
-                SendError(id, ex.Code, ex.Message);
+                return;
             }
-            catch (OperationCanceledException)
-            {
-                // The asker's connection closed; nobody is left to answer.
-            }
+        }
+
+        if (code is null)
+        {
+            SendReply(id, data);
+        }
+        else
+        {
+            SendError(id, code, message ?? code);
         }
     }
 
     private ValueTask OnRespond(JsonLine line, LineId? id)
     {
         var rid = line.RequiredString("rid");
-        Exception? failure = null;
+        string? failure = null;
         var data = Payload.Empty;
         if (line.Has("error"))
         {
@@ -395,18 +361,9 @@ internal sealed partial class JsonLinesConnection
             data = line.Data();
         }
 
-        if (!_awaiting.TryRemove(rid, out var pending))
+        if (!TryParseRid(rid, out var askId) || !OnAnswer(askId, failure is null, failure is null ? null : ErrorCodes.HandlerError, failure, data))
         {
             throw new JsonLineException(ErrorCodes.UnknownRid, $"Nothing waits for rid '{rid}': it was already answered, timed out, or never sent to this connection.");
-        }
-
-        if (failure is null)
-        {
-            pending.TrySetResult(data);
-        }
-        else
-        {
-            pending.TrySetException(failure);
         }
 
         if (id is not null)
@@ -417,16 +374,22 @@ internal sealed partial class JsonLinesConnection
         return default;
     }
 
+    private static bool TryParseRid(string rid, out uint id)
+    {
+        id = 0;
+        return rid.Length > 1 && rid[0] == 'r' && uint.TryParse(rid.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out id);
+    }
+
     /// <summary>Reads <c>"error":"why"</c> (or <c>"error":{"message":"why"}</c>) of a respond: the asker gets
     /// <c>handler_error</c> with that message.</summary>
-    private static RemoteHandlerException ReadFailure(JsonLine line)
+    private static string ReadFailure(JsonLine line)
     {
         if (line.OptionalStringOrObject("error", out var text) is { } details)
         {
             text = line.Nested("error", details).OptionalString("message");
         }
 
-        return new RemoteHandlerException(string.IsNullOrEmpty(text) ? "the handler failed" : text);
+        return string.IsNullOrEmpty(text) ? "the handler failed" : text;
     }
 
     private ValueTask OnProducer(JsonLine line, LineId? id)
@@ -434,9 +397,7 @@ internal sealed partial class JsonLinesConnection
         var name = line.OptionalString("name");
         var topics = line.Strings("topics", required: true);
         var group = line.OptionalString("group");
-        var producer = Router.AddProducer(_session!, topics, ForwardProduce, new ProducerOptions { Name = name, Group = group });
-        _producers[producer.Name] = producer;
-        SendOk(id, "name", producer.Name);
+        SendOk(id, "name", AddProducer(name, group, topics));
         return default;
     }
 
@@ -445,41 +406,14 @@ internal sealed partial class JsonLinesConnection
     private ValueTask OnTopics(JsonLine line, LineId? id)
     {
         var name = line.RequiredString("producer");
-        var add = line.Strings("add");
-        var remove = line.Strings("remove");
-        if (!_producers.TryGetValue(name, out var producer))
-        {
-            throw new JsonLineException(ErrorCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
-        }
-
-        foreach (var topic in add.Concat(remove))
-        {
-            NameRules.ValidateTopic(topic); // every name checked before any change
-        }
-
-        foreach (var topic in add)
-        {
-            Router.ChangeProducerTopic(producer, topic, add: true);
-        }
-
-        foreach (var topic in remove)
-        {
-            Router.ChangeProducerTopic(producer, topic, add: false);
-        }
-
+        ChangeProducerTopics(name, line.Strings("add"), line.Strings("remove"));
         SendOk(id);
         return default;
     }
 
     private ValueTask OnUnproducer(JsonLine line, LineId? id)
     {
-        var name = line.RequiredString("name");
-        if (!_producers.TryRemove(name, out var producer))
-        {
-            throw new JsonLineException(ErrorCodes.UnknownProducer, $"This connection has no producer named '{name}'.");
-        }
-
-        Router.RemoveProducer(producer);
+        RemoveProducer(line.RequiredString("name"));
         SendOk(id);
         return default;
     }
@@ -489,48 +423,33 @@ internal sealed partial class JsonLinesConnection
         var topic = line.RequiredString("topic");
         var data = line.Data();
         var ttl = line.Milliseconds("ttl_ms") ?? DefaultGatherTtl;
-        var gather = Router.StartGather(topic, data, ttl, null, _closing.Token);
-        var call = gather.Call;
-        var ended = false;
-        gather.OnLate = late => _lines.InOrder(late, (lines, in count) =>
-        {
-            // Before "gathered" is written its live count includes this one; after it, say so on a line of its own.
-            if (ended)
-            {
-                lines.Write(count, (json, in n) =>
-                {
-                    json.WriteString("op", "late");
-                    WriteId(json, id);
-                    json.WriteString("topic", topic);
-                    json.WriteNumber("late", n);
-                });
-            }
-        });
-        Track(PumpAsync());
+        Gather(topic, data, ttl, null, new GatherLines(_lines, id, topic));
         return default;
+    }
 
-        async Task PumpAsync()
-        {
-            await foreach (var result in call)
-            {
-                _lines.Write((id, result), static (json, in r) =>
-                {
-                    json.WriteString("op", "result");
-                    WriteId(json, r.id);
-                    json.WriteString("producer", r.result.Producer);
-                    WriteData(json, "data", r.result.Data);
-                });
-            }
+    /// <summary>A gather's progress as <c>result</c> lines, one <c>gathered</c> line, then <c>late</c> lines.</summary>
+    private sealed class GatherLines(LineWriter lines, LineId? id, string topic) : IGatherOutput
+    {
+        private bool _ended; // under the writer's lock
 
-            var summary = await call.Summary;
-            _lines.InOrder((id, topic, summary), (lines, in g) =>
+        public void Result(GatherResult result) =>
+            lines.Write((id, result), static (json, in r) =>
             {
-                ended = true;
+                json.WriteString("op", "result");
+                WriteId(json, r.id);
+                json.WriteString("producer", r.result.Producer);
+                WriteData(json, "data", r.result.Data);
+            });
+
+        public void Done(GatherSummary summary) =>
+            lines.InOrder((this, summary), static (lines, in g) =>
+            {
+                g.Item1._ended = true;
                 lines.Write(g, static (json, in g) =>
                 {
                     json.WriteString("op", "gathered");
-                    WriteId(json, g.id);
-                    json.WriteString("topic", g.topic);
+                    WriteId(json, g.Item1.Id);
+                    json.WriteString("topic", g.Item1.Topic);
                     WriteStrings(json, "answered", g.summary.Answered);
                     WriteStrings(json, "missing", g.summary.Missing);
                     json.WriteStartObject("failed");
@@ -543,7 +462,26 @@ internal sealed partial class JsonLinesConnection
                     json.WriteNumber("late", g.summary.Late);
                 });
             });
-        }
+
+        // Before "gathered" is written its live count includes this one; after it, say so on a line of its own.
+        public void Late(int count) =>
+            lines.InOrder((this, count), static (lines, in l) =>
+            {
+                if (l.Item1._ended)
+                {
+                    lines.Write(l, static (json, in l) =>
+                    {
+                        json.WriteString("op", "late");
+                        WriteId(json, l.Item1.Id);
+                        json.WriteString("topic", l.Item1.Topic);
+                        json.WriteNumber("late", l.count);
+                    });
+                }
+            });
+
+        private LineId? Id => id;
+
+        private string Topic => topic;
     }
 
     private ValueTask OnSenders(LineId? id)
@@ -554,60 +492,33 @@ internal sealed partial class JsonLinesConnection
 
     private ValueTask OnBye(LineId? id)
     {
-        Volatile.Write(ref _clean, true);
         SendOk(id);
-        _stop = "bye";
+        Stop("bye", clean: true);
         return default;
     }
 
-    private RequestHandler ForwardRequests() =>
-        (request, ct) => AskClientAsync("request", request.Sender, request.Name, request.Headers, request.Data, ct);
-
-    // The gather's end does not cancel the wait: a result that still arrives must be counted as late, not lost silently.
-    // The connection closing ends the wait in any case.
-    private ValueTask<Payload> ForwardProduce(GatherRequest request, CancellationToken cancellationToken) =>
-        AskClientAsync("produce", request.Producer, request.Topic, request.Headers, request.Data, _closing.Token);
-
-    /// <summary>Sends <c>{"op":"request",...,"rid":..}</c> or <c>{"op":"produce",...,"rid":..}</c> to this client and
-    /// waits for its <c>respond</c>.</summary>
-    private async ValueTask<Payload> AskClientAsync(string op, string target, string name, MessageHeaders headers, Payload data, CancellationToken cancellationToken)
-    {
-        var rid = "r" + Interlocked.Increment(ref _nextRid).ToString(CultureInfo.InvariantCulture);
-        var pending = new TaskCompletionSource<Payload>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _awaiting[rid] = pending;
-        try
+    protected override bool WriteAsk(bool produce, uint id, string target, string name, MessageHeaders headers, Payload data) =>
+        _lines.Write((produce, target, name, data, headers, id), static (json, in q) =>
         {
-            var written = _lines.Write((op, target, name, data, headers, rid), static (json, in q) =>
+            json.WriteString("op", q.produce ? "produce" : "request");
+            if (q.produce)
             {
-                json.WriteString("op", q.op);
-                if (q.op == "request")
-                {
-                    json.WriteString("sender", q.target);
-                    json.WriteString("request", q.name);
-                }
-                else
-                {
-                    json.WriteString("topic", q.name);
-                    json.WriteString("producer", q.target);
-                }
-
-                WriteData(json, "data", q.data);
-                WriteHeaders(json, q.headers);
-                json.WriteString("rid", q.rid);
-            });
-            if (!written)
+                json.WriteString("topic", q.name);
+                json.WriteString("producer", q.target);
+            }
+            else
             {
-                throw new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
+                json.WriteString("sender", q.target);
+                json.WriteString("request", q.name);
             }
 
-            using var registration = cancellationToken.Register(static state => ((TaskCompletionSource<Payload>)state!).TrySetCanceled(), pending);
-            return await pending.Task;
-        }
-        finally
-        {
-            _awaiting.TryRemove(rid, out _);
-        }
-    }
+            WriteData(json, "data", q.data);
+            WriteHeaders(json, q.headers);
+            Span<byte> rid = stackalloc byte[11];
+            rid[0] = (byte)'r';
+            q.id.TryFormat(rid[1..], out var digits, default, CultureInfo.InvariantCulture);
+            json.WriteString("rid", rid[..(digits + 1)]);
+        });
 
     /// <summary>Turns a refusal that came after the line was read into an error line; the connection stays.</summary>
     private async ValueTask GuardAsync(ValueTask pending, LineId? id)
@@ -616,7 +527,7 @@ internal sealed partial class JsonLinesConnection
         {
             await pending;
         }
-        catch (SwitchboardException ex)
+        catch (SwitchboardException ex) when (ex is not HandshakeRefusedException)
         {
             SendError(id, ex.Code, ex.Message);
         }

@@ -4,7 +4,7 @@ namespace Switchboard.Server;
 
 /// <summary>The lines the broker writes, each through the connection's <see cref="LineWriter"/>: one JSON object
 /// encoded straight into the outbound buffer, then a newline. A payload that is JSON is written as it is; anything else as a JSON string.</summary>
-internal sealed partial class JsonLinesConnection
+internal sealed partial class JsonLinesPeer
 {
     private static void WriteId(Utf8JsonWriter json, LineId? id, string name = "id")
     {
@@ -41,6 +41,17 @@ internal sealed partial class JsonLinesConnection
             json.WriteString("code", e.code);
             json.WriteString("message", e.message);
             json.WriteEndObject();
+        });
+
+    protected override void SendFatal(string code, string message) => SendError(_helloId, code, message);
+
+    public override void SendPing() => _lines.Write(0, static (json, in _) => json.WriteString("op", "ping"));
+
+    public override void SendGoingAway(string reason) =>
+        _lines.Write(reason, static (json, in why) =>
+        {
+            json.WriteString("op", "going_away");
+            json.WriteString("reason", why);
         });
 
     private void SendPong(LineId? id) =>
@@ -132,7 +143,10 @@ internal sealed partial class JsonLinesConnection
                 return;
             }
 
-            lines.Write((subscription, d.message, seq), WriteEvent);
+            if (lines.Write((subscription, d.message, seq), WriteEvent))
+            {
+                d.Item1._messagesOut++; // under the writer's lock
+            }
         });
 
     /// <summary>Writes a listen's ok, then what was delivered to it while it was being registered, and starts it.</summary>

@@ -11,5 +11,5 @@ public sealed class BusConnectionHandler : ConnectionHandler
     public BusConnectionHandler(Broker broker) => _broker = broker;
 
     /// <inheritdoc />
-    public override Task OnConnectedAsync(ConnectionContext connection) => new BrokerConnection(_broker, connection).RunAsync();
+    public override Task OnConnectedAsync(ConnectionContext connection) => new BinaryPeer(_broker, connection).RunAsync();
 }

@@ -1,0 +1,373 @@
+using Microsoft.AspNetCore.Connections;
+using Switchboard.Routing;
+
+namespace Switchboard.Server;
+
+/// <summary>
+/// One client of the broker, whatever protocol it speaks: its admission, its <see cref="RouterSession"/> and what it
+/// registered, requests relayed to it and from it, gathers it started, heartbeats, the lame-duck notice, the
+/// slow-consumer policy, its counts and its close. A codec (<see cref="BinaryPeer"/>, <see cref="JsonLinesPeer"/>)
+/// only turns its protocol's input into calls on this class and this class's answers into its protocol's output; it
+/// owns the read loop, because framing differs, and the outbound writer, because encoding does.
+/// Split by concern: this file holds the life of the connection, <c>BrokerPeer.Registrations.cs</c> senders,
+/// producers and gathers, <c>BrokerPeer.Requests.cs</c> requests both ways.
+/// </summary>
+internal abstract partial class BrokerPeer
+{
+    /// <summary>How long a closing peer waits for its last bytes to be written before cutting the transport.</summary>
+    private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(2);
+
+    private readonly CancellationTokenSource _closing = new();
+    private RouterSession? _session;
+    private long _lastReceived;
+    private long _lastSent;
+    private long _messagesIn;
+    private volatile bool _hardAborted;
+    private volatile string? _stopReason;
+    private bool _clean;
+    private string? _abortReason;
+    private int _slow;
+
+    protected BrokerPeer(Broker broker, ConnectionContext context, string id)
+    {
+        Broker = broker;
+        Context = context;
+        Id = id;
+        ClientName = $"({id}, before its handshake)";
+        _lastReceived = _lastSent = Time.GetTimestamp();
+        _forwardRequests = AskClientAsync;
+    }
+
+    /// <summary>The connection's id in logs (<c>c12</c> binary, <c>j3</c> JSON lines).</summary>
+    public string Id { get; }
+
+    /// <summary>The name the client gave in its handshake (or its id).</summary>
+    public string ClientName { get; private set; }
+
+    /// <summary>Triggers routed from this peer.</summary>
+    public long MessagesIn => Volatile.Read(ref _messagesIn);
+
+    /// <summary>Deliveries written to this peer (one per subscription and message).</summary>
+    public abstract long MessagesOut { get; }
+
+    /// <summary>When the peer last sent anything (a timestamp of the broker's clock).</summary>
+    public long LastReceived => Volatile.Read(ref _lastReceived);
+
+    /// <summary>When the broker last wrote to the peer.</summary>
+    public long LastSent => Volatile.Read(ref _lastSent);
+
+    /// <summary>True once the peer is admitted and asked for heartbeats: the broker's heartbeat loop looks after it.</summary>
+    public bool TakesHeartbeats => Volatile.Read(ref _session) is not null && WantsHeartbeats;
+
+    protected Broker Broker { get; }
+
+    protected ConnectionContext Context { get; }
+
+    /// <summary>The peer's session once admitted (null before its handshake).</summary>
+    protected RouterSession? Session => Volatile.Read(ref _session);
+
+    protected Router Router => Broker.Router;
+
+    protected TimeProvider Time => Broker.Options.Bus.TimeProvider;
+
+    /// <summary>Ends when the connection closes: work done for the peer stops with it.</summary>
+    protected CancellationToken Closing => _closing.Token;
+
+    /// <summary>Set by the codec's handshake: false for a JSON-lines script that cannot answer pings.</summary>
+    protected bool WantsHeartbeats { get; set; } = true;
+
+    /// <summary>Whether the codec's handshake is required before any other work (binary HELLO, an authenticating broker).</summary>
+    protected abstract bool HandshakeRequired { get; }
+
+    /// <summary>Set when a verb ended the connection (a goodbye, a refused handshake): the read loop stops.</summary>
+    protected bool IsStopped => _stopReason is not null;
+
+    /// <summary>Bytes waiting for the socket.</summary>
+    public abstract int Buffered { get; }
+
+    /// <summary>Serves the connection until it ends, then cleans up after it.</summary>
+    public async Task RunAsync()
+    {
+        Broker.Add(this);
+        var writing = WriteLoopAsync();
+        var reason = "closed by the client";
+        using var handshake = HandshakeRequired
+            ? Time.CreateTimer(static state => ((BrokerPeer)state!).OnHandshakeTimeout(), this, Broker.Options.HandshakeTimeout, Timeout.InfiniteTimeSpan)
+            : null;
+        try
+        {
+            reason = await ServeAsync();
+        }
+        catch (HandshakeRefusedException ex)
+        {
+            reason = ex.Code;
+            OnRefused(ex);
+        }
+        catch (Wire.ProtocolException ex)
+        {
+            reason = ex.Code;
+            Broker.CountProtocolError();
+            Broker.Log.ProtocolViolation(Id, ClientName, ex.Code, ex.Message);
+            SendFatal(ex.Code, ex.Message);
+        }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
+        {
+            reason = _abortReason ?? "aborted";
+        }
+        catch (Exception ex) when (IsTransportFailure(ex))
+        {
+            reason = _abortReason ?? $"connection lost ({ex.GetType().Name})";
+        }
+        catch (Exception ex)
+        {
+            reason = "internal error";
+            Broker.Log.ConnectionFailed(ex, Id, ClientName);
+            SendFatal(ErrorCodes.InternalError, "The broker failed while handling this connection: " + ex.Message);
+        }
+        finally
+        {
+            await CloseAsync(writing, reason);
+        }
+    }
+
+    private async Task<string> ServeAsync()
+    {
+        if (Broker.IsShuttingDown)
+        {
+            throw new HandshakeRefusedException(ErrorCodes.GoingAway, "This broker is shutting down; connect to another one.");
+        }
+
+        var inputEnded = await ReadLoopAsync();
+        if (inputEnded && !IsStopped)
+        {
+            // The client stopped sending (a script's end of input): answer what it asked before, then close.
+            await WhenBackgroundDoneAsync();
+        }
+
+        return _stopReason ?? _abortReason ?? "closed by the client";
+    }
+
+    private void OnRefused(HandshakeRefusedException refusal)
+    {
+        if (refusal.Code == ErrorCodes.Unauthorized)
+        {
+            // Not a protocol error: a scanner guessing tokens is not a buggy client.
+            Broker.CountAuthRefusal();
+            Broker.Log.CredentialsRefused(Id, ClientName, refusal.Message);
+        }
+
+        SendFatal(refusal.Code, refusal.Message);
+    }
+
+    /// <summary>
+    /// Lets the client in after its handshake: the broker must not be leaving and its credentials must pass. Throws
+    /// <see cref="HandshakeRefusedException"/> otherwise.
+    /// </summary>
+    protected void Admit(string client, string? credentials)
+    {
+        ClientName = string.IsNullOrEmpty(client) ? Id : client;
+        if (Broker.IsShuttingDown)
+        {
+            throw new HandshakeRefusedException(ErrorCodes.GoingAway, "This broker is shutting down; connect to another one.");
+        }
+
+        if (Broker.Options.Authenticate?.Invoke(client, credentials) is { } refusal)
+        {
+            throw new HandshakeRefusedException(ErrorCodes.Unauthorized, refusal);
+        }
+
+        Volatile.Write(ref _session, Router.OpenSession(ClientName));
+        Broker.Log.ClientJoined(Id, Context.RemoteEndPoint?.ToString() ?? "unix socket", ClientName);
+    }
+
+    /// <summary>The session, which a codec asks for once its handshake is done.</summary>
+    protected RouterSession Admitted => Session ?? throw new InvalidOperationException("The peer is not admitted yet.");
+
+    /// <summary>Reads and acts on input until it ends (true) or the connection is stopped or closed (false).</summary>
+    protected abstract Task<bool> ReadLoopAsync();
+
+    /// <summary>The next batch of bytes for the transport; empty once the output is completed and drained.</summary>
+    protected abstract ValueTask<ReadOnlyMemory<byte>> TakeOutputAsync();
+
+    /// <summary>No more output: the write loop drains what is left and ends.</summary>
+    protected abstract void CompleteOutput();
+
+    /// <summary>Tells the peer something it cannot recover from (its connection ends after it).</summary>
+    protected abstract void SendFatal(string code, string message);
+
+    /// <summary>Asks the peer for a sign of life.</summary>
+    public abstract void SendPing();
+
+    /// <summary>The lame-duck notice: the broker is leaving, move elsewhere.</summary>
+    public abstract void SendGoingAway(string reason);
+
+    /// <summary>Notes input from the peer (once per read: it is only for heartbeats).</summary>
+    protected void MarkReceived() => Volatile.Write(ref _lastReceived, Time.GetTimestamp());
+
+    /// <summary>Counts triggers routed from this peer (called by its read loop only).</summary>
+    protected void CountIn(int count) => _messagesIn += count;
+
+    /// <summary>Ends the connection after its last answers: a goodbye (clean: no last wills) or a refusal.</summary>
+    protected void Stop(string reason, bool clean)
+    {
+        if (clean)
+        {
+            Volatile.Write(ref _clean, true);
+        }
+
+        _stopReason ??= reason;
+    }
+
+    /// <summary>
+    /// Closes the connection from outside its read loop. <paramref name="hard"/> cuts the transport at once (a peer that
+    /// does not read, a dead one); otherwise what is queued is still written, for up to two seconds. Unless
+    /// <paramref name="clean"/>, it counts as a death: its senders' last wills fire.
+    /// </summary>
+    public void Abort(string reason, bool clean = false, bool hard = true)
+    {
+        _abortReason ??= reason;
+        if (clean)
+        {
+            Volatile.Write(ref _clean, true);
+        }
+
+        try
+        {
+            _closing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        if (hard)
+        {
+            _hardAborted = true;
+            CompleteOutput();
+            Context.Abort(new ConnectionAbortedException(reason));
+        }
+    }
+
+    /// <summary>Called under the outbound lock when a delivery finds the buffer over its limit.</summary>
+    public void OnOutboundFull()
+    {
+        Router.Counters.AddListenerDrop();
+        if (Interlocked.Exchange(ref _slow, 1) != 0)
+        {
+            return;
+        }
+
+        // Off the lock: the notice is a trigger of its own, and the abort closes the transport.
+        ThreadPool.QueueUserWorkItem(static state =>
+        {
+            var (peer, bytes) = state;
+            peer.Broker.OnSlowConsumer(peer, bytes);
+            if (peer.Broker.Options.SlowConsumerPolicy == SlowConsumerPolicy.Disconnect)
+            {
+                peer.Abort("slow_consumer");
+            }
+        }, (this, (long)Buffered), preferLocal: false);
+    }
+
+    private void OnHandshakeTimeout()
+    {
+        if (Session is null)
+        {
+            SendFatal(ErrorCodes.HandshakeTimeout, HandshakeTimeoutMessage);
+            Abort("no handshake", hard: false);
+        }
+    }
+
+    /// <summary>What a peer that did not shake hands in time is told.</summary>
+    protected abstract string HandshakeTimeoutMessage { get; }
+
+    private async Task WriteLoopAsync()
+    {
+        var output = Context.Transport.Output;
+        try
+        {
+            while (true)
+            {
+                var batch = await TakeOutputAsync();
+                if (batch.IsEmpty)
+                {
+                    break;
+                }
+
+                Volatile.Write(ref _lastSent, Time.GetTimestamp());
+                var flushed = await output.WriteAsync(batch);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (IsTransportFailure(ex) || ex is OperationCanceledException)
+        {
+            Abort("write failed");
+        }
+    }
+
+    private async Task CloseAsync(Task writing, string reason)
+    {
+        Broker.Remove(this);
+        EndRequests();
+        if (Session is { } session)
+        {
+            // Only a goodbye (or the broker leaving after its notice) is a clean close: a connection that just ends
+            // fires its senders' last wills.
+            await Router.CloseSessionAsync(session, clean: Volatile.Read(ref _clean));
+        }
+
+        CompleteOutput();
+        var flushed = await Task.WhenAny(writing, Task.Delay(FlushGrace, Time)) == writing;
+        if (flushed && !_hardAborted)
+        {
+            await CloseGracefullyAsync();
+        }
+        else
+        {
+            Context.Abort();
+        }
+
+        await _closing.CancelAsync();
+        OnClosed();
+        Broker.Log.ClientLeft(Id, ClientName, reason);
+    }
+
+    /// <summary>Releases what the codec holds once the connection is over.</summary>
+    protected virtual void OnClosed()
+    {
+    }
+
+    /// <summary>
+    /// Sends FIN after the last bytes (a fatal error must reach the peer), then reads and discards what the peer still
+    /// sends for a moment: closing with unread input would make the kernel send RST, and the peer could lose the error.
+    /// </summary>
+    private async Task CloseGracefullyAsync()
+    {
+        try
+        {
+            await Context.Transport.Output.CompleteAsync();
+            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(1), Time);
+            var input = Context.Transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync(drain.Token);
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // Best effort on the way out, whatever the carrier throws (a socket reset, a WebSocket without a close
+            // handshake, a stream that no longer reads): the connection is over either way.
+            Context.Abort();
+        }
+    }
+
+    private static bool IsTransportFailure(Exception ex) =>
+        ex is IOException or System.Net.WebSockets.WebSocketException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException;
+}
