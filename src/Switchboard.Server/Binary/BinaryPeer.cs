@@ -27,7 +27,7 @@ internal sealed partial class BinaryPeer : BrokerPeer
     {
         _lossy = lossy;
         _parser = new FrameParser(broker.Options.MaxFrameSize);
-        Writer = new FrameWriter(broker.Options.MaxOutboundBytes);
+        Writer = new FrameWriter(broker.Options.MaxOutboundBytes) { PastHeadroom = OnPastHeadroom };
         _sendersByChars = Senders.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 

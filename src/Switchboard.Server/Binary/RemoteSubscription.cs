@@ -1,4 +1,3 @@
-using Switchboard.Routing;
 using Switchboard.Wire;
 
 namespace Switchboard.Server;
@@ -7,10 +6,9 @@ namespace Switchboard.Server;
 /// A client's listener as the router sees it: delivering encodes an EVENT frame straight into the connection's
 /// outbound buffer (no queue of its own, no allocation). The buffer's byte bound is the connection's slow-consumer limit.
 /// </summary>
-internal sealed class RemoteSubscription : Subscription
+internal sealed class RemoteSubscription : PeerSubscription
 {
     private readonly BinaryPeer _connection;
-    private int _closed;
 
     public RemoteSubscription(BinaryPeer connection, uint id, string? sender, string? pattern, string? group)
         : base(sender, pattern, group)
@@ -23,7 +21,7 @@ internal sealed class RemoteSubscription : Subscription
 
     public override ValueTask DeliverAsync(in BusMessage message)
     {
-        if (Volatile.Read(ref _closed) != 0)
+        if (IsClosed)
         {
             return default;
         }
@@ -36,18 +34,5 @@ internal sealed class RemoteSubscription : Subscription
         }
 
         return default;
-    }
-
-    public override async ValueTask CloseAsync(Exception? error)
-    {
-        if (Interlocked.Exchange(ref _closed, 1) != 0)
-        {
-            return;
-        }
-
-        if (Unregister is { } unregister)
-        {
-            await unregister(this);
-        }
     }
 }

@@ -111,11 +111,14 @@ public sealed class Broker : IAsyncDisposable
 
     internal void CountAuthRefusal() => Interlocked.Increment(ref _authRefusals);
 
-    internal void OnSlowConsumer(BrokerPeer connection, long buffered)
+    /// <summary>A peer fell behind: counted, logged and announced on <c>#slow_consumer</c>; <paramref name="cut"/> says
+    /// whether it is being disconnected (the policy, or answers past the headroom) or only loses deliveries.</summary>
+    internal void OnSlowConsumer(BrokerPeer connection, long buffered, bool cut)
     {
         Interlocked.Increment(ref _slowConsumers);
-        Log.SlowConsumer(connection.Id, connection.ClientName, buffered, Options.MaxOutboundBytes, Options.SlowConsumerPolicy);
-        var notice = Payload.Utf8($$"""{"connection":"{{connection.Id}}","client":"{{System.Text.Encodings.Web.JavaScriptEncoder.Default.Encode(connection.ClientName)}}","buffered":{{buffered}},"limit":{{Options.MaxOutboundBytes}},"policy":"{{(Options.SlowConsumerPolicy == SlowConsumerPolicy.Disconnect ? "disconnect" : "drop_newest")}}"}""");
+        var policy = cut ? SlowConsumerPolicy.Disconnect : SlowConsumerPolicy.DropNewest;
+        Log.SlowConsumer(connection.Id, connection.ClientName, buffered, Options.MaxOutboundBytes, policy);
+        var notice = Payload.Utf8($$"""{"connection":"{{connection.Id}}","client":"{{System.Text.Encodings.Web.JavaScriptEncoder.Default.Encode(connection.ClientName)}}","buffered":{{buffered}},"limit":{{Options.MaxOutboundBytes}},"policy":"{{(cut ? "disconnect" : "drop_newest")}}"}""");
         if (_system is { } system)
         {
             _ = system.TriggerAsync("#slow_consumer", notice).AsTask();

@@ -1,15 +1,12 @@
-using Switchboard.Routing;
-
 namespace Switchboard.Server;
 
 /// <summary>
 /// A JSON-lines listen as the router sees it: delivering writes an <c>event</c> line straight into the connection's
 /// outbound buffer (no queue of its own). The buffer's byte bound is the connection's slow-consumer limit.
 /// </summary>
-internal sealed class JsonLineSubscription : Subscription
+internal sealed class JsonLineSubscription : PeerSubscription
 {
     private readonly JsonLinesPeer _connection;
-    private int _closed;
 
     public JsonLineSubscription(JsonLinesPeer connection, LineId? listenId, string? sender, string? pattern, string? group)
         : base(sender, pattern, group)
@@ -34,24 +31,9 @@ internal sealed class JsonLineSubscription : Subscription
     /// <summary>Deliveries that arrived before <see cref="Started"/>, with their sequence numbers.</summary>
     public List<(BusMessage Message, long Seq)>? Early { get; set; }
 
-    public bool IsClosed => Volatile.Read(ref _closed) != 0;
-
     public override ValueTask DeliverAsync(in BusMessage message)
     {
         _connection.Deliver(this, message);
         return default;
-    }
-
-    public override async ValueTask CloseAsync(Exception? error)
-    {
-        if (Interlocked.Exchange(ref _closed, 1) != 0)
-        {
-            return;
-        }
-
-        if (Unregister is { } unregister)
-        {
-            await unregister(this);
-        }
     }
 }

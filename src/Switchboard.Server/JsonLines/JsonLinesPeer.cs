@@ -43,7 +43,7 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
         : base(broker, context, $"j{Interlocked.Increment(ref s_ids)}")
     {
         _maxLine = broker.Options.MaxJsonLineBytes;
-        _lines = new LineWriter(broker.Options.MaxOutboundBytes, WriteOptions);
+        _lines = new LineWriter(broker.Options.MaxOutboundBytes, WriteOptions, OnPastHeadroom);
         WantsHeartbeats = false; // until a hello asks for them: a bare `nc` could not answer a ping
     }
 

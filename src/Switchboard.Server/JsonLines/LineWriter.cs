@@ -13,11 +13,14 @@ internal sealed class LineWriter : IDisposable
     private readonly OutboundBuffer _buffer;
     private readonly Utf8JsonWriter _json;
 
-    public LineWriter(long limitBytes, JsonWriterOptions options)
+    public LineWriter(long limitBytes, JsonWriterOptions options, Action pastHeadroom)
     {
         _buffer = new OutboundBuffer(limitBytes);
         _json = new Utf8JsonWriter(_buffer.Writer, options);
+        _pastHeadroom = pastHeadroom;
     }
+
+    private readonly Action _pastHeadroom;
 
     /// <summary>Writes the properties of one line's object from <paramref name="state"/>.</summary>
     public delegate void Encoder<TState>(Utf8JsonWriter json, in TState state);
@@ -82,6 +85,13 @@ internal sealed class LineWriter : IDisposable
             var buffer = _owner._buffer;
             if (buffer.IsCompleted)
             {
+                return false;
+            }
+
+            if (buffer.IsPastHeadroom)
+            {
+                // Deliveries stop at the bound (the caller's policy); answers get as much again, then the peer is cut.
+                _owner._pastHeadroom();
                 return false;
             }
 

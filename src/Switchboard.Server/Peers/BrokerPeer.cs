@@ -27,6 +27,7 @@ internal abstract partial class BrokerPeer
     private bool _clean;
     private string? _abortReason;
     private int _slow;
+    private int _cut;
 
     protected BrokerPeer(Broker broker, ConnectionContext context, string id)
     {
@@ -247,25 +248,39 @@ internal abstract partial class BrokerPeer
         }
     }
 
-    /// <summary>Called under the outbound lock when a delivery finds the buffer over its limit.</summary>
+    /// <summary>Called under the outbound lock when a delivery finds the buffer over its limit: the delivery is
+    /// dropped, and the peer is cut or only announced, as <see cref="BrokerOptions.SlowConsumerPolicy"/> says.</summary>
     public void OnOutboundFull()
     {
         Router.Counters.AddListenerDrop();
-        if (Interlocked.Exchange(ref _slow, 1) != 0)
+        if (Interlocked.Exchange(ref _slow, 1) == 0)
         {
-            return;
+            OnSlowConsumer(cut: Broker.Options.SlowConsumerPolicy == SlowConsumerPolicy.Disconnect);
         }
+    }
 
+    /// <summary>Called under the outbound lock when an answer or a control frame finds the peer owed twice its bound
+    /// (deliveries stop at the bound): an answer cannot be dropped, so the peer is cut whatever the policy.</summary>
+    protected void OnPastHeadroom()
+    {
+        if (Interlocked.Exchange(ref _cut, 1) == 0)
+        {
+            OnSlowConsumer(cut: true);
+        }
+    }
+
+    private void OnSlowConsumer(bool cut)
+    {
         // Off the lock: the notice is a trigger of its own, and the abort closes the transport.
         ThreadPool.QueueUserWorkItem(static state =>
         {
-            var (peer, bytes) = state;
-            peer.Broker.OnSlowConsumer(peer, bytes);
-            if (peer.Broker.Options.SlowConsumerPolicy == SlowConsumerPolicy.Disconnect)
+            var (peer, bytes, cut) = state;
+            peer.Broker.OnSlowConsumer(peer, bytes, cut);
+            if (cut)
             {
                 peer.Abort("slow_consumer");
             }
-        }, (this, (long)Buffered), preferLocal: false);
+        }, (this, (long)Buffered, cut), preferLocal: false);
     }
 
     private void OnHandshakeTimeout()

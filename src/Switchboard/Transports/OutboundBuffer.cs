@@ -54,6 +54,10 @@ internal sealed class OutboundBuffer
     /// <summary>True when no more frames should be written (call under <see cref="Sync"/>).</summary>
     public bool IsFull => _current.WrittenCount >= LimitBytes;
 
+    /// <summary>True when data and control frames together reach twice the bound: past the room deliveries may take,
+    /// answers get as much again, and no more (call under <see cref="Sync"/>).</summary>
+    public bool IsPastHeadroom => (long)_current.WrittenCount + _control.WrittenCount >= 2 * LimitBytes;
+
     /// <summary>True once <see cref="Complete"/> was called.</summary>
     public bool IsCompleted => Volatile.Read(ref _completed);
 

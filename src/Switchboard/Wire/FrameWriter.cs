@@ -53,6 +53,13 @@ internal sealed class FrameWriter
     /// <summary>True once <see cref="Complete"/> was called.</summary>
     public bool IsCompleted => _buffer.IsCompleted;
 
+    /// <summary>
+    /// Set by the broker: called (under the lock) when an answer or a control frame finds the buffer past its
+    /// headroom (see <see cref="OutboundBuffer.IsPastHeadroom"/>); the frame is not written. Without it (the client,
+    /// whose buffer holds what it sends) answers are never refused.
+    /// </summary>
+    public Action? PastHeadroom { get; set; }
+
     /// <summary>Messages written with <c>countAsMessage</c> (EVENT frames).</summary>
     public long MessagesWritten => Volatile.Read(ref _messages);
 
@@ -63,6 +70,12 @@ internal sealed class FrameWriter
         {
             if (_buffer.IsCompleted)
             {
+                return false;
+            }
+
+            if (PastHeadroom is { } pastHeadroom && _buffer.IsPastHeadroom)
+            {
+                pastHeadroom();
                 return false;
             }
 
