@@ -110,6 +110,7 @@ internal sealed partial class BinaryPeer : BrokerPeer
             finally
             {
                 OutboundBuffer.SignalDeferred();
+                MarkUnfinished(!buffer.IsEmpty);
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 

@@ -21,6 +21,7 @@ public sealed class Broker : IAsyncDisposable
     private ISender? _system;
     private long _slowConsumers;
     private long _heartbeatTimeouts;
+    private long _frameTimeouts;
     private long _protocolErrors;
     private long _closedMessagesIn;
     private long _closedMessagesOut;
@@ -54,6 +55,9 @@ public sealed class Broker : IAsyncDisposable
 
     /// <summary>Connections closed because their heartbeats stopped.</summary>
     public long HeartbeatTimeouts => Interlocked.Read(ref _heartbeatTimeouts);
+
+    /// <summary>Connections cut because a frame or line they began did not complete in time (<see cref="BrokerOptions.FrameTimeout"/>).</summary>
+    public long FrameTimeouts => Interlocked.Read(ref _frameTimeouts);
 
     /// <summary>Connections closed for breaking the protocol.</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
@@ -104,6 +108,8 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>Messages delivered to the broker's clients, of every protocol (one per subscription and message).</summary>
     public long MessagesOut => Interlocked.Read(ref _closedMessagesOut) + _connections.Keys.Sum(c => c.MessagesOut);
 
+    internal void CountFrameTimeout() => Interlocked.Increment(ref _frameTimeouts);
+
     internal void CountProtocolError() => Interlocked.Increment(ref _protocolErrors);
 
     /// <summary>Connections refused for their credentials (binary and JSON lines), apart from protocol errors.</summary>
@@ -138,6 +144,11 @@ public sealed class Broker : IAsyncDisposable
                 var now = time.GetTimestamp();
                 foreach (var connection in _connections.Keys)
                 {
+                    if (connection.CutIfTrickling(now))
+                    {
+                        continue;
+                    }
+
                     if (!connection.TakesHeartbeats)
                     {
                         continue; // before its handshake the handshake timeout looks after it; a script cannot answer

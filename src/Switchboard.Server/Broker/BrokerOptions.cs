@@ -51,6 +51,11 @@ public sealed record BrokerOptions
     /// <summary>How long a new connection has to send HELLO.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long one frame (or one JSON line) may take to arrive once it began: a peer that trickles a frame a
+    /// byte at a time is cut with <c>frame_timeout</c> (its bytes would otherwise keep the connection, and the buffer
+    /// it fills, alive for ever). Checked by the heartbeat loop, so the cut comes within half a heartbeat interval after.</summary>
+    public TimeSpan FrameTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long a shutting-down broker waits for clients to leave after telling them (lame duck).</summary>
     public TimeSpan LameDuckGrace { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -102,6 +102,7 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
             }
             finally
             {
+                MarkUnfinished(!buffer.IsEmpty || _skipping || (_line?.WrittenCount ?? 0) > 0);
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 

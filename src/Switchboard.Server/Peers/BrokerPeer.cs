@@ -21,6 +21,7 @@ internal abstract partial class BrokerPeer
     private RouterSession? _session;
     private long _lastReceived;
     private long _lastSent;
+    private long _unfinishedSince;
     private long _messagesIn;
     private volatile bool _hardAborted;
     private volatile string? _stopReason;
@@ -204,6 +205,35 @@ internal abstract partial class BrokerPeer
 
     /// <summary>Notes input from the peer (once per read: it is only for heartbeats).</summary>
     protected void MarkReceived() => Volatile.Write(ref _lastReceived, Time.GetTimestamp());
+
+    /// <summary>Notes, after each read, whether a frame or line is left unfinished (when it began, if so).</summary>
+    protected void MarkUnfinished(bool unfinished)
+    {
+        if (!unfinished)
+        {
+            Volatile.Write(ref _unfinishedSince, 0);
+        }
+        else if (Volatile.Read(ref _unfinishedSince) == 0)
+        {
+            Volatile.Write(ref _unfinishedSince, Time.GetTimestamp());
+        }
+    }
+
+    /// <summary>Cuts the peer (checked by the broker's heartbeat loop) when a frame or line it began is older than
+    /// <see cref="BrokerOptions.FrameTimeout"/>; true if it did.</summary>
+    public bool CutIfTrickling(long now)
+    {
+        var since = Volatile.Read(ref _unfinishedSince);
+        if (since == 0 || Time.GetElapsedTime(since, now) <= Broker.Options.FrameTimeout || Interlocked.Exchange(ref _cut, 1) != 0)
+        {
+            return false;
+        }
+
+        Broker.CountFrameTimeout();
+        SendFatal(ErrorCodes.FrameTimeout, $"A frame began more than {Broker.Options.FrameTimeout.TotalSeconds:0.#} s ago and is still not complete (the FrameTimeout setting).");
+        Abort(ErrorCodes.FrameTimeout, hard: false);
+        return true;
+    }
 
     /// <summary>Counts triggers routed from this peer (called by its read loop only).</summary>
     protected void CountIn(int count) => _messagesIn += count;

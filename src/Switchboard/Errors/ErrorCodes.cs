@@ -57,6 +57,9 @@ public static class ErrorCodes
     /// <summary>The client did not complete its handshake (binary HELLO; JSON-lines <c>hello</c> where one is required)
     /// within the broker's handshake timeout; the connection is closed.</summary>
     public const string HandshakeTimeout = "handshake_timeout";
+    /// <summary>A frame (or a JSON line) that had begun did not complete within the broker's frame timeout; the
+    /// connection is closed.</summary>
+    public const string FrameTimeout = "frame_timeout";
     /// <summary>The connection fell behind by more than the broker's outbound bound and was cut.</summary>
     public const string SlowConsumer = "slow_consumer";
 

@@ -81,6 +81,26 @@ public sealed class OwedBytesTests
         await canary.AssertLosslessAsync();
     }
 
+    [Fact]
+    public async Task A_peer_that_trickles_a_frame_a_byte_at_a_time_is_cut_and_told_why()
+    {
+        var options = new BrokerOptions { Port = 0, FrameTimeout = TimeSpan.FromMilliseconds(600), HeartbeatInterval = TimeSpan.FromMilliseconds(400), HeartbeatMisses = 10 };
+        await using var host = await BrokerHost.StartAsync(options, cancellationToken: Ct);
+        await using var canary = await Canary.StartAsync(host, Ct);
+        await using var trickler = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
+        await trickler.HelloAsync(Ct);
+        var frame = new System.Buffers.ArrayBufferWriter<byte>();
+        Frames.Correlated(frame, false, FrameType.Flush, 1);
+
+        // One byte of the frame, then nothing more: a byte a second would keep the heartbeat happy for ever.
+        await trickler.Socket.SendAsync(frame.WrittenMemory[..1], SocketFlags.None, Ct);
+        var error = await trickler.ReadErrorAsync(Ct);
+        Assert.Equal(ErrorCodes.FrameTimeout, error.Code);
+        Assert.True(await trickler.ClosedByPeerAsync(Wait.Timeout));
+        Assert.Equal(1, host.Broker.FrameTimeouts);
+        await canary.AssertLosslessAsync();
+    }
+
     private static async Task<bool> ClosedOrCutAsync(BrokerHost host)
     {
         await Task.Yield();
