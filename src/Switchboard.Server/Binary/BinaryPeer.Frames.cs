@@ -56,12 +56,7 @@ internal sealed partial class BinaryPeer
             case FrameType.ListenResults:
                 return OnListenResults(body);
             case FrameType.ListSenders:
-                var list = Read(body, type);
-                var listCorrelation = list.U32("correlation");
-                list.End();
-                Writer.Write(Lane.Data, (listCorrelation, Router.GetSenders()), static (output, crc, in l) => Frames.SenderList(output, crc, l.listCorrelation, l.Item2));
-
-                return default;
+                return OnListSenders(body);
             case FrameType.Flush:
                 var flush = Read(body, type);
                 var flushCorrelation = flush.U32("correlation");
@@ -185,6 +180,25 @@ internal sealed partial class BinaryPeer
         }
     }
 
+    private ValueTask OnListSenders(ReadOnlySpan<byte> body)
+    {
+        var r = Read(body, FrameType.ListSenders);
+        var correlation = r.U32("correlation");
+        r.End();
+        try
+        {
+            AdmitRequest();
+        }
+        catch (SwitchboardException ex)
+        {
+            SendError(correlation, fatal: false, ex.Code, ex.Message);
+            return default;
+        }
+
+        Writer.Write(Lane.Data, (correlation, Router.GetSenders()), static (output, crc, in l) => Frames.SenderList(output, crc, l.correlation, l.Item2));
+        return default;
+    }
+
     private ValueTask OnAddSender(ReadOnlySpan<byte> body)
     {
         var r = Read(body, FrameType.AddSender);
@@ -230,6 +244,7 @@ internal sealed partial class BinaryPeer
         async ValueTask ListenAsync()
         {
             Router.ValidateSubscription(sender, pattern);
+            EnsureRoom(_subscriptions.Count, Broker.Options.MaxSubscriptionsPerConnection, "listens", "BrokerOptions.MaxSubscriptionsPerConnection");
             var subscription = new RemoteSubscription(this, id, sender, pattern, group);
             if (!_subscriptions.TryAdd(id, subscription))
             {
@@ -391,6 +406,7 @@ internal sealed partial class BinaryPeer
         r.End();
         try
         {
+            EnsureRoom(_subscriptions.Count, Broker.Options.MaxSubscriptionsPerConnection, "listens", "BrokerOptions.MaxSubscriptionsPerConnection");
             var listener = Router.AddResultListener(Admitted, topic, (message, _) =>
             {
                 Writer.Write(Lane.Data, (id, message), static (output, crc, in e) => Frames.Event(output, crc, e.id, e.message.Sender, e.message.Event, e.message.Headers, e.message.Data));

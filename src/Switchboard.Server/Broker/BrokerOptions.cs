@@ -56,6 +56,19 @@ public sealed record BrokerOptions
     /// it fills, alive for ever). Checked by the heartbeat loop, so the cut comes within half a heartbeat interval after.</summary>
     public TimeSpan FrameTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The most senders one connection may hold (binary or JSON lines); one more is refused with <c>too_many</c>.</summary>
+    public int MaxSendersPerConnection { get; init; } = 16_384;
+
+    /// <summary>The most listens (and result listens) one connection may hold; one more is refused with <c>too_many</c>.</summary>
+    public int MaxSubscriptionsPerConnection { get; init; } = 16_384;
+
+    /// <summary>The most producers one connection may hold; one more is refused with <c>too_many</c>.</summary>
+    public int MaxProducersPerConnection { get; init; } = 4_096;
+
+    /// <summary>How many requests, gathers and sender lists per second one connection may ask (a token bucket of this
+    /// size, refilled every 100 ms); past it, each is refused with <c>too_many</c>. Null: no limit.</summary>
+    public int? MaxRequestsPerSecond { get; init; } = 1_000_000;
+
     /// <summary>How long a shutting-down broker waits for clients to leave after telling them (lame duck).</summary>
     public TimeSpan LameDuckGrace { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -233,6 +233,7 @@ internal sealed partial class JsonLinesPeer
 
         var key = id?.Key ?? "\0" + Interlocked.Increment(ref _unnamedListens).ToString(CultureInfo.InvariantCulture);
         var subscription = new JsonLineSubscription(this, id, sender, pattern, group);
+        EnsureRoom(_listens.Count, Broker.Options.MaxSubscriptionsPerConnection, "listens", "BrokerOptions.MaxSubscriptionsPerConnection");
         if (!_listens.TryAdd(key, subscription))
         {
             throw new JsonLineException(ErrorCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"listen\").");
@@ -266,6 +267,7 @@ internal sealed partial class JsonLinesPeer
         NameRules.ValidateTopic(topic);
         var key = id?.Key ?? "\0" + Interlocked.Increment(ref _unnamedListens).ToString(CultureInfo.InvariantCulture);
         var subscription = new JsonLineSubscription(this, id, null, topic, null) { Results = true };
+        EnsureRoom(_listens.Count, Broker.Options.MaxSubscriptionsPerConnection, "listens", "BrokerOptions.MaxSubscriptionsPerConnection");
         if (!_listens.TryAdd(key, subscription))
         {
             throw new JsonLineException(ErrorCodes.InvalidField, $"\"id\" {key} already names a listen on this connection; unlisten it first or pick another id (op \"results\").");
@@ -486,6 +488,7 @@ internal sealed partial class JsonLinesPeer
 
     private ValueTask OnSenders(LineId? id)
     {
+        AdmitRequest();
         SendSenders(id, Router.GetSenders());
         return default;
     }

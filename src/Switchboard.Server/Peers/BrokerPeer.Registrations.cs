@@ -15,6 +15,7 @@ internal abstract partial class BrokerPeer
     /// <summary>Registers a sender whose requests are relayed to this peer.</summary>
     protected async ValueTask AddSenderAsync(string name, string[] events, string[] requests, bool hasDefault, string? will, Payload willData)
     {
+        EnsureRoom(Senders.Count, Broker.Options.MaxSendersPerConnection, "senders", "BrokerOptions.MaxSendersPerConnection");
         var forward = _forwardRequests;
         var handlers = new Dictionary<string, RequestHandler>(StringComparer.Ordinal);
         foreach (var request in requests)
@@ -60,6 +61,7 @@ internal abstract partial class BrokerPeer
     /// none is given).</summary>
     protected string AddProducer(string? name, string? group, string[] topics)
     {
+        EnsureRoom(_producers.Count, Broker.Options.MaxProducersPerConnection, "producers", "BrokerOptions.MaxProducersPerConnection");
         var producer = Router.AddProducer(Admitted, topics, ForwardProduce, new ProducerOptions { Name = name, Group = group });
         _producers[producer.Name] = producer;
         return producer.Name;
@@ -104,6 +106,7 @@ internal abstract partial class BrokerPeer
     /// that come after the summary, in the codec's terms. Refusals (no producer...) are thrown before anything starts.</summary>
     protected void Gather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, IGatherOutput output)
     {
+        AdmitRequest();
         var gather = Router.StartGather(topic, data, ttl, headers, Closing);
         gather.OnLate = output.Late;
         Track(PumpAsync(gather.Call, output));

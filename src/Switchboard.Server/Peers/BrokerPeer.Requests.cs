@@ -47,6 +47,7 @@ internal abstract partial class BrokerPeer
         TimeSpan wait;
         try
         {
+            AdmitRequest();
             handler = Router.FindRequestHandler(sender, request, timeout, out wait);
         }
         catch (SwitchboardException ex)

@@ -375,6 +375,7 @@ internal abstract partial class BrokerPeer
         }
 
         await _closing.CancelAsync();
+        DisposeLimits();
         OnClosed();
         Broker.Log.ClientLeft(Id, ClientName, reason);
     }
