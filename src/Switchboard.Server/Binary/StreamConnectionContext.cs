@@ -4,20 +4,22 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace Switchboard.Server;
 
-/// <summary>A connection over any duplex <see cref="Stream"/> (a serial port), shaped like Kestrel's, so the same
-/// <see cref="BinaryPeer"/> serves it.</summary>
+/// <summary>A connection over any duplex <see cref="Stream"/> (a serial port, a WebSocket), shaped like Kestrel's, so
+/// the same <see cref="BinaryPeer"/> serves it. Completing its output runs the carrier's own end of output (a WebSocket's
+/// close frame), as completing a socket's sends FIN.</summary>
 internal sealed class StreamConnectionContext : ConnectionContext
 {
     private readonly Stream _stream;
     private readonly CancellationTokenSource _closed = new();
 
-    public StreamConnectionContext(string name, Stream stream)
+    public StreamConnectionContext(string name, Stream stream, Func<CancellationToken, Task>? endOutput = null)
     {
         _stream = stream;
         ConnectionId = name;
+        var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         Transport = new DuplexPipe(
             PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)),
-            PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+            endOutput is null ? output : new EndingPipeWriter(output, endOutput));
         ConnectionClosed = _closed.Token;
     }
 
@@ -40,6 +42,32 @@ internal sealed class StreamConnectionContext : ConnectionContext
         await _closed.CancelAsync();
         await _stream.DisposeAsync();
         _closed.Dispose();
+    }
+
+    /// <summary>A pipe writer that, once completed and flushed, ends the carrier's output.</summary>
+    private sealed class EndingPipeWriter(PipeWriter inner, Func<CancellationToken, Task> endOutput) : PipeWriter
+    {
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override async ValueTask CompleteAsync(Exception? exception = null)
+        {
+            await inner.CompleteAsync(exception);
+            if (exception is null)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await endOutput(timeout.Token);
+            }
+        }
     }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

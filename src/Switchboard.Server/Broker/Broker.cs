@@ -185,10 +185,14 @@ public sealed class Broker : IAsyncDisposable
     /// <param name="name">A name for logs.</param>
     /// <param name="stream">The carrier.</param>
     /// <param name="lossy">The carrier can corrupt bytes.</param>
-    public async Task ServeAsync(string name, Stream stream, bool lossy = true)
+    public Task ServeAsync(string name, Stream stream, bool lossy = true) => ServeAsync(name, stream, lossy, endOutput: null);
+
+    /// <summary>Serves one client over a duplex stream whose end of output (after the broker's last frame, such as a
+    /// fatal ERROR) is <paramref name="endOutput"/>: a WebSocket's close frame, so the peer reads a clean close.</summary>
+    internal async Task ServeAsync(string name, Stream stream, bool lossy, Func<CancellationToken, Task>? endOutput)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        await using var context = new StreamConnectionContext(name, stream);
+        await using var context = new StreamConnectionContext(name, stream, endOutput);
         await new BinaryPeer(this, context, lossy).RunAsync();
     }
 

@@ -41,29 +41,41 @@ public sealed class HostileInputTests
         ("bad checksum", ErrorCodes.BadChecksum),
     ];
 
-    public static TheoryData<string, string> Attacks
+    /// <summary>Every attack over every carrier the broker listens on: the broker's side is one codec whatever carries it.</summary>
+    public static TheoryData<string, string, Carrier> Attacks
     {
         get
         {
-            var data = new TheoryData<string, string>();
-            foreach (var (attack, code) in AllAttacks)
+            var data = new TheoryData<string, string, Carrier>();
+            foreach (var carrier in Enum.GetValues<Carrier>())
             {
-                data.Add(attack, code);
+                foreach (var (attack, code) in AllAttacks)
+                {
+                    data.Add(attack, code, carrier);
+                }
             }
 
             return data;
         }
     }
 
+    /// <summary>How the raw peer reaches the broker.</summary>
+    public enum Carrier
+    {
+        Tcp,
+        Unix,
+        WebSocket,
+    }
+
     [Theory]
     [MemberData(nameof(Attacks))]
-    public async Task A_protocol_violation_gets_a_fatal_error_and_a_closed_socket_while_other_clients_lose_nothing(string attack, string code)
+    public async Task A_protocol_violation_gets_a_fatal_error_and_a_closed_socket_while_other_clients_lose_nothing(string attack, string code, Carrier carrier)
     {
         await using var bed = await TestBed.StartAsync();
         await bed.TriggerAsync(0, 50);
 
         var pump = bed.TriggerAsync(50, 150);
-        await using (var raw = await RawConnection.ConnectAsync(bed.Host))
+        await using (var raw = await RawConnection.ConnectAsync(bed.Host, carrier))
         {
             await RunAttackAsync(raw, attack);
             AssertFatalError(attack, code, await raw.ExpectErrorThenCloseAsync());
@@ -293,7 +305,8 @@ public sealed class HostileInputTests
         public static async Task<TestBed> StartAsync()
         {
             var log = new LogRecorder();
-            var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, logging: builder => builder.AddProvider(log), cancellationToken: Ct);
+            var unix = Path.Combine(Path.GetTempPath(), $"sb-hostile-{Guid.NewGuid():N}.sock");
+            var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, UnixSocketPath = unix, HttpPort = 0 }, logging: builder => builder.AddProvider(log), cancellationToken: Ct);
             var sending = await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "well-behaved-sender" }, Ct);
             var sender = await sending.AddSenderAsync("s", ["e"], cancellationToken: Ct);
             var listening = await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "well-behaved-listener" }, Ct);
@@ -382,38 +395,49 @@ public sealed class HostileInputTests
     /// <summary>An ERROR frame's fields.</summary>
     private sealed record ErrorFrame(uint Correlation, bool Fatal, string Code, string Message);
 
-    /// <summary>A plain socket speaking (or not) the protocol, reading replies with deadlines.</summary>
+    /// <summary>A raw carrier (a TCP or Unix socket, or a WebSocket) speaking (or not) the protocol, reading replies
+    /// with deadlines.</summary>
     private sealed class RawConnection : IAsyncDisposable
     {
-        private readonly Socket _socket;
+        private readonly Stream _stream;
         private readonly FrameParser _parser = new();
         private readonly byte[] _receive = new byte[64 * 1024];
         private byte[] _pending = [];
 
-        private RawConnection(Socket socket) => _socket = socket;
+        private RawConnection(Stream stream) => _stream = stream;
 
-        public static async Task<RawConnection> ConnectAsync(BrokerHost host)
+        public static async Task<RawConnection> ConnectAsync(BrokerHost host, Carrier carrier = Carrier.Tcp)
         {
-            var port = new Uri(host.TcpAddress!).Port;
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), Ct);
-            return new RawConnection(socket);
+            switch (carrier)
+            {
+                case Carrier.WebSocket:
+                    var ws = new System.Net.WebSockets.ClientWebSocket();
+                    await ws.ConnectAsync(new Uri(host.WebSocketAddress!), Ct);
+                    return new RawConnection(System.Net.WebSockets.WebSocketStream.Create(ws, System.Net.WebSockets.WebSocketMessageType.Binary, ownsWebSocket: true));
+                case Carrier.Unix:
+                    var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    await unix.ConnectAsync(new UnixDomainSocketEndPoint(new Uri(host.UnixAddress!).AbsolutePath), Ct);
+                    return new RawConnection(new NetworkStream(unix, ownsSocket: true));
+                default:
+                    var port = new Uri(host.TcpAddress!).Port;
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), Ct);
+                    return new RawConnection(new NetworkStream(socket, ownsSocket: true));
+            }
         }
 
         public async Task SendAsync(byte[] bytes)
         {
-            var sent = 0;
-            while (sent < bytes.Length)
-            {
-                sent += await _socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None, Ct);
-            }
+            await _stream.WriteAsync(bytes, Ct);
+            await _stream.FlushAsync(Ct);
         }
 
         public async Task SendOneByteAtATimeAsync(byte[] bytes)
         {
             for (var i = 0; i < bytes.Length; i++)
             {
-                await _socket.SendAsync(bytes.AsMemory(i, 1), SocketFlags.None, Ct);
+                await _stream.WriteAsync(bytes.AsMemory(i, 1), Ct);
+                await _stream.FlushAsync(Ct);
             }
         }
 
@@ -445,7 +469,7 @@ public sealed class HostileInputTests
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(_receive, SocketFlags.None, deadline.Token);
+                    read = await _stream.ReadAsync(_receive, deadline.Token);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested && !Ct.IsCancellationRequested)
                 {
@@ -502,7 +526,7 @@ public sealed class HostileInputTests
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(_receive, SocketFlags.None, deadline.Token);
+                    read = await _stream.ReadAsync(_receive, deadline.Token);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested && !Ct.IsCancellationRequested)
                 {
@@ -511,7 +535,7 @@ public sealed class HostileInputTests
                         : $"The broker did not close the socket within {Wait.Timeout.TotalSeconds} s after {error.Code}.");
                     throw;
                 }
-                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+                catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset } or System.Net.WebSockets.WebSocketException)
                 {
                     Assert.Fail(error is null
                         ? "The broker reset the connection without sending an ERROR frame."
@@ -551,10 +575,6 @@ public sealed class HostileInputTests
             return error;
         }
 
-        public ValueTask DisposeAsync()
-        {
-            _socket.Dispose();
-            return ValueTask.CompletedTask;
-        }
+        public ValueTask DisposeAsync() => _stream.DisposeAsync();
     }
 }
