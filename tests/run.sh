@@ -14,6 +14,7 @@ need dotnet dotnet-sdk-10.0
 need socat socat            # the serial carrier test makes a pseudo-terminal pair with it
 need chromium chromium      # the dashboard test drives Debian's headless chromium with Playwright (never `playwright install`)
 need ss iproute2            # the JSON-lines keepalive test reads the broker's socket timers with ss
+need python3 python3        # the Python client and example tests run a real python3 against the broker (they must not skip)
 
 results=artifacts/test-results
 rm -rf "$results" && mkdir -p "$results"

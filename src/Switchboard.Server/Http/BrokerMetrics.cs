@@ -37,7 +37,13 @@ internal sealed class BrokerMetrics : IDisposable
         SseClients = sseClients;
         SseStreams = sseStreams;
         HttpSenders = httpSenders;
-        _meter = new Meter(MeterName, typeof(BrokerMetrics).Assembly.GetName().Version?.ToString());
+        // Every broker in a process shares the meter's name; its scope is the broker, so a listener can pick its own.
+        _meter = new Meter(new MeterOptions(MeterName)
+        {
+            Version = typeof(BrokerMetrics).Assembly.GetName().Version?.ToString(),
+            Scope = broker,
+            Tags = [new("switchboard.server", broker.Options.ServerName)],
+        });
         _messagesIn = _meter.CreateCounter<long>("switchboard.http.messages.in", "{message}", "Messages triggered through POST /publish.");
         _messagesOut = _meter.CreateCounter<long>("switchboard.http.messages.out", "{message}", "Messages written to SSE clients.");
         _sseDropped = _meter.CreateCounter<long>("switchboard.http.sse.dropped", "{message}", "Messages SSE clients did not get: reason listener_overflow (the stream's listener was full) or history_overrun (a client fell behind the history or resumed past it).");

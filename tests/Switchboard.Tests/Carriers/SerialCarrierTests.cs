@@ -91,6 +91,27 @@ public sealed partial class SerialCarrierTests : IAsyncLifetime
         await serving.WithinAsync("the broker's serial session ending after the device left");
     }
 
+    [Fact]
+    public async Task A_client_given_a_serial_address_string_talks_to_the_broker_over_the_line()
+    {
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = null }, cancellationToken: Ct);
+        await using var received = await host.Broker.Bus.ListenAsync("uart-device", "#reading", cancellationToken: Ct);
+        using var brokerPort = new SerialPort(_brokerSide, 115_200);
+        brokerPort.Open();
+        var serving = host.Broker.ServeAsync("uart", brokerPort.BaseStream);
+
+        // The address a user writes: BusAddress parses it, opens the port 8N1 at the baud given, and turns CRCs on.
+        await using (var device = await BusClient.ConnectAsync($"serial://{_clientSide}?baud=115200", new BusClientOptions { ClientName = "device" }, Ct))
+        {
+            var sender = await device.AddSenderAsync("uart-device", ["#reading"], new() { ["status"] = (_, _) => ValueTask.FromResult(Payload.Utf8("ok")) }, cancellationToken: Ct);
+            await sender.TriggerAsync("#reading", Payload.Json(42), cancellationToken: Ct);
+            Assert.Equal(42, (await received.NextAsync()).As<int>());
+            Assert.Equal("ok", (await host.Broker.Bus.RequestAsync("uart-device", "status", cancellationToken: Ct)).ToString());
+        }
+
+        await serving.WithinAsync("the broker's serial session ending after the device left");
+    }
+
     public ValueTask DisposeAsync()
     {
         if (_socat is { HasExited: false })

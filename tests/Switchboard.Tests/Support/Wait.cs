@@ -55,10 +55,4 @@ internal static class Wait
 
         await task;
     }
-
-    /// <summary>Proves a queue stays empty: triggers a marker after the fact on the same path and checks it arrives first.</summary>
-    public static void Empty(IListenerQueue queue)
-    {
-        Assert.False(queue.TryRead(out var unexpected), $"Listener ({queue.Sender ?? "any"}, {queue.Event ?? "any"}) received {unexpected.Sender}/{unexpected.Event} and should not have.");
-    }
 }
