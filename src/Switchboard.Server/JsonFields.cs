@@ -62,6 +62,24 @@ internal readonly struct JsonFields<TProblems>(JsonElement root, TProblems probl
         return items;
     }
 
+    /// <summary>The events of a trigger: <c>"event"</c> (one name) or <c>"events"</c> (a non-empty array), exactly one of them.</summary>
+    public string[] EventOrEvents()
+    {
+        var single = OptionalString("event");
+        var several = Has("events") ? Strings("events") : null;
+        if ((single is null) == (several is null))
+        {
+            throw Invalid("event", "and \"events\": give exactly one of them (\"event\": a name, or \"events\": an array of names)");
+        }
+
+        return several switch
+        {
+            null => [single!],
+            { Length: 0 } => throw Invalid("events", "is empty; name at least one event"),
+            _ => several,
+        };
+    }
+
     /// <summary>A boolean; absent or null gives <paramref name="otherwise"/>.</summary>
     public bool Bool(string name, bool otherwise)
     {

@@ -177,31 +177,20 @@ internal sealed partial class HttpGateway
         using var document = await HttpJson.ReadObjectAsync(context, Options.MaxBodyBytes, PublishExample);
         var body = new JsonFields<HttpFieldProblems>(document.RootElement, new("POST /publish"));
         var name = body.RequiredString("sender");
-        var single = body.OptionalString("event");
-        var several = body.Has("events") ? body.Strings("events") : null;
-        if ((single is null) == (several is null))
-        {
-            throw body.Invalid("event", "and \"events\": give exactly one of them (\"event\": a name, or \"events\": an array of names)");
-        }
-
-        if (several is { Length: 0 })
-        {
-            throw body.Invalid("events", "is empty; name at least one event");
-        }
-
+        var events = body.EventOrEvents();
         var data = body.Data();
         var retain = body.Bool("retain", otherwise: false);
         var sender = OwnedSender(name, CallerOf(context), "publish as");
-        if (single is not null)
+        if (events.Length == 1)
         {
-            await sender.Sender.TriggerAsync(single, data, null, retain, context.RequestAborted);
+            await sender.Sender.TriggerAsync(events[0], data, null, retain, context.RequestAborted);
         }
         else
         {
-            await sender.Sender.TriggerAsync(several!, data, null, retain, context.RequestAborted);
+            await sender.Sender.TriggerAsync(events, data, null, retain, context.RequestAborted);
         }
 
-        Metrics.AddMessagesIn(several?.Length ?? 1);
+        Metrics.AddMessagesIn(events.Length);
         await HttpJson.WriteAsync(context, StatusCodes.Status200OK, json =>
         {
             json.WriteStartObject();

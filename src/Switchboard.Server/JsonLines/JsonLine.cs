@@ -37,6 +37,9 @@ internal readonly struct JsonLine
     /// <summary>A boolean; absent or null gives <paramref name="otherwise"/>.</summary>
     public bool Bool(string name, bool otherwise) => _fields.Bool(name, otherwise);
 
+    /// <summary>The events of a trigger: <c>"event"</c> or a non-empty <c>"events"</c>, exactly one of them.</summary>
+    public string[] EventOrEvents() => _fields.EventOrEvents();
+
     /// <summary>A whole number of milliseconds, 1 or more; absent or null gives null.</summary>
     public TimeSpan? Milliseconds(string name) => _fields.Milliseconds(name);
 

@@ -182,21 +182,10 @@ internal sealed partial class JsonLinesPeer
     private ValueTask OnTrigger(JsonLine line, LineId? id)
     {
         var sender = line.RequiredString("sender");
-        var single = line.OptionalString("event");
-        var several = line.Has("events") ? line.Strings("events") : null;
-        if ((single is null) == (several is null))
-        {
-            throw line.Invalid("event", "and \"events\": give exactly one of them (\"event\": a name, or \"events\": an array of names)");
-        }
-
-        if (several is { Length: 0 })
-        {
-            throw line.Invalid("events", "is empty; name at least one event");
-        }
-
+        var events = line.EventOrEvents();
         var data = line.Data();
         var retain = line.Bool("retain", otherwise: false);
-        var pending = Trigger(sender, several ?? [single!], data, null, retain, $"declare it first ({{\"op\":\"sender\",\"name\":\"{sender}\",\"events\":[...]}}).");
+        var pending = Trigger(sender, events, data, null, retain, $"declare it first ({{\"op\":\"sender\",\"name\":\"{sender}\",\"events\":[...]}}).");
 
         // Without an id, fire and forget: success is silent; a failure still gets an error line.
         return id is null ? pending : ThenOkAsync(pending, id);
