@@ -22,6 +22,8 @@ public sealed class Broker : IAsyncDisposable
     private long _slowConsumers;
     private long _heartbeatTimeouts;
     private long _frameTimeouts;
+    private long _connectionsRefused;
+    private readonly ConcurrentDictionary<System.Net.IPAddress, int> _perAddress = new();
     private long _protocolErrors;
     private long _closedMessagesIn;
     private long _closedMessagesOut;
@@ -80,14 +82,48 @@ public sealed class Broker : IAsyncDisposable
         _heartbeats = RunHeartbeatsAsync();
     }
 
-    internal void Add(BrokerPeer connection) => _connections.TryAdd(connection, 0);
+    /// <summary>Takes a new connection in, or says why not (the caps on connections in all and per address).</summary>
+    internal string? TryAdd(BrokerPeer connection, System.Net.IPAddress? address)
+    {
+        if (_connections.Count >= Options.MaxConnections)
+        {
+            Interlocked.Increment(ref _connectionsRefused);
+            return $"This broker already has {_connections.Count} connections open, the most BrokerOptions.MaxConnections allows; try later or another broker.";
+        }
 
-    internal void Remove(BrokerPeer connection)
+        if (address is not null && _perAddress.AddOrUpdate(address, 1, static (_, count) => count + 1) > Options.MaxConnectionsPerAddress)
+        {
+            Release(address);
+            Interlocked.Increment(ref _connectionsRefused);
+            return $"{address} already has {Options.MaxConnectionsPerAddress} connections open to this broker, the most BrokerOptions.MaxConnectionsPerAddress allows; close some first.";
+        }
+
+        _connections.TryAdd(connection, 0);
+        return null;
+    }
+
+    private void Release(System.Net.IPAddress address)
+    {
+        // Drop the entry at zero, so an address that left costs nothing (a removal that races an add re-creates it).
+        if (_perAddress.AddOrUpdate(address, 0, static (_, count) => count - 1) <= 0)
+        {
+            _perAddress.TryRemove(new KeyValuePair<System.Net.IPAddress, int>(address, 0));
+        }
+    }
+
+    /// <summary>Connections refused for the caps on connections (in all, or from one address).</summary>
+    public long ConnectionsRefused => Interlocked.Read(ref _connectionsRefused);
+
+    internal void Remove(BrokerPeer connection, System.Net.IPAddress? address)
     {
         if (_connections.TryRemove(connection, out _))
         {
             Interlocked.Add(ref _closedMessagesIn, connection.MessagesIn);
             Interlocked.Add(ref _closedMessagesOut, connection.MessagesOut);
+            if (address is not null)
+            {
+                Release(address);
+            }
         }
 
         if (connection.AskedCount > 0)

@@ -56,6 +56,14 @@ public sealed record BrokerOptions
     /// it fills, alive for ever). Checked by the heartbeat loop, so the cut comes within half a heartbeat interval after.</summary>
     public TimeSpan FrameTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The most client connections the broker keeps open at once (every protocol and carrier); one more is
+    /// told <c>too_many</c> and closed.</summary>
+    public int MaxConnections { get; init; } = 50_000;
+
+    /// <summary>The most client connections from one remote IP address at once (Unix sockets and stream carriers are not
+    /// counted per address); one more is told <c>too_many</c> and closed.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 10_000;
+
     /// <summary>The most senders one connection may hold (binary or JSON lines); one more is refused with <c>too_many</c>.</summary>
     public int MaxSendersPerConnection { get; init; } = 16_384;
 

@@ -149,6 +149,7 @@ internal sealed class BrokerMetrics : IDisposable
         text.Sample("switchboard_dropped_messages_total", counters.CorruptFrames, ("reason", "corrupt_frame"));
         text.Counter("switchboard_slow_consumers_total", "Connections found slower than MaxOutboundBytes allows (cut or dropped for, by SlowConsumerPolicy).", broker.SlowConsumers);
         text.Counter("switchboard_heartbeat_timeouts_total", "Connections closed because their heartbeats stopped.", broker.HeartbeatTimeouts);
+        text.Counter("switchboard_connections_refused_total", "Connections refused for MaxConnections or MaxConnectionsPerAddress.", broker.ConnectionsRefused);
         text.Counter("switchboard_frame_timeouts_total", "Connections cut because a frame or line they began did not complete within FrameTimeout.", broker.FrameTimeouts);
         text.Counter("switchboard_protocol_errors_total", "Connections closed for breaking the protocol.", broker.ProtocolErrors);
         text.Counter("switchboard_auth_refusals_total", "Connections refused for their credentials.", broker.AuthRefusals);

@@ -63,6 +63,9 @@ internal abstract partial class BrokerPeer
 
     protected Broker Broker { get; }
 
+    /// <summary>The peer's IP address, for the per-address cap (null on Unix sockets and stream carriers).</summary>
+    private System.Net.IPAddress? RemoteAddress => (Context.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
+
     protected ConnectionContext Context { get; }
 
     /// <summary>The peer's session once admitted (null before its handshake).</summary>
@@ -90,7 +93,7 @@ internal abstract partial class BrokerPeer
     /// <summary>Serves the connection until it ends, then cleans up after it.</summary>
     public async Task RunAsync()
     {
-        Broker.Add(this);
+        var refused = Broker.TryAdd(this, RemoteAddress);
         var writing = WriteLoopAsync();
         var reason = "closed by the client";
         using var handshake = HandshakeRequired
@@ -98,7 +101,7 @@ internal abstract partial class BrokerPeer
             : null;
         try
         {
-            reason = await ServeAsync();
+            reason = await ServeAsync(refused);
         }
         catch (HandshakeRefusedException ex)
         {
@@ -132,8 +135,13 @@ internal abstract partial class BrokerPeer
         }
     }
 
-    private async Task<string> ServeAsync()
+    private async Task<string> ServeAsync(string? refused)
     {
+        if (refused is not null)
+        {
+            throw new HandshakeRefusedException(ErrorCodes.TooMany, refused);
+        }
+
         if (Broker.IsShuttingDown)
         {
             throw new HandshakeRefusedException(ErrorCodes.GoingAway, "This broker is shutting down; connect to another one.");
@@ -354,7 +362,7 @@ internal abstract partial class BrokerPeer
 
     private async Task CloseAsync(Task writing, string reason)
     {
-        Broker.Remove(this);
+        Broker.Remove(this, RemoteAddress);
         EndRequests();
         if (Session is { } session)
         {

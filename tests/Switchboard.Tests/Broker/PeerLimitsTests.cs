@@ -87,4 +87,26 @@ public sealed class PeerLimitsTests
             }
         }
     }
+
+    [Fact]
+    public async Task Connections_past_the_per_address_and_total_caps_are_told_why_and_a_freed_slot_is_reusable()
+    {
+        var options = new BrokerOptions { Port = 0, JsonLinesPort = 0, MaxConnectionsPerAddress = 2, MaxConnections = 3 };
+        await using var host = await BrokerHost.StartAsync(options, cancellationToken: Ct);
+        var first = await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "one" }, Ct);
+        await using var second = await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "two" }, Ct);
+        var refused = await Assert.ThrowsAsync<SwitchboardException>(async () =>
+            await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "three" }, Ct));
+        Assert.Contains("MaxConnectionsPerAddress", refused.Message, StringComparison.Ordinal);
+        await using var script = await Switchboard.Tests.JsonLines.JsonLinesPeer.ConnectAsync(host, Ct);
+        var tooMany = await script.ExpectErrorAsync(ErrorCodes.TooMany);
+        Assert.Contains("MaxConnectionsPerAddress", tooMany["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.True(await script.ClosedByBrokerAsync());
+        Assert.Equal(2, host.Broker.ConnectionsRefused);
+
+        await first.DisposeAsync();
+        await Wait.UntilAsync(() => host.Broker.ConnectionCount == 1, "the first client's slot freed");
+        await using var again = await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "again" }, Ct);
+        Assert.True(again.IsConnected);
+    }
 }
