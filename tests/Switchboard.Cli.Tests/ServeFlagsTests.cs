@@ -56,6 +56,8 @@ public sealed class ServeFlagsTests
     [InlineData("error: --http-max-body-bytes 10 is out of range: use at least 64.", "--http-max-body-bytes", "10")]
     [InlineData("error: --sse-history 0 is out of range: use at least 1.", "--sse-history", "0")]
     [InlineData("error: --sse-keepalive-ms 0 is out of range: use at least 1.", "--sse-keepalive-ms", "0")]
+    [InlineData("error: --frame-timeout-ms 5 is out of range: use at least 100.", "--frame-timeout-ms", "5")]
+    [InlineData("error: --max-connections-per-address 0 is out of range: use at least 1.", "--max-connections-per-address", "0")]
     [InlineData("error: Cannot parse argument 'soon' for option '--heartbeat-interval-ms' as expected type 'System.Int32'.", "--heartbeat-interval-ms", "soon")]
     public async Task A_bad_value_is_one_error_line_and_exit_code_2(string error, params string[] flags)
     {
@@ -70,10 +72,27 @@ public sealed class ServeFlagsTests
     {
         var (code, stdout, _) = await CliProcess.RunAsync("serve", "--help");
         Assert.Equal(0, code);
-        foreach (var flag in new[] { "--heartbeat-interval-ms <MS>", "--heartbeat-misses <N>", "--http-max-body-bytes <BYTES>", "--http-max-senders <N>", "--http-max-wait-ms <MS>", "--sse-history <N>", "--sse-history-bytes <BYTES>", "--sse-max-streams <N>", "--sse-max-clients <N>", "--sse-grace-ms <MS>", "--sse-keepalive-ms <MS>", "--sse-retry-ms <MS>" })
+        foreach (var flag in new[] { "--max-outbound-bytes <BYTES>", "--frame-timeout-ms <MS>", "--max-connections <N>", "--max-connections-per-address <N>", "--max-senders-per-connection <N>", "--max-listens-per-connection <N>", "--max-producers-per-connection <N>", "--max-requests-per-second <N>", "--heartbeat-interval-ms <MS>", "--heartbeat-misses <N>", "--http-max-body-bytes <BYTES>", "--http-max-senders <N>", "--http-max-wait-ms <MS>", "--sse-history <N>", "--sse-history-bytes <BYTES>", "--sse-max-streams <N>", "--sse-max-clients <N>", "--sse-grace-ms <MS>", "--sse-keepalive-ms <MS>", "--sse-retry-ms <MS>" })
         {
             Assert.Contains(flag, stdout, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Max_connections_per_address_takes_effect()
+    {
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "off", "--max-connections-per-address", "1");
+        var address = new Uri((await serve.WaitForOutAsync("listening: sb://"))["listening: ".Length..]);
+        using var first = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await first.ConnectAsync(address.Host, address.Port, Ct);
+        await first.SendAsync(Hello, Ct);
+        Assert.Equal(0x81, (await ReadFrameAsync(first))[0]); // WELCOME
+
+        using var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await second.ConnectAsync(address.Host, address.Port, Ct);
+        var refusal = await ReadFrameAsync(second);
+        Assert.Equal(0x83, refusal[0]); // ERROR, before any HELLO
+        Assert.Contains("MaxConnectionsPerAddress", Encoding.UTF8.GetString(refusal), StringComparison.Ordinal);
     }
 
     /// <summary>One frame after its u32 length prefix: type, flags, body.</summary>

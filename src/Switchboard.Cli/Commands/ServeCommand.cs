@@ -111,7 +111,7 @@ public static class ServeCommand
         BrokerHost.UseInlineSocketCompletions(); // this process is only a broker: no blocking socket callbacks
         using var shutdown = new Shutdown();
         using var loggerFactory = LoggerFactory.Create(builder => LogLevels.ConfigureConsole(builder, level));
-        var options = new BrokerOptions
+        var options = tuning.ApplyTo(new BrokerOptions
         {
             Host = host,
             Port = port,
@@ -119,11 +119,8 @@ public static class ServeCommand
             JsonLinesPort = jsonlPort,
             JsonLinesUnixSocketPath = jsonlUnix,
             HttpPort = httpPort,
-            HeartbeatInterval = tuning.HeartbeatInterval,
-            HeartbeatMisses = tuning.HeartbeatMisses,
-            Http = tuning.Http,
             Bus = BusOptions.Default with { LoggerFactory = loggerFactory },
-        };
+        });
 
         BrokerHost broker;
         try

@@ -9,7 +9,41 @@ namespace Switchboard.Cli.Commands;
 /// <param name="HeartbeatInterval"><see cref="BrokerOptions.HeartbeatInterval"/>.</param>
 /// <param name="HeartbeatMisses"><see cref="BrokerOptions.HeartbeatMisses"/>.</param>
 /// <param name="Http"><see cref="BrokerOptions.Http"/>.</param>
-public sealed record BrokerTuning(TimeSpan HeartbeatInterval, int HeartbeatMisses, HttpGatewayOptions Http);
+/// <param name="Limits">What one peer may take and hold.</param>
+public sealed record BrokerTuning(TimeSpan HeartbeatInterval, int HeartbeatMisses, HttpGatewayOptions Http, PeerLimits Limits)
+{
+    /// <summary><paramref name="options"/> with every tuned value set.</summary>
+    public BrokerOptions ApplyTo(BrokerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options with
+        {
+            HeartbeatInterval = HeartbeatInterval,
+            HeartbeatMisses = HeartbeatMisses,
+            Http = Http,
+            MaxOutboundBytes = Limits.MaxOutboundBytes,
+            FrameTimeout = Limits.FrameTimeout,
+            MaxConnections = Limits.MaxConnections,
+            MaxConnectionsPerAddress = Limits.MaxConnectionsPerAddress,
+            MaxSendersPerConnection = Limits.MaxSendersPerConnection,
+            MaxSubscriptionsPerConnection = Limits.MaxSubscriptionsPerConnection,
+            MaxProducersPerConnection = Limits.MaxProducersPerConnection,
+            MaxRequestsPerSecond = Limits.MaxRequestsPerSecond,
+        };
+    }
+}
+
+/// <summary>The <see cref="BrokerOptions"/> bounds on one peer that <c>serve</c> sets (see docs/protocol.md §9).</summary>
+/// <param name="MaxOutboundBytes"><see cref="BrokerOptions.MaxOutboundBytes"/>.</param>
+/// <param name="FrameTimeout"><see cref="BrokerOptions.FrameTimeout"/>.</param>
+/// <param name="MaxConnections"><see cref="BrokerOptions.MaxConnections"/>.</param>
+/// <param name="MaxConnectionsPerAddress"><see cref="BrokerOptions.MaxConnectionsPerAddress"/>.</param>
+/// <param name="MaxSendersPerConnection"><see cref="BrokerOptions.MaxSendersPerConnection"/>.</param>
+/// <param name="MaxSubscriptionsPerConnection"><see cref="BrokerOptions.MaxSubscriptionsPerConnection"/>.</param>
+/// <param name="MaxProducersPerConnection"><see cref="BrokerOptions.MaxProducersPerConnection"/>.</param>
+/// <param name="MaxRequestsPerSecond"><see cref="BrokerOptions.MaxRequestsPerSecond"/> (null: no limit).</param>
+public sealed record PeerLimits(long MaxOutboundBytes, TimeSpan FrameTimeout, int MaxConnections, int MaxConnectionsPerAddress,
+    int MaxSendersPerConnection, int MaxSubscriptionsPerConnection, int MaxProducersPerConnection, int? MaxRequestsPerSecond);
 
 /// <summary>
 /// <c>serve</c>'s flags for <see cref="BrokerOptions.HeartbeatInterval"/>, <see cref="BrokerOptions.HeartbeatMisses"/> and
@@ -60,11 +94,39 @@ public sealed class ServeTuning
     private readonly Option<int> _sseRetry = Number("--sse-retry-ms", "MS", Ms(Http.SseRetry), 1, int.MaxValue,
         "The reconnection delay sent to SSE clients (retry:)");
 
+    private readonly Option<int> _maxOutbound = Number("--max-outbound-bytes", "BYTES", (int)Broker.MaxOutboundBytes, 64 * 1024, int.MaxValue,
+        "The bytes of deliveries one connection may be owed before it is a slow consumer; answers get as much again, then it is cut");
+
+    private readonly Option<int> _frameTimeout = Number("--frame-timeout-ms", "MS", Ms(Broker.FrameTimeout), 100, int.MaxValue,
+        "How long one frame or JSON line may take to arrive once it began; a peer trickling bytes is cut with frame_timeout");
+
+    private readonly Option<int> _maxConnections = Number("--max-connections", "N", Broker.MaxConnections, 1, int.MaxValue,
+        "The most client connections open at once (every protocol); one more is told too_many and closed");
+
+    private readonly Option<int> _maxPerAddress = Number("--max-connections-per-address", "N", Broker.MaxConnectionsPerAddress, 1, int.MaxValue,
+        "The most client connections from one IP address at once");
+
+    private readonly Option<int> _maxPeerSenders = Number("--max-senders-per-connection", "N", Broker.MaxSendersPerConnection, 1, int.MaxValue,
+        "The most senders one connection may hold");
+
+    private readonly Option<int> _maxPeerListens = Number("--max-listens-per-connection", "N", Broker.MaxSubscriptionsPerConnection, 1, int.MaxValue,
+        "The most listens one connection may hold");
+
+    private readonly Option<int> _maxPeerProducers = Number("--max-producers-per-connection", "N", Broker.MaxProducersPerConnection, 1, int.MaxValue,
+        "The most producers one connection may hold");
+
+    private readonly Option<int> _maxRequestRate = Number("--max-requests-per-second", "N", Broker.MaxRequestsPerSecond ?? 0, 0, int.MaxValue,
+        "How many requests, gathers and sender lists one connection may ask per second (0: no limit); past it, too_many");
+
     /// <summary>Adds the flags, and the check that spans two of them, to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new[] { _heartbeatInterval, _heartbeatMisses, _maxBody, _maxSenders, _maxWait, _sseHistory, _sseHistoryBytes, _sseStreams, _sseClients, _sseGrace, _sseKeepAlive, _sseRetry })
+        foreach (var option in new[]
+        {
+            _heartbeatInterval, _heartbeatMisses, _maxBody, _maxSenders, _maxWait, _sseHistory, _sseHistoryBytes, _sseStreams, _sseClients, _sseGrace, _sseKeepAlive, _sseRetry,
+            _maxOutbound, _frameTimeout, _maxConnections, _maxPerAddress, _maxPeerSenders, _maxPeerListens, _maxPeerProducers, _maxRequestRate,
+        })
         {
             command.Options.Add(option);
         }
@@ -79,8 +141,19 @@ public sealed class ServeTuning
         return new BrokerTuning(
             TimeSpan.FromMilliseconds(result.GetValue(_heartbeatInterval)),
             result.GetValue(_heartbeatMisses),
-            ReadHttp(result));
+            ReadHttp(result),
+            ReadLimits(result));
     }
+
+    private PeerLimits ReadLimits(ParseResult result) => new(
+        result.GetValue(_maxOutbound),
+        TimeSpan.FromMilliseconds(result.GetValue(_frameTimeout)),
+        result.GetValue(_maxConnections),
+        result.GetValue(_maxPerAddress),
+        result.GetValue(_maxPeerSenders),
+        result.GetValue(_maxPeerListens),
+        result.GetValue(_maxPeerProducers),
+        result.GetValue(_maxRequestRate) is > 0 and var rate ? rate : null);
 
     private HttpGatewayOptions ReadHttp(ParseResult result) => Http with
     {
