@@ -25,6 +25,10 @@ public static class NameRules
     /// <summary>The most events (and channel patterns) one sender may declare.</summary>
     public const int MaxDeclaredEvents = 16_384;
 
+    /// <summary>The most characters a sender's declared events and request names may add up to: its presence events
+    /// (<c>#connect</c>, <c>#disconnect</c>) list them, and must stay well under the smallest frame a client may take (1 MiB).</summary>
+    public const int MaxDeclarationChars = 256 * 1024;
+
     /// <summary>The prefix that marks a channel event.</summary>
     public const char ChannelPrefix = '#';
 

@@ -45,10 +45,26 @@ internal sealed partial class Router
     {
         NameRules.ValidateSender(name);
         var declared = DeclaredEvents.Validate(name, events);
+        long chars = 0;
+        foreach (var e in declared.All)
+        {
+            chars += e.Length;
+        }
 
+        var count = 0;
         foreach (var request in requests)
         {
             NameRules.ValidateRequest(request);
+            chars += request.Length;
+            if (++count > NameRules.MaxDeclaredEvents)
+            {
+                throw new SwitchboardException(ErrorCodes.InvalidArgument, $"Sender '{name}' declares more than {NameRules.MaxDeclaredEvents} request names; a default request handler answers any name.");
+            }
+        }
+
+        if (chars > NameRules.MaxDeclarationChars)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, $"Sender '{name}' declares events and requests of {chars} characters in all; at most {NameRules.MaxDeclarationChars} are allowed (presence events list them). Declare a channel pattern (for example '#readings.>') instead of many events.");
         }
 
         if (options.WillEvent is { } will && !declared.Allows(will))

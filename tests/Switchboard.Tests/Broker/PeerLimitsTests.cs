@@ -109,4 +109,32 @@ public sealed class PeerLimitsTests
         await using var again = await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "again" }, Ct);
         Assert.True(again.IsConnected);
     }
+
+    [Fact]
+    public async Task A_declaration_too_big_for_presence_is_refused_and_the_largest_allowed_keeps_presence_listeners_connected()
+    {
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+        await using var watcher = await BusClient.ConnectAsync(host.TcpAddress!, Fixtures.FastReconnect("watcher"), Ct);
+        await using var connects = await watcher.ListenAsync(null, "#connect", cancellationToken: Ct);
+        await using var client = await BusClient.ConnectAsync(host.TcpAddress!, Fixtures.FastReconnect("big"), Ct);
+
+        // 16,000 events of 100 characters: 1.6 M characters, a #connect of more than 1.6 MB.
+        var huge = Enumerable.Range(0, 16_000).Select(i => "#" + i.ToString("D99", System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var refused = await Assert.ThrowsAsync<SwitchboardException>(async () => await client.AddSenderAsync("huge", huge, cancellationToken: Ct));
+        Assert.Equal(ErrorCodes.InvalidArgument, refused.Code);
+        Assert.Contains("characters in all", refused.Message, StringComparison.Ordinal);
+
+        // Just under the bound: the presence event fits the watcher's default 1 MiB frames.
+        var large = Enumerable.Range(0, 2_600).Select(i => "#" + i.ToString("D99", System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        await client.AddSenderAsync("large", large, cancellationToken: Ct);
+        BusMessage connect;
+        do
+        {
+            connect = await connects.NextAsync();
+        }
+        while (connect.Sender != "large");
+
+        Assert.True(connect.Data.Length > 200_000);
+        Assert.True(watcher.IsConnected);
+    }
 }
