@@ -7,20 +7,23 @@ namespace Switchboard.Tests.Client;
 /// application code never runs on the client's socket read loop, so pings are answered meanwhile.</summary>
 public sealed class BlockingHandlerHeartbeatTests
 {
-    private static readonly TimeSpan Heartbeat = TimeSpan.FromMilliseconds(200);
+    // A cut comes after Misses silent intervals; handlers block for longer than that, so only pings answered meanwhile
+    // keep the connection. Four intervals leave a loaded machine room to stall without a false cut.
+    private static readonly TimeSpan Heartbeat = TimeSpan.FromMilliseconds(250);
+    private const int Misses = 4;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Heartbeats_keep_flowing_while_a_request_handler_and_a_callback_block_for_three_intervals()
+    public async Task Heartbeats_keep_flowing_while_a_request_handler_and_a_callback_block_longer_than_the_cut_window()
     {
-        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, HeartbeatInterval = Heartbeat, HeartbeatMisses = 2 }, cancellationToken: Ct);
-        var options = new BusClientOptions { ClientName = "blocking", HeartbeatInterval = Heartbeat, HeartbeatMisses = 2 };
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, HeartbeatInterval = Heartbeat, HeartbeatMisses = Misses }, cancellationToken: Ct);
+        var options = new BusClientOptions { ClientName = "blocking", HeartbeatInterval = Heartbeat, HeartbeatMisses = Misses };
         await using var application = await BusClient.ConnectAsync(host.TcpAddress!, options, Ct);
         await using var asker = await BusClient.ConnectAsync(host.TcpAddress!, options with { ClientName = "asker" }, Ct);
         var disconnects = 0;
         application.Disconnected += (_, _) => Interlocked.Increment(ref disconnects);
-        var blockFor = Heartbeat * 3;
+        var blockFor = Heartbeat * (Misses + 2);
         await using var worker = await application.AddSenderAsync("sleepy", ["#done"], new()
         {
             ["work"] = (_, _) =>

@@ -166,7 +166,7 @@ public sealed class JsonLinesInteropTests
             return Payload.Json("slow");
         }, new ProducerOptions { Name = "slow" }, Ct);
 
-        await script.SendAsync("""{"op":"gather","topic":"quotes","data":"q","ttl_ms":300,"id":9}""");
+        await script.SendAsync("""{"op":"gather","topic":"quotes","data":"q","ttl_ms":1500,"id":9}""");
         var result = await script.TakeAsync(l => l["op"]?.GetValue<string>() == "result", "the fast result");
         Assert.Equal("""{"op":"result","id":9,"producer":"fast","data":{"from":"fast","asked":"q"}}""", result.ToJsonString());
         var gathered = await script.TakeAsync(l => l["op"]?.GetValue<string>() == "gathered", "gathered");

@@ -51,7 +51,8 @@ public sealed class JsonLinesPeerLifeTests
     [Fact]
     public async Task A_client_that_answers_pings_stays_and_a_script_without_hello_is_left_to_tcp_keepalive()
     {
-        var options = new BrokerOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(200), HeartbeatMisses = 2 };
+        // Success path: a loaded machine may stall a reply for a while, so the cut comes only after 4 silent intervals.
+        var options = new BrokerOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(300), HeartbeatMisses = 4 };
         await using var host = await JsonLinesPeer.StartBrokerAsync(options, Ct);
         await using var answering = await JsonLinesPeer.ConnectAsync(host, Ct);
         await answering.OkAsync("""{"op":"hello","client":"app","id":0}""", 0);
