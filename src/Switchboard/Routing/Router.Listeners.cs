@@ -141,7 +141,7 @@ internal sealed partial class Router
                 Listeners.Add(sender, pattern, subscription);
             }
 
-            retained = receiveRetained && _retained.Count > 0 ? RetainedFor(sender, pattern) : [];
+            retained = receiveRetained && _retained.Count > 0 ? _retained.Matching(sender, pattern) : [];
         }
 
         foreach (var message in retained)

@@ -5,8 +5,6 @@ namespace Switchboard.Routing;
 
 internal sealed partial class Router
 {
-    private readonly Dictionary<(string Sender, string Event), BusMessage> _retained = [];
-
     public async ValueTask<SenderRegistration> AddSenderAsync(RouterSession session, string name, IReadOnlyList<string> events, Dictionary<string, RequestHandler>? requests, SenderOptions? options)
     {
         requests ??= [];
@@ -86,6 +84,10 @@ internal sealed partial class Router
         {
             _senders.TryRemove(KeyValuePair.Create(sender.Name, sender));
             sender.Session.Remove(sender);
+            if (Options.RetainedLifetime == RetainedLifetime.WhileSenderOnline)
+            {
+                _retained.RemoveSender(sender.Name);
+            }
         }
 
         if (reason == DisconnectReason.ConnectionLost && sender.WillEvent is { } will)
@@ -103,43 +105,17 @@ internal sealed partial class Router
     public bool TryGetSender(string name, out SenderRegistration sender) => _senders.TryGetValue(name, out sender!);
 
     /// <summary>
-    /// Keeps <paramref name="message"/> as its event's retained value; an empty payload clears it. As in MQTT, a retained
-    /// value outlives its sender (a new listener still learns the last reading of a device that went away). The store is
-    /// bounded by <see cref="BusOptions.MaxRetained"/>: past it, new events cannot be retained (existing ones still update).
+    /// Keeps <paramref name="message"/> as its event's retained value; an empty payload clears it. As in MQTT, by default
+    /// a retained value outlives its sender (a new listener still learns the last reading of a device that went away);
+    /// <see cref="BusOptions.RetainedLifetime"/> can end it with its sender. Bounded (see <see cref="RetainedStore"/>).
     /// </summary>
     public void Retain(BusMessage message)
     {
         message = message.Detach();
         lock (_lock)
         {
-            var key = (message.Sender, message.Event);
-            if (message.Data.IsEmpty)
-            {
-                _retained.Remove(key);
-            }
-            else if (_retained.Count < Options.MaxRetained || _retained.ContainsKey(key))
-            {
-                _retained[key] = message;
-            }
-            else
-            {
-                throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The bus already retains {Options.MaxRetained} values (BusOptions.MaxRetained); the retained trigger of '{message.Event}' by '{message.Sender}' was refused. Clear retained values with an empty retained trigger, or raise the limit.");
-            }
+            _retained.Set(message);
         }
-    }
-
-    private List<BusMessage> RetainedFor(string? sender, string? pattern)
-    {
-        var found = new List<BusMessage>();
-        foreach (var ((s, e), message) in _retained)
-        {
-            if ((sender is null || sender == s) && (pattern is null || EventPattern.IsMatch(pattern, e)))
-            {
-                found.Add(message);
-            }
-        }
-
-        return found;
     }
 
     /// <summary>The data of <c>#connect</c> (<paramref name="reason"/> null) and <c>#disconnect</c>:

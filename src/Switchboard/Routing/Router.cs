@@ -13,11 +13,13 @@ internal sealed partial class Router : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<string, SenderRegistration> _senders = new(StringComparer.Ordinal);
     private readonly HashSet<RouterSession> _sessions = [];
+    private readonly RetainedStore _retained;
     private int _disposed;
 
     public Router(BusOptions? options = null)
     {
         Options = options ?? BusOptions.Default;
+        _retained = new RetainedStore(Options);
         Log = Options.LoggerFactory.CreateLogger("Switchboard.Router");
     }
 

@@ -23,6 +23,48 @@ public sealed class LocalBusLimitsTests
     }
 
     [Fact]
+    public async Task Retained_values_are_bounded_in_bytes_each_and_in_all_and_clearing_gives_the_room_back()
+    {
+        await using var bus = new LocalBus(new BusOptions { MaxRetainedValueBytes = 1000, MaxRetainedBytes = 2500 });
+        await using var sender = await bus.AddSenderAsync("cam", ["#a", "#b", "#c", "#d"], cancellationToken: Ct);
+        var big = await Assert.ThrowsAsync<SwitchboardException>(async () => await sender.TriggerAsync("#a", new byte[1001], retain: true, cancellationToken: Ct));
+        Assert.Equal(ErrorCodes.TooMany, big.Code);
+        Assert.Contains("MaxRetainedValueBytes", big.Message, StringComparison.Ordinal);
+
+        await sender.TriggerAsync("#a", new byte[900], retain: true, cancellationToken: Ct);
+        await sender.TriggerAsync("#b", new byte[900], retain: true, cancellationToken: Ct);
+        var full = await Assert.ThrowsAsync<SwitchboardException>(async () => await sender.TriggerAsync("#c", new byte[900], retain: true, cancellationToken: Ct));
+        Assert.Contains("MaxRetainedBytes", full.Message, StringComparison.Ordinal);
+        await sender.TriggerAsync("#b", new byte[600], retain: true, cancellationToken: Ct); // an update that fits
+        await sender.TriggerAsync("#a", default, retain: true, cancellationToken: Ct); // cleared: its bytes are free again
+        await sender.TriggerAsync("#c", new byte[900], retain: true, cancellationToken: Ct);
+
+        await using var all = await bus.ListenAsync("cam", null, cancellationToken: Ct);
+        var replayed = new[] { await all.NextAsync(), await all.NextAsync() }.Select(m => (m.Event, m.Data.Length)).OrderBy(e => e.Event).ToArray();
+        Assert.Equal([("#b", 600), ("#c", 900)], replayed);
+        Assert.False(all.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task Retained_values_outlive_their_sender_by_default_and_end_with_it_when_asked()
+    {
+        foreach (var lifetime in new[] { RetainedLifetime.UntilCleared, RetainedLifetime.WhileSenderOnline })
+        {
+            await using var bus = new LocalBus(new BusOptions { RetainedLifetime = lifetime });
+            var sensor = await bus.AddSenderAsync("sensor", ["#reading"], cancellationToken: Ct);
+            await sensor.TriggerAsync("#reading", Payload.Json(21.5), retain: true, cancellationToken: Ct);
+            await sensor.DisposeAsync();
+
+            await using var late = await bus.ListenAsync("sensor", "#reading", cancellationToken: Ct); // replays before it returns
+            Assert.Equal(lifetime == RetainedLifetime.UntilCleared, late.TryRead(out var kept));
+            if (lifetime == RetainedLifetime.UntilCleared)
+            {
+                Assert.Equal(21.5, kept.As<double>());
+            }
+        }
+    }
+
+    [Fact]
     public async Task Request_timeouts_and_gather_ttls_follow_the_injected_clock()
     {
         var time = new FakeTimeProvider();
