@@ -87,17 +87,30 @@ internal sealed partial class BinaryPeer
         var credentials = r.String("credentials", emptyIsNull: true);
         var features = r.U32("features");
         _ = r.U32("heartbeat");
+        var maxFrameSize = r.Remaining > 0 ? r.U32("max frame size") : 0;
         r.End();
         if (version != Protocol.Version)
         {
             throw new ProtocolException(ErrorCodes.UnsupportedVersion, $"This broker speaks protocol version {Protocol.Version}; the client sent version {version}.");
         }
 
+        Writer.PeerMaxFrameSize = PeerMaxFrameSize(maxFrameSize);
         Admit(client, credentials);
         Writer.Crc = (features & Protocol.FeatureCrc) != 0;
+        _pagedLists = (features & Protocol.FeaturePagedLists) != 0;
         Writer.Write(Lane.Control, Broker.Options, static (output, crc, in o) => Frames.Welcome(output, crc, Protocol.Version, o.ServerName, Protocol.FeatureCrc, (uint)o.HeartbeatInterval.TotalMilliseconds, (uint)o.MaxFrameSize));
         return default;
     }
+
+    /// <summary>A client that does not say takes the documented default (1 MiB); less than 64 KiB is refused.</summary>
+    private static int PeerMaxFrameSize(uint announced) => announced switch
+    {
+        0 => Protocol.DefaultMaxFrameSize,
+        < Protocol.MinPeerMaxFrameSize => throw new ProtocolException(ErrorCodes.InvalidArgument,
+            $"HELLO's max frame size is {announced}; a client must accept frames of at least {Protocol.MinPeerMaxFrameSize} bytes."),
+        > int.MaxValue => int.MaxValue,
+        _ => (int)announced,
+    };
 
     /// <summary>
     /// The hot path. Sender and event are looked up by their characters (decoded on the stack), the payload stays a view
@@ -195,7 +208,21 @@ internal sealed partial class BinaryPeer
             return default;
         }
 
-        Writer.Write(Lane.Data, (correlation, Router.GetSenders()), static (output, crc, in l) => Frames.SenderList(output, crc, l.correlation, l.Item2));
+        var pages = new List<SenderPage>(1);
+        if (!SenderPages.TrySplit(Router.GetSenders(), Writer.PeerMaxFrameSize, _pagedLists, pages, out var problem))
+        {
+            SendError(correlation, fatal: false, ErrorCodes.MessageTooLarge, problem!);
+            return default;
+        }
+
+        foreach (var page in pages)
+        {
+            if (Writer.Write(Lane.Data, (correlation, page), static (output, crc, in l) => Frames.SenderList(output, crc, l.correlation, l.page)) != WriteOutcome.Written)
+            {
+                break; // closing, or past its headroom (and being cut): the rest would not be read either
+            }
+        }
+
         return default;
     }
 
@@ -374,7 +401,7 @@ internal sealed partial class BinaryPeer
         r.End();
         try
         {
-            Gather(topic, data, TimeSpan.FromMilliseconds(ttlMs), headers, new GatherFrames(Writer, id));
+            Gather(topic, data, TimeSpan.FromMilliseconds(ttlMs), headers, new GatherFrames(this, id));
         }
         catch (SwitchboardException ex)
         {
@@ -385,10 +412,17 @@ internal sealed partial class BinaryPeer
     }
 
     /// <summary>A gather's progress as GATHER_RESULT, GATHER_DONE and GATHER_LATE frames.</summary>
-    private sealed class GatherFrames(FrameWriter writer, uint id) : IGatherOutput
+    private sealed class GatherFrames(BinaryPeer peer, uint id) : IGatherOutput
     {
-        public void Result(GatherResult result) =>
-            writer.Write(Lane.Data, (id, result), static (output, crc, in r) => Frames.GatherResult(output, crc, r.id, r.result.Producer, r.result.Data));
+        private readonly FrameWriter writer = peer.Writer;
+
+        public void Result(GatherResult result)
+        {
+            if (writer.Write(Lane.Data, (id, result), static (output, crc, in r) => Frames.GatherResult(output, crc, r.id, r.result.Producer, r.result.Data)) == WriteOutcome.TooLarge)
+            {
+                peer.OnTooLargeForPeer();
+            }
+        }
 
         public void Done(GatherSummary summary) =>
             writer.Write(Lane.Data, (id, summary), static (output, crc, in d) => Frames.GatherDone(output, crc, d.id, d.summary));
@@ -409,7 +443,11 @@ internal sealed partial class BinaryPeer
             EnsureRoom(_subscriptions.Count, Broker.Options.MaxSubscriptionsPerConnection, "listens", "BrokerOptions.MaxSubscriptionsPerConnection");
             var listener = Router.AddResultListener(Admitted, topic, (message, _) =>
             {
-                Writer.Write(Lane.Data, (id, message), static (output, crc, in e) => Frames.Event(output, crc, e.id, e.message.Sender, e.message.Event, e.message.Headers, e.message.Data));
+                if (Writer.Write(Lane.Data, (id, message), static (output, crc, in e) => Frames.Event(output, crc, e.id, e.message.Sender, e.message.Event, e.message.Headers, e.message.Data)) == WriteOutcome.TooLarge)
+                {
+                    OnTooLargeForPeer();
+                }
+
                 return default;
             }, null);
             if (!_subscriptions.TryAdd(id, listener))

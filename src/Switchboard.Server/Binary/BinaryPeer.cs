@@ -21,13 +21,14 @@ internal sealed partial class BinaryPeer : BrokerPeer
     private readonly ConcurrentDictionary<string, SenderRegistration>.AlternateLookup<ReadOnlySpan<char>> _sendersByChars;
     private readonly NameCache _names = new();
     private readonly bool _lossy;
+    private bool _pagedLists;
 
     public BinaryPeer(Broker broker, ConnectionContext context, bool lossy = false)
         : base(broker, context, $"c{Interlocked.Increment(ref s_ids)}")
     {
         _lossy = lossy;
         _parser = new FrameParser(broker.Options.MaxFrameSize);
-        Writer = new FrameWriter(broker.Options.MaxOutboundBytes) { PastHeadroom = OnPastHeadroom };
+        Writer = new FrameWriter(broker.Options.MaxOutboundBytes) { PastHeadroom = OnPastHeadroom, PeerMaxFrameSize = Protocol.DefaultMaxFrameSize };
         _sendersByChars = Senders.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
@@ -60,13 +61,17 @@ internal sealed partial class BinaryPeer : BrokerPeer
 
     protected override void SendFatal(string code, string message) => SendError(0, fatal: true, code, message);
 
-    protected override bool WriteAsk(bool produce, uint id, string target, string name, MessageHeaders headers, Payload data) =>
+    protected override WriteOutcome WriteAsk(bool produce, uint id, string target, string name, MessageHeaders headers, Payload data) =>
         Writer.Write(Lane.Data, (produce ? FrameType.ProduceIn : FrameType.RequestIn, id, target, name, headers, data), static (output, crc, in q) =>
             Frames.Incoming(output, crc, q.Item1, q.id, q.target, q.name, q.headers, q.data));
 
     internal override void SendReply(uint askerId, string? code, string? message, Payload data)
     {
-        Writer.Write(Lane.Data, (askerId, code, message, data), static (output, crc, in r) => Frames.Reply(output, crc, r.askerId, r.code, r.message, r.data));
+        if (Writer.Write(Lane.Data, (askerId, code, message, data), static (output, crc, in r) => Frames.Reply(output, crc, r.askerId, r.code, r.message, r.data)) == WriteOutcome.TooLarge)
+        {
+            var error = $"The answer ({data.Length} bytes) is larger than the {Writer.PeerMaxFrameSize}-byte frames this connection accepts.";
+            Writer.Write(Lane.Data, (askerId, error), static (output, crc, in r) => Frames.Reply(output, crc, r.askerId, ErrorCodes.MessageTooLarge, r.error, default));
+        }
     }
 
     private void SendError(uint correlation, bool fatal, string code, string message)

@@ -32,6 +32,10 @@ internal sealed class RemoteSubscription : PeerSubscription
         {
             _connection.OnOutboundFull();
         }
+        else if (outcome == WriteOutcome.TooLarge)
+        {
+            _connection.OnTooLargeForPeer();
+        }
 
         return default;
     }

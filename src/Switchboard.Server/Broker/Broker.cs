@@ -22,6 +22,7 @@ public sealed class Broker : IAsyncDisposable
     private long _slowConsumers;
     private long _heartbeatTimeouts;
     private long _frameTimeouts;
+    private long _tooLargeForPeer;
     private long _connectionsRefused;
     private readonly ConcurrentDictionary<System.Net.IPAddress, int> _perAddress = new();
     private long _protocolErrors;
@@ -60,6 +61,10 @@ public sealed class Broker : IAsyncDisposable
 
     /// <summary>Connections cut because a frame or line they began did not complete in time (<see cref="BrokerOptions.FrameTimeout"/>).</summary>
     public long FrameTimeouts => Interlocked.Read(ref _frameTimeouts);
+
+    /// <summary>Frames not sent because they were larger than their peer said it accepts (events dropped for it, gather
+    /// results it could not take); answers and sender lists too large are answered with an error instead.</summary>
+    public long TooLargeForPeer => Interlocked.Read(ref _tooLargeForPeer);
 
     /// <summary>Connections closed for breaking the protocol.</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
@@ -145,6 +150,8 @@ public sealed class Broker : IAsyncDisposable
     public long MessagesOut => Interlocked.Read(ref _closedMessagesOut) + _connections.Keys.Sum(c => c.MessagesOut);
 
     internal void CountFrameTimeout() => Interlocked.Increment(ref _frameTimeouts);
+
+    internal void CountTooLargeForPeer() => Interlocked.Increment(ref _tooLargeForPeer);
 
     internal void CountProtocolError() => Interlocked.Increment(ref _protocolErrors);
 

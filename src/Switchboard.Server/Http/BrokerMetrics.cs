@@ -151,6 +151,7 @@ internal sealed class BrokerMetrics : IDisposable
         text.Counter("switchboard_heartbeat_timeouts_total", "Connections closed because their heartbeats stopped.", broker.HeartbeatTimeouts);
         text.Counter("switchboard_connections_refused_total", "Connections refused for MaxConnections or MaxConnectionsPerAddress.", broker.ConnectionsRefused);
         text.Counter("switchboard_frame_timeouts_total", "Connections cut because a frame or line they began did not complete within FrameTimeout.", broker.FrameTimeouts);
+        text.Counter("switchboard_too_large_for_peer_total", "Frames not sent because they were larger than the peer's announced maximum frame size.", broker.TooLargeForPeer);
         text.Counter("switchboard_protocol_errors_total", "Connections closed for breaking the protocol.", broker.ProtocolErrors);
         text.Counter("switchboard_auth_refusals_total", "Connections refused for their credentials.", broker.AuthRefusals);
         text.Counter("switchboard_handler_faults_total", "Listener callbacks on the broker that threw.", counters.HandlerFaults);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Unicode;
 using Switchboard.Routing;
+using Switchboard.Wire;
 
 namespace Switchboard.Server;
 
@@ -489,7 +490,10 @@ internal sealed partial class JsonLinesPeer
         return default;
     }
 
-    protected override bool WriteAsk(bool produce, uint id, string target, string name, MessageHeaders headers, Payload data) =>
+    protected override WriteOutcome WriteAsk(bool produce, uint id, string target, string name, MessageHeaders headers, Payload data) =>
+        WriteAskLine(produce, id, target, name, headers, data) ? WriteOutcome.Written : WriteOutcome.Closed;
+
+    private bool WriteAskLine(bool produce, uint id, string target, string name, MessageHeaders headers, Payload data) =>
         _lines.Write((produce, target, name, data, headers, id), static (json, in q) =>
         {
             json.WriteString("op", q.produce ? "produce" : "request");

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Switchboard.Routing;
+using Switchboard.Wire;
 
 namespace Switchboard.Server;
 
@@ -30,8 +31,9 @@ internal abstract partial class BrokerPeer
     /// <summary>The handler the router calls for a request to one of this peer's senders (the broker relays it).</summary>
     protected RequestHandler ForwardRequests => _forwardRequests;
 
-    /// <summary>Writes a request (or a gather's produce) for this peer to answer; false when the connection is closing.</summary>
-    protected abstract bool WriteAsk(bool produce, uint id, string target, string name, MessageHeaders headers, Payload data);
+    /// <summary>Writes a request (or a gather's produce) for this peer to answer: written, or closing (or past its
+    /// headroom), or too large for this peer.</summary>
+    protected abstract WriteOutcome WriteAsk(bool produce, uint id, string target, string name, MessageHeaders headers, Payload data);
 
     /// <summary>Writes the answer to this peer's request <paramref name="askerId"/>: data, or an error code and message.</summary>
     internal abstract void SendReply(uint askerId, string? code, string? message, Payload data);
@@ -146,9 +148,10 @@ internal abstract partial class BrokerPeer
         _awaitingReply[id] = pending;
         try
         {
-            if (!WriteAsk(produce, id, target, name, headers, data))
+            var outcome = WriteAsk(produce, id, target, name, headers, data);
+            if (outcome != WriteOutcome.Written)
             {
-                throw new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
+                throw NotAsked(outcome, data);
             }
 
             using var registration = cancellationToken.Register(static state => ((TaskCompletionSource<Payload>)state!).TrySetCanceled(), pending);
@@ -186,10 +189,12 @@ internal abstract partial class BrokerPeer
     {
         var forwarded = RentForwarded();
         var id = TryStartForwarded(forwarded, asker, askerId, sender, request, wait);
+        var outcome = WriteOutcome.Closed;
         if (id != 0)
         {
             forwarded.Arm();
-            if (WriteAsk(produce: false, id, sender, request, headers, data))
+            outcome = WriteAsk(produce: false, id, sender, request, headers, data);
+            if (outcome == WriteOutcome.Written)
             {
                 return;
             }
@@ -200,10 +205,14 @@ internal abstract partial class BrokerPeer
             }
         }
 
-        var error = Router.HandlerFailed(sender, request, $"The connection of client '{ClientName}' is closing.");
+        var error = outcome == WriteOutcome.TooLarge ? NotAsked(outcome, data) : Router.HandlerFailed(sender, request, $"The connection of client '{ClientName}' is closing.");
         asker.SendReply(askerId, error.Code, error.Message, default);
         ReturnForwarded(forwarded);
     }
+
+    private SwitchboardException NotAsked(WriteOutcome outcome, Payload data) => outcome == WriteOutcome.TooLarge
+        ? new SwitchboardException(ErrorCodes.MessageTooLarge, $"The request ({data.Length} bytes) is larger than the frames client '{ClientName}' accepts.")
+        : new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
 
     /// <summary>Puts a relayed request in the table, counted and findable before its timer can fire (a timeout that ran
     /// before the entry existed would be lost); 0 when this connection's close already ended its relayed requests.</summary>

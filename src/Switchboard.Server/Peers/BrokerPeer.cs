@@ -291,10 +291,20 @@ internal abstract partial class BrokerPeer
     public void OnOutboundFull()
     {
         Router.Counters.AddListenerDrop();
-        if (Interlocked.Exchange(ref _slow, 1) == 0)
+        // A cut is told and counted once, whether the bound or the headroom (OnPastHeadroom) found it first.
+        var cut = Broker.Options.SlowConsumerPolicy == SlowConsumerPolicy.Disconnect;
+        if (Interlocked.Exchange(ref cut ? ref _cut : ref _slow, 1) == 0)
         {
-            OnSlowConsumer(cut: Broker.Options.SlowConsumerPolicy == SlowConsumerPolicy.Disconnect);
+            OnSlowConsumer(cut);
         }
+    }
+
+    /// <summary>An event or gather result was larger than this peer accepts (its handshake said so) and was not sent: it
+    /// counts as a drop for the listener and in <see cref="Broker.TooLargeForPeer"/>.</summary>
+    public void OnTooLargeForPeer()
+    {
+        Router.Counters.AddListenerDrop();
+        Broker.CountTooLargeForPeer();
     }
 
     /// <summary>Called under the outbound lock when an answer or a control frame finds the peer owed twice its bound

@@ -81,12 +81,14 @@ public sealed partial class BusClient
 
             connection = new Connection(address, socket, stream, _options.Bus.TimeProvider);
             var hello = new ArrayBufferWriter<byte>(256);
-            Frames.Hello(hello, _crc, Protocol.Version, _options.ClientName, _options.Credentials, _crc ? Protocol.FeatureCrc : 0, (uint)_options.HeartbeatInterval.TotalMilliseconds);
+            var features = Protocol.FeaturePagedLists | (_crc ? Protocol.FeatureCrc : 0);
+            Frames.Hello(hello, _crc, Protocol.Version, _options.ClientName, _options.Credentials, features, (uint)_options.HeartbeatInterval.TotalMilliseconds, (uint)_options.MaxFrameSize);
             await stream.WriteAsync(hello.WrittenMemory, timeout.Token);
             await stream.FlushAsync(timeout.Token);
             var parser = new FrameParser(_options.MaxFrameSize);
             await ReadWelcomeAsync(connection, parser, timeout.Token);
             connection.Replayed = await ActivateAsync(connection);
+            _senderPages.Clear(); // pages of a list asked on a lost connection will not be completed
             connection.Reading = ReadLoopAsync(connection, parser);
             connection.Writing = WriteLoopAsync(connection);
             return connection;

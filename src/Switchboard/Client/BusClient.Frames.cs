@@ -37,8 +37,7 @@ public sealed partial class BusClient
                 OnGatherLate(frame.Span);
                 break;
             case FrameType.SenderList:
-                var senders = Frames.ReadSenderList(frame.Span, out var correlation);
-                Complete(correlation, senders);
+                OnSenderList(frame.Span);
                 break;
             case FrameType.Ping:
                 OnPing(frame.Span);
@@ -74,6 +73,26 @@ public sealed partial class BusClient
         return _listeners.TryGetValue(id, out var listener)
             ? listener.Listener.DeliverAsync(new BusMessage(sender, @event, data, headers) { IsBorrowed = true })
             : default;
+    }
+
+    /// <summary>The broker sends the list in pages (this client asks for them in HELLO); the call completes with the last.</summary>
+    private void OnSenderList(ReadOnlySpan<byte> body)
+    {
+        var page = Frames.ReadSenderList(body, paged: true, out var correlation, out var more);
+        if (_senderPages.Remove(correlation, out var earlier))
+        {
+            earlier.AddRange(page);
+            page = earlier;
+        }
+
+        if (more)
+        {
+            _senderPages[correlation] = page;
+        }
+        else
+        {
+            Complete(correlation, page);
+        }
     }
 
     private void Complete(uint correlation, object? result)

@@ -23,6 +23,7 @@ public sealed partial class BusClient : IBus
     private readonly ConcurrentDictionary<uint, ClientListener> _listeners = new();
     private readonly ConcurrentDictionary<string, ClientSender> _senders = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<uint, IPendingCall> _pending = new();
+    private readonly Dictionary<uint, List<SenderInfo>> _senderPages = []; // read loop only: sender lists still arriving
     private readonly ConcurrentDictionary<uint, ClientGather> _gathers = new();
     private readonly CancellationTokenSource _disposing = new();
     private readonly ConcurrentDictionary<Task, string> _background = new();
@@ -34,6 +35,7 @@ public sealed partial class BusClient : IBus
 
     private BusClient(BusAddress[] addresses, BusClientOptions options)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxFrameSize, Protocol.MinPeerMaxFrameSize, "options.MaxFrameSize");
         _addresses = addresses;
         _options = options;
         _crc = options.Crc || addresses.Any(a => a.IsLossy);

@@ -36,7 +36,8 @@ public sealed record BusClientOptions
     /// <summary>The bytes of frames kept while the connection is down (and waiting for the socket); beyond it, triggers are dropped and counted in <see cref="BusCounters.OfflineDrops"/>.</summary>
     public long OfflineBufferBytes { get; init; } = 8L << 20;
 
-    /// <summary>The largest frame accepted from the broker.</summary>
+    /// <summary>The largest frame accepted from the broker (at least 64 KiB). It is announced in HELLO, and the broker
+    /// sends nothing larger: an event too large for it is dropped for this client, an answer becomes an error.</summary>
     public int MaxFrameSize { get; init; } = Wire.Protocol.DefaultMaxFrameSize;
 
     /// <summary>Clock, logging, request timeout, default listener options.</summary>

@@ -40,6 +40,9 @@ public static class ErrorCodes
 
     /// <summary>A frame was longer than the receiver's maximum frame size.</summary>
     public const string FrameTooLarge = "frame_too_large";
+    /// <summary>A message (a request, an answer, a sender list) is larger than the connection that should receive it
+    /// accepts (the maximum frame size it announced); not fatal: the call fails, the connection stays.</summary>
+    public const string MessageTooLarge = "message_too_large";
     /// <summary>A frame's body did not parse (truncated, a bad length, invalid UTF-8, trailing bytes).</summary>
     public const string MalformedFrame = "malformed_frame";
     /// <summary>A frame type the receiver does not know.</summary>

@@ -24,7 +24,7 @@ public class SwitchboardException : Exception
     /// <param name="request">For a request: the request name.</param>
     internal static SwitchboardException FromCode(string code, string message, string? sender = null, string? request = null) => code switch
     {
-        ErrorCodes.NoSender or ErrorCodes.NoHandler or ErrorCodes.HandlerError or ErrorCodes.Timeout when sender is not null && request is not null
+        ErrorCodes.NoSender or ErrorCodes.NoHandler or ErrorCodes.HandlerError or ErrorCodes.Timeout or ErrorCodes.MessageTooLarge when sender is not null && request is not null
             => new RequestFailedException(code, sender, request, message),
         ErrorCodes.InvalidName => new InvalidNameException(null, message),
         ErrorCodes.FrameTooLarge or ErrorCodes.MalformedFrame or ErrorCodes.UnknownFrame or ErrorCodes.BadChecksum or ErrorCodes.UnsupportedVersion or ErrorCodes.UnexpectedFrame

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Switchboard.Transports;
@@ -23,10 +22,10 @@ internal sealed class OutboundBuffer
     private readonly WakeSignal _signal = new();
     // Empty until first written, then grown as needed and kept: an idle connection costs next to nothing, a busy one
     // stops allocating once its buffers fit its bursts.
-    private ArrayBufferWriter<byte> _current = new();
-    private ArrayBufferWriter<byte> _taken = new();
-    private ArrayBufferWriter<byte> _control = new();
-    private ArrayBufferWriter<byte> _controlTaken = new();
+    private FrameBuffer _current = new();
+    private FrameBuffer _taken = new();
+    private FrameBuffer _control = new();
+    private FrameBuffer _controlTaken = new();
     private bool _signaled;
     private int _frames;
     private bool _completed;
@@ -43,10 +42,10 @@ internal sealed class OutboundBuffer
     public long LimitBytes { get; }
 
     /// <summary>Where to encode frames; only while holding <see cref="Sync"/>.</summary>
-    public IBufferWriter<byte> Writer => _current;
+    public FrameBuffer Writer => _current;
 
     /// <summary>Where to encode control frames (ping, pong, errors), which go out ahead of any data backlog; only while holding <see cref="Sync"/>.</summary>
-    public IBufferWriter<byte> ControlWriter => _control;
+    public FrameBuffer ControlWriter => _control;
 
     /// <summary>Bytes waiting (read under <see cref="Sync"/> for an exact value).</summary>
     public int Buffered => _current.WrittenCount;

@@ -102,8 +102,8 @@ public static partial class Frames
         return new GatherDoneFrame(id, answered, missing, failed, canceled);
     }
 
-    /// <summary>Reads a SENDER_LIST body.</summary>
-    public static List<SenderInfo> ReadSenderList(ReadOnlySpan<byte> body, out uint correlation)
+    /// <summary>Reads a SENDER_LIST body; <paramref name="paged"/>: the client asked for pages, so it ends with the more flag.</summary>
+    public static List<SenderInfo> ReadSenderList(ReadOnlySpan<byte> body, bool paged, out uint correlation, out bool more)
     {
         var r = new SpanReader(body, FrameType.SenderList);
         correlation = r.U32("correlation");
@@ -114,6 +114,7 @@ public static partial class Frames
             senders.Add(new SenderInfo(r.RequiredString("name"), r.Strings("events"), r.Strings("requests"), r.U8("has default") != 0));
         }
 
+        more = paged && r.U8("more") != 0;
         r.End();
         return senders;
     }

@@ -13,7 +13,7 @@ internal enum Lane
     Control,
 }
 
-/// <summary>What happened to a frame handed to <see cref="FrameWriter.WriteBounded{TState}"/>.</summary>
+/// <summary>What happened to a frame handed to a <see cref="FrameWriter"/>.</summary>
 internal enum WriteOutcome
 {
     /// <summary>Encoded and queued for the socket.</summary>
@@ -24,6 +24,9 @@ internal enum WriteOutcome
 
     /// <summary>The bound is reached: the caller applies its overflow policy (nothing was written).</summary>
     Full,
+
+    /// <summary>The frame is larger than the peer accepts (<see cref="FrameWriter.PeerMaxFrameSize"/>): it was taken back.</summary>
+    TooLarge,
 }
 
 /// <summary>
@@ -35,6 +38,7 @@ internal sealed class FrameWriter
 {
     private readonly OutboundBuffer _buffer;
     private long _messages;
+    private long _tooLarge;
 
     public FrameWriter(long limitBytes) => _buffer = new OutboundBuffer(limitBytes);
 
@@ -63,25 +67,39 @@ internal sealed class FrameWriter
     /// <summary>Messages written with <c>countAsMessage</c> (EVENT frames).</summary>
     public long MessagesWritten => Volatile.Read(ref _messages);
 
-    /// <summary>Writes one frame unless the connection is closing; false when it is.</summary>
-    public bool Write<TState>(Lane lane, in TState state, Encoder<TState> encode)
+    /// <summary>
+    /// The largest length field the peer accepts (it said so in its handshake): a frame above it is never sent, the
+    /// write answers <see cref="WriteOutcome.TooLarge"/> instead. Unlimited until set.
+    /// </summary>
+    public int PeerMaxFrameSize { get; set; } = int.MaxValue;
+
+    /// <summary>Frames not sent because they were larger than <see cref="PeerMaxFrameSize"/>.</summary>
+    public long TooLargeFrames => Volatile.Read(ref _tooLarge);
+
+    /// <summary>Writes one frame unless the connection is closing (<see cref="WriteOutcome.Closed"/>), the buffer is past
+    /// its headroom (<see cref="WriteOutcome.Full"/>) or the frame is too large for the peer.</summary>
+    public WriteOutcome Write<TState>(Lane lane, in TState state, Encoder<TState> encode)
     {
         lock (_buffer.Sync)
         {
             if (_buffer.IsCompleted)
             {
-                return false;
+                return WriteOutcome.Closed;
             }
 
             if (PastHeadroom is { } pastHeadroom && _buffer.IsPastHeadroom)
             {
                 pastHeadroom();
-                return false;
+                return WriteOutcome.Full;
             }
 
-            encode(lane == Lane.Control ? _buffer.ControlWriter : _buffer.Writer, Crc, state);
+            if (!EncodeWithinLimit(lane == Lane.Control ? _buffer.ControlWriter : _buffer.Writer, state, encode))
+            {
+                return WriteOutcome.TooLarge;
+            }
+
             _buffer.Commit();
-            return true;
+            return WriteOutcome.Written;
         }
     }
 
@@ -100,7 +118,11 @@ internal sealed class FrameWriter
                 return WriteOutcome.Full;
             }
 
-            encode(_buffer.Writer, Crc, state);
+            if (!EncodeWithinLimit(_buffer.Writer, state, encode))
+            {
+                return WriteOutcome.TooLarge;
+            }
+
             _buffer.Commit();
             if (countAsMessage)
             {
@@ -109,6 +131,21 @@ internal sealed class FrameWriter
 
             return WriteOutcome.Written;
         }
+    }
+
+    // Encoders size their frame themselves; checking what they wrote (and taking it back) keeps the limit in one place.
+    private bool EncodeWithinLimit<TState>(FrameBuffer target, in TState state, Encoder<TState> encode)
+    {
+        var before = target.WrittenCount;
+        encode(target, Crc, state);
+        if (target.WrittenCount - before - sizeof(int) <= PeerMaxFrameSize)
+        {
+            return true;
+        }
+
+        target.Truncate(before);
+        _tooLarge++;
+        return false;
     }
 
     /// <summary>Waits for frames and returns the next batch (see <see cref="OutboundBuffer.TakeAsync"/>).</summary>

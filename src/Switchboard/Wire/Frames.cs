@@ -8,15 +8,21 @@ namespace Switchboard.Wire;
 /// </summary>
 public static partial class Frames
 {
-    /// <summary>HELLO: u16 version, str client, str credentials, u32 features, u32 heartbeat ms.</summary>
-    public static void Hello(IBufferWriter<byte> output, bool crc, ushort version, string client, string? credentials, uint features, uint heartbeatMs)
+    /// <summary>HELLO: u16 version, str client, str credentials, u32 features, u32 heartbeat ms, and (optional, when not 0) u32
+    /// the largest frame the client accepts.</summary>
+    public static void Hello(IBufferWriter<byte> output, bool crc, ushort version, string client, string? credentials, uint features, uint heartbeatMs, uint maxFrameSize = 0)
     {
-        var w = SpanWriter.Begin(output, FrameType.Hello, 2 + SpanWriter.SizeOf(client) + SpanWriter.SizeOf(credentials) + 8, crc);
+        var w = SpanWriter.Begin(output, FrameType.Hello, 2 + SpanWriter.SizeOf(client) + SpanWriter.SizeOf(credentials) + 8 + (maxFrameSize == 0 ? 0 : 4), crc);
         w.U16(version);
         w.String(client);
         w.String(credentials);
         w.U32(features);
         w.U32(heartbeatMs);
+        if (maxFrameSize != 0)
+        {
+            w.U32(maxFrameSize);
+        }
+
         w.End(output);
     }
 
@@ -265,24 +271,40 @@ public static partial class Frames
         w.End(output);
     }
 
-    /// <summary>SENDER_LIST: u32 corr, u16 count, then per sender: str name, list events, list requests, u8 has-default.</summary>
-    public static void SenderList(IBufferWriter<byte> output, bool crc, uint correlation, IReadOnlyList<SenderInfo> senders)
+    /// <summary>Bytes a SENDER_LIST body takes besides its entries (corr, count, and the paged lists' more flag).</summary>
+    public const int SenderListOverhead = 4 + 2 + 1;
+
+    /// <summary>Bytes one sender takes in a SENDER_LIST.</summary>
+    public static int SenderEntrySize(SenderInfo sender) =>
+        SpanWriter.SizeOf(sender.Name) + SpanWriter.SizeOf(sender.Events) + SpanWriter.SizeOf(sender.Requests) + 1;
+
+    /// <summary>
+    /// SENDER_LIST: u32 corr, u16 count, then per sender: str name, list events, list requests, u8 has-default; then,
+    /// when the client asked for paged lists (<see cref="Protocol.FeaturePagedLists"/>), u8 more (1: another page follows).
+    /// </summary>
+    public static void SenderList(IBufferWriter<byte> output, bool crc, uint correlation, SenderPage page)
     {
-        var size = 4 + 2;
-        foreach (var s in senders)
+        var size = 4 + 2 + (page.More is null ? 0 : 1);
+        for (var i = page.Start; i < page.End; i++)
         {
-            size += SpanWriter.SizeOf(s.Name) + SpanWriter.SizeOf(s.Events) + SpanWriter.SizeOf(s.Requests) + 1;
+            size += SenderEntrySize(page.Senders[i]);
         }
 
         var w = SpanWriter.Begin(output, FrameType.SenderList, size, crc);
         w.U32(correlation);
-        w.U16((ushort)senders.Count);
-        foreach (var s in senders)
+        w.U16(SpanWriter.Count(page.End - page.Start, "senders in one SENDER_LIST"));
+        for (var i = page.Start; i < page.End; i++)
         {
+            var s = page.Senders[i];
             w.String(s.Name);
             w.Strings(s.Events);
             w.Strings(s.Requests);
             w.U8(s.HasDefaultHandler ? (byte)1 : (byte)0);
+        }
+
+        if (page.More is { } more)
+        {
+            w.U8(more ? (byte)1 : (byte)0);
         }
 
         w.End(output);

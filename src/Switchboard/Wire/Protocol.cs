@@ -24,6 +24,12 @@ public static class Protocol
     /// <summary>Feature bit: the peer can check and send per-frame CRC-32C.</summary>
     public const uint FeatureCrc = 0x01;
 
+    /// <summary>Feature bit (HELLO): the client takes SENDER_LIST in pages, each ending with a u8 "more" flag.</summary>
+    public const uint FeaturePagedLists = 0x02;
+
+    /// <summary>The smallest largest-frame a client may announce in HELLO: 64 KiB.</summary>
+    public const int MinPeerMaxFrameSize = 64 * 1024;
+
     /// <summary>The reply status byte for success.</summary>
     public const byte ReplyOk = 0;
 

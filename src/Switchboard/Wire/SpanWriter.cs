@@ -83,7 +83,8 @@ public ref struct SpanWriter
         return size;
     }
 
-    private static ushort Count(int count, string what) => count <= ushort.MaxValue
+    /// <summary>A count as the u16 the wire carries; more than 65 535 is refused, never truncated.</summary>
+    public static ushort Count(int count, string what) => count <= ushort.MaxValue
         ? (ushort)count
         : throw new SwitchboardException(ErrorCodes.InvalidArgument, $"A frame can carry at most {ushort.MaxValue} {what}; this one has {count}.");
 

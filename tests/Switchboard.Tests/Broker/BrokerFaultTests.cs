@@ -212,7 +212,8 @@ public sealed class BrokerFaultTests
     [Fact]
     public async Task A_peer_that_only_receives_and_answers_pings_is_never_taken_for_dead()
     {
-        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, HeartbeatInterval = TimeSpan.FromMilliseconds(200), HeartbeatMisses = 2 }, cancellationToken: Ct);
+        // Success path with zero timeouts allowed: 4 silent intervals before a cut, so a stalled test machine is not a dead peer.
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, HeartbeatInterval = TimeSpan.FromMilliseconds(250), HeartbeatMisses = 4 }, cancellationToken: Ct);
         await using var subscriber = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
         await subscriber.HelloAsync(Ct);
         await subscriber.ListenAsync(null, "#steady", Ct);
@@ -258,14 +259,14 @@ public sealed class BrokerFaultTests
             }
         }, Ct);
 
-        // Steady traffic to the subscriber for ten heartbeat intervals: it sends nothing but its PONGs.
-        for (var i = 0; i < 100; i++)
+        // Steady traffic to the subscriber for about ten heartbeat intervals: it sends nothing but its PONGs.
+        for (var i = 0; i < 125; i++)
         {
             await sender.TriggerAsync("#steady", Payload.Json(i), cancellationToken: Ct);
             await Task.Delay(20, Ct);
         }
 
-        await Wait.UntilAsync(() => Volatile.Read(ref events) == 100, "the subscriber received every event");
+        await Wait.UntilAsync(() => Volatile.Read(ref events) == 125, "the subscriber received every event");
         Assert.True(Volatile.Read(ref pongs) > 0, "the broker asked the busy subscriber for a sign of life");
         Assert.Equal(0, host.Broker.HeartbeatTimeouts);
         Assert.Equal(2, host.Broker.ConnectionCount);

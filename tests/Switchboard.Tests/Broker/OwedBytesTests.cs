@@ -53,6 +53,29 @@ public sealed class OwedBytesTests
     }
 
     [Fact]
+    public async Task A_retained_replay_counts_against_the_new_listeners_bound_and_a_canary_loses_nothing()
+    {
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, MaxOutboundBytes = Bound }, cancellationToken: Ct);
+        await using var canary = await Canary.StartAsync(host, Ct);
+        await using var camera = await BusClient.ConnectAsync(host.TcpAddress!, Fixtures.FastReconnect("camera"), Ct);
+        var events = Enumerable.Range(0, 40).Select(i => $"#frame.{i}").ToArray();
+        await using var frames = await camera.AddSenderAsync("camera", events, cancellationToken: Ct);
+        foreach (var e in events)
+        {
+            await frames.TriggerAsync(e, new byte[256 * 1024], retain: true, cancellationToken: Ct); // 10 MiB retained in all
+        }
+
+        await camera.FlushAsync(Ct);
+        await using var greedy = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
+        await greedy.HelloAsync(Ct);
+        await greedy.SendAsync(b => Frames.Listen(b, false, 1, 1, null, null, null, retained: true), Ct); // and never reads
+
+        Assert.True(await greedy.ClosedByPeerAsync(Wait.Timeout), "the replay is bounded like any delivery: the listener is cut");
+        Assert.Equal(1, host.Broker.SlowConsumers);
+        await canary.AssertLosslessAsync();
+    }
+
+    [Fact]
     public async Task A_json_lines_peer_that_asks_without_reading_is_cut_and_a_canary_loses_nothing()
     {
         await using var host = await Switchboard.Tests.JsonLines.JsonLinesPeer.StartBrokerAsync(new BrokerOptions { MaxOutboundBytes = Bound }, Ct);

@@ -42,6 +42,13 @@ internal sealed class RawPeer : IAsyncDisposable
     /// <summary>Reads frames until an ERROR arrives (other frames are skipped) and returns its code and message.</summary>
     public async Task<(string Code, string Message)> ReadErrorAsync(CancellationToken cancellationToken)
     {
+        var error = await ReadErrorFrameAsync(cancellationToken);
+        return (error.Code, error.Message);
+    }
+
+    /// <summary>Reads frames until an ERROR arrives (other frames are skipped) and returns it whole.</summary>
+    public async Task<ErrorFrame> ReadErrorFrameAsync(CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Wait.Timeout);
         var parser = new FrameParser(Protocol.DefaultMaxFrameSize);
@@ -61,8 +68,7 @@ internal sealed class RawPeer : IAsyncDisposable
             {
                 if (type == FrameType.Error)
                 {
-                    var error = Frames.ReadError(body.Span);
-                    return (error.Code, error.Message);
+                    return Frames.ReadError(body.Span);
                 }
             }
         }

@@ -398,7 +398,7 @@ public sealed class FrameCodecTests
             new("a", ["tick", "#temp"], ["get"], false),
             new("b", [], [], true),
         ];
-        RoundTrip(crc, FrameType.SenderList, w => Frames.SenderList(w, crc, 4, senders), (ref r) =>
+        RoundTrip(crc, FrameType.SenderList, w => Frames.SenderList(w, crc, 4, new SenderPage(senders, 0, senders.Length, null)), (ref r) =>
         {
             Assert.Equal(4u, r.U32("correlation"));
             Assert.Equal(2, r.U16("count"));
@@ -416,11 +416,62 @@ public sealed class FrameCodecTests
     [InlineData(false)]
     [InlineData(true)]
     public void SenderList_empty_round_trips(bool crc) =>
-        RoundTrip(crc, FrameType.SenderList, w => Frames.SenderList(w, crc, 5, []), (ref r) =>
+        RoundTrip(crc, FrameType.SenderList, w => Frames.SenderList(w, crc, 5, new SenderPage([], 0, 0, null)), (ref r) =>
         {
             Assert.Equal(5u, r.U32("correlation"));
             Assert.Equal(0, r.U16("count"));
         });
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_sender_list_page_carries_its_share_and_the_more_flag(bool crc)
+    {
+        SenderInfo[] senders = [new("a", [], [], false), new("b", ["#x"], [], false), new("c", [], ["get"], true)];
+        RoundTrip(crc, FrameType.SenderList, w => Frames.SenderList(w, crc, 6, new SenderPage(senders, 1, 3, true)), (ref r) =>
+        {
+            Assert.Equal(6u, r.U32("correlation"));
+            Assert.Equal(2, r.U16("count"));
+            Assert.Equal("b", r.RequiredString("name"));
+            Assert.Equal(["#x"], r.Strings("events"));
+            Assert.Empty(r.Strings("requests"));
+            Assert.Equal(0, r.U8("has default"));
+            Assert.Equal("c", r.RequiredString("name"));
+            Assert.Empty(r.Strings("events"));
+            Assert.Equal(["get"], r.Strings("requests"));
+            Assert.Equal(1, r.U8("has default"));
+            Assert.Equal(1, r.U8("more"));
+        });
+    }
+
+    [Fact]
+    public void Sender_lists_are_split_into_pages_that_fit_the_clients_frames()
+    {
+        var senders = Enumerable.Range(0, 5000).Select(i => new SenderInfo($"sender-{i:D5}", ["#temperature", "#status"], ["get"], false)).ToArray();
+        var pages = new List<SenderPage>();
+        Assert.True(SenderPages.TrySplit(senders, Protocol.MinPeerMaxFrameSize, paged: true, pages, out _));
+        Assert.True(pages.Count > 1);
+        Assert.Equal(senders.Length, pages.Sum(p => p.End - p.Start));
+        Assert.All(pages[..^1], p => Assert.True(p.More));
+        Assert.False(pages[^1].More);
+        for (var i = 1; i < pages.Count; i++)
+        {
+            Assert.Equal(pages[i - 1].End, pages[i].Start);
+        }
+
+        Assert.All(pages, p => Assert.InRange(Encode(w => Frames.SenderList(w, true, 1, p)).Length - 4, 1, Protocol.MinPeerMaxFrameSize));
+
+        pages.Clear();
+        Assert.False(SenderPages.TrySplit(senders, Protocol.MinPeerMaxFrameSize, paged: false, pages, out var unpaged));
+        Assert.Contains("paged-lists feature", unpaged, StringComparison.Ordinal);
+        Assert.True(SenderPages.TrySplit(senders[..10], Protocol.MinPeerMaxFrameSize, paged: false, pages, out _));
+        Assert.Null(Assert.Single(pages).More);
+
+        pages.Clear();
+        SenderInfo[] huge = [new("big", Enumerable.Range(0, 10_000).Select(i => $"#event.{i}").ToArray(), [], false)];
+        Assert.False(SenderPages.TrySplit(huge, Protocol.MinPeerMaxFrameSize, paged: true, pages, out var alone));
+        Assert.Contains("Sender 'big' alone", alone, StringComparison.Ordinal);
+    }
 
     [Theory]
     [InlineData(false)]
