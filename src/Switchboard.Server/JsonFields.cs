@@ -122,6 +122,10 @@ internal readonly struct JsonFields<TProblems>(JsonElement root, TProblems probl
 /// <summary>What both gateways say about JSON values.</summary>
 internal static class JsonField
 {
+    /// <summary>How the gateways parse a body or a line: bounded nesting, and a key given twice is an error (the last
+    /// would silently win, and two readers of one message could see two different ones).</summary>
+    public static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
+
     /// <summary>A value's kind in words, for error messages ("an array", "the number 5").</summary>
     public static string Describe(JsonElement value) => value.ValueKind switch
     {

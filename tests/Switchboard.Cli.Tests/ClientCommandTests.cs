@@ -196,4 +196,25 @@ public sealed class ClientCommandTests : IAsyncLifetime
         Assert.Equal(["tick", "#temperature"], listed.GetProperty("events").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal(["get_ticks"], listed.GetProperty("requests").EnumerateArray().Select(e => e.GetString()));
     }
+
+    [Fact]
+    public async Task Senders_works_with_twenty_thousand_senders_online()
+    {
+        await using var first = await ConnectAsync();
+        await using var second = await ConnectAsync();
+        await Task.WhenAll(AddSendersAsync(first, 0), AddSendersAsync(second, 10_000));
+
+        var (code, stdout, stderr) = await CliProcess.RunAsync("senders", "--server", Server, "--json");
+        Assert.Equal((0, ""), (code, stderr));
+        var names = JsonDocument.Parse(stdout).RootElement.EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToHashSet();
+        Assert.Equal(20_000, names.Count(n => n!.StartsWith("sensor-", StringComparison.Ordinal)));
+    }
+
+    private static async Task AddSendersAsync(BusClient client, int from)
+    {
+        for (var batch = 0; batch < 10_000; batch += 1000)
+        {
+            await Task.WhenAll(Enumerable.Range(from + batch, 1000).Select(i => client.AddSenderAsync($"sensor-{i:D5}", ["#temperature", "#status"], cancellationToken: Ct).AsTask()));
+        }
+    }
 }

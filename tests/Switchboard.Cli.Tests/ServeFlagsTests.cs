@@ -49,6 +49,26 @@ public sealed class ServeFlagsTests
         Assert.Contains("body_too_large", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Retained_value_bounds_take_effect()
+    {
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "0", "--max-retained-value-bytes", "100", "--retained-lifetime", "WhileSenderOnline");
+        var http = (await serve.WaitForOutAsync("listening: http://"))["listening: ".Length..];
+        using var client = new HttpClient { BaseAddress = new Uri(http), Timeout = CliProcess.Timeout };
+        using (var register = new StringContent("""{"name":"h1","events":["#e"]}""", Encoding.UTF8, "application/json"))
+        {
+            using var registered = await client.PostAsync(new Uri("/senders", UriKind.Relative), register, Ct);
+            Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync(Ct));
+        }
+
+        using var publish = new StringContent($$"""{"sender":"h1","event":"#e","data":"{{new string('x', 200)}}","retain":true}""", Encoding.UTF8, "application/json");
+        using var response = await client.PostAsync(new Uri("/publish", UriKind.Relative), publish, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("too_many", body, StringComparison.Ordinal);
+        Assert.Contains("MaxRetainedValueBytes", body, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("error: --heartbeat-interval-ms 0 is out of range: use 100 to 3600000.", "--heartbeat-interval-ms", "0")]
     [InlineData("error: --heartbeat-misses 0 is out of range: use 1 to 100.", "--heartbeat-misses", "0")]
@@ -72,7 +92,7 @@ public sealed class ServeFlagsTests
     {
         var (code, stdout, _) = await CliProcess.RunAsync("serve", "--help");
         Assert.Equal(0, code);
-        foreach (var flag in new[] { "--max-outbound-bytes <BYTES>", "--frame-timeout-ms <MS>", "--max-connections <N>", "--max-connections-per-address <N>", "--max-senders-per-connection <N>", "--max-listens-per-connection <N>", "--max-producers-per-connection <N>", "--max-requests-per-second <N>", "--heartbeat-interval-ms <MS>", "--heartbeat-misses <N>", "--http-max-body-bytes <BYTES>", "--http-max-senders <N>", "--http-max-wait-ms <MS>", "--sse-history <N>", "--sse-history-bytes <BYTES>", "--sse-max-streams <N>", "--sse-max-clients <N>", "--sse-grace-ms <MS>", "--sse-keepalive-ms <MS>", "--sse-retry-ms <MS>" })
+        foreach (var flag in new[] { "--max-outbound-bytes <BYTES>", "--frame-timeout-ms <MS>", "--max-connections <N>", "--max-connections-per-address <N>", "--max-senders-per-connection <N>", "--max-listens-per-connection <N>", "--max-producers-per-connection <N>", "--max-requests-per-second <N>", "--heartbeat-interval-ms <MS>", "--heartbeat-misses <N>", "--http-max-body-bytes <BYTES>", "--http-max-senders <N>", "--http-max-wait-ms <MS>", "--sse-history <N>", "--sse-history-bytes <BYTES>", "--sse-max-streams <N>", "--sse-max-clients <N>", "--sse-grace-ms <MS>", "--sse-keepalive-ms <MS>", "--sse-retry-ms <MS>", "--max-retained <N>", "--max-retained-value-bytes <BYTES>", "--max-retained-bytes <BYTES>", "--retained-lifetime <LIFETIME>" })
         {
             Assert.Contains(flag, stdout, StringComparison.Ordinal);
         }

@@ -10,7 +10,8 @@ namespace Switchboard.Cli.Commands;
 /// <param name="HeartbeatMisses"><see cref="BrokerOptions.HeartbeatMisses"/>.</param>
 /// <param name="Http"><see cref="BrokerOptions.Http"/>.</param>
 /// <param name="Limits">What one peer may take and hold.</param>
-public sealed record BrokerTuning(TimeSpan HeartbeatInterval, int HeartbeatMisses, HttpGatewayOptions Http, PeerLimits Limits)
+/// <param name="Retained">How retained values are bounded and how long they live.</param>
+public sealed record BrokerTuning(TimeSpan HeartbeatInterval, int HeartbeatMisses, HttpGatewayOptions Http, PeerLimits Limits, RetainedLimits Retained)
 {
     /// <summary><paramref name="options"/> with every tuned value set.</summary>
     public BrokerOptions ApplyTo(BrokerOptions options)
@@ -29,9 +30,23 @@ public sealed record BrokerTuning(TimeSpan HeartbeatInterval, int HeartbeatMisse
             MaxSubscriptionsPerConnection = Limits.MaxSubscriptionsPerConnection,
             MaxProducersPerConnection = Limits.MaxProducersPerConnection,
             MaxRequestsPerSecond = Limits.MaxRequestsPerSecond,
+            Bus = options.Bus with
+            {
+                MaxRetained = Retained.MaxRetained,
+                MaxRetainedValueBytes = Retained.MaxRetainedValueBytes,
+                MaxRetainedBytes = Retained.MaxRetainedBytes,
+                RetainedLifetime = Retained.Lifetime,
+            },
         };
     }
 }
+
+/// <summary>The retained-value settings of <see cref="BusOptions"/> that <c>serve</c> sets.</summary>
+/// <param name="MaxRetained"><see cref="BusOptions.MaxRetained"/>.</param>
+/// <param name="MaxRetainedValueBytes"><see cref="BusOptions.MaxRetainedValueBytes"/>.</param>
+/// <param name="MaxRetainedBytes"><see cref="BusOptions.MaxRetainedBytes"/>.</param>
+/// <param name="Lifetime"><see cref="BusOptions.RetainedLifetime"/>.</param>
+public sealed record RetainedLimits(int MaxRetained, long MaxRetainedValueBytes, long MaxRetainedBytes, RetainedLifetime Lifetime);
 
 /// <summary>The <see cref="BrokerOptions"/> bounds on one peer that <c>serve</c> sets (see docs/protocol.md §9).</summary>
 /// <param name="MaxOutboundBytes"><see cref="BrokerOptions.MaxOutboundBytes"/>.</param>
@@ -118,6 +133,22 @@ public sealed class ServeTuning
     private readonly Option<int> _maxRequestRate = Number("--max-requests-per-second", "N", Broker.MaxRequestsPerSecond ?? 0, 0, int.MaxValue,
         "How many requests, gathers and sender lists one connection may ask per second (0: no limit); past it, too_many");
 
+    private readonly Option<int> _maxRetained = Number("--max-retained", "N", BusOptions.Default.MaxRetained, 0, int.MaxValue,
+        "The most retained values the broker keeps (one per sender and event); past it a new retained trigger is refused with too_many");
+
+    private readonly Option<int> _maxRetainedValue = Number("--max-retained-value-bytes", "BYTES", (int)BusOptions.Default.MaxRetainedValueBytes, 0, int.MaxValue,
+        "The most bytes one retained value may take");
+
+    private readonly Option<int> _maxRetainedBytes = Number("--max-retained-bytes", "BYTES", (int)BusOptions.Default.MaxRetainedBytes, 0, int.MaxValue,
+        "The most bytes all retained values together may take");
+
+    private readonly Option<RetainedLifetime> _retainedLifetime = new("--retained-lifetime")
+    {
+        Description = "How long a retained value lives: UntilCleared (as in MQTT) or WhileSenderOnline.",
+        HelpName = "LIFETIME",
+        DefaultValueFactory = _ => BusOptions.Default.RetainedLifetime,
+    };
+
     /// <summary>Adds the flags, and the check that spans two of them, to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
@@ -126,10 +157,13 @@ public sealed class ServeTuning
         {
             _heartbeatInterval, _heartbeatMisses, _maxBody, _maxSenders, _maxWait, _sseHistory, _sseHistoryBytes, _sseStreams, _sseClients, _sseGrace, _sseKeepAlive, _sseRetry,
             _maxOutbound, _frameTimeout, _maxConnections, _maxPerAddress, _maxPeerSenders, _maxPeerListens, _maxPeerProducers, _maxRequestRate,
+            _maxRetained, _maxRetainedValue, _maxRetainedBytes,
         })
         {
             command.Options.Add(option);
         }
+
+        command.Options.Add(_retainedLifetime);
 
         command.Validators.Add(CheckHeartbeatSpan);
     }
@@ -142,7 +176,8 @@ public sealed class ServeTuning
             TimeSpan.FromMilliseconds(result.GetValue(_heartbeatInterval)),
             result.GetValue(_heartbeatMisses),
             ReadHttp(result),
-            ReadLimits(result));
+            ReadLimits(result),
+            new RetainedLimits(result.GetValue(_maxRetained), result.GetValue(_maxRetainedValue), result.GetValue(_maxRetainedBytes), result.GetValue(_retainedLifetime)));
     }
 
     private PeerLimits ReadLimits(ParseResult result) => new(

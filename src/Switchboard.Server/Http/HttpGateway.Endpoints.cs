@@ -71,7 +71,17 @@ internal sealed partial class HttpGateway
         }
         catch (BadHttpRequestException ex)
         {
-            await FailAsync(context, ex.StatusCode, ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCodes.BodyTooLarge : ErrorCodes.InvalidJson, ex.Message);
+            await FailAsync(context, ex.StatusCode, ex.StatusCode switch
+            {
+                StatusCodes.Status413PayloadTooLarge => ErrorCodes.BodyTooLarge,
+                StatusCodes.Status408RequestTimeout => ErrorCodes.BodyTimeout,
+                _ => ErrorCodes.BadRequest,
+            }, ex.Message);
+        }
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel reports some malformed bodies (an overflowing chunk size) as an IOException, not a bad request.
+            await FailAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.BadRequest, $"The request body could not be read: {ex.Message}");
         }
         catch (Exception ex)
         {

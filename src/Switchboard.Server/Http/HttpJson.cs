@@ -15,7 +15,6 @@ internal sealed class HttpGatewayException(int status, string code, string messa
 /// <summary>Reading request bodies (bounded) and writing JSON answers, errors included.</summary>
 internal static class HttpJson
 {
-    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
     /// <summary>Quotes and apostrophes in messages stay readable (<c>'s1'</c>, not <c>\u0027s1\u0027</c>); the answers are
     /// <c>application/json</c> or SSE data, never HTML.</summary>
     public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -60,7 +59,7 @@ internal static class HttpJson
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes, ParseOptions);
+            document = JsonDocument.Parse(bytes, JsonField.ParseOptions);
         }
         catch (JsonException ex)
         {
@@ -117,6 +116,8 @@ internal static class HttpJson
         ErrorCodes.Timeout => StatusCodes.Status504GatewayTimeout,
         ErrorCodes.SenderExists or ErrorCodes.ProducerExists => StatusCodes.Status409Conflict,
         ErrorCodes.Closed or ErrorCodes.GoingAway => StatusCodes.Status503ServiceUnavailable,
+        ErrorCodes.TooMany => StatusCodes.Status429TooManyRequests,
+        ErrorCodes.MessageTooLarge => StatusCodes.Status413PayloadTooLarge,
         _ => StatusCodes.Status400BadRequest,
     };
 

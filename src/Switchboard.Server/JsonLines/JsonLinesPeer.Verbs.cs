@@ -33,7 +33,7 @@ internal sealed partial class JsonLinesPeer
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes, ParseOptions);
+            document = JsonDocument.Parse(bytes, JsonField.ParseOptions);
         }
         catch (JsonException ex)
         {
@@ -106,7 +106,7 @@ internal sealed partial class JsonLinesPeer
             case "sender" or "unsender" or "trigger" or "listen" or "results" or "unlisten" or "request" or "respond" or "producer" or "topics" or "unproducer" or "gather" or "senders" or "bye":
                 break;
             default:
-                throw new JsonLineException(ErrorCodes.UnknownOp, $"Unknown op \"{line.Op}\"; it must be one of: {Verbs}.");
+                throw new JsonLineException(ErrorCodes.UnknownOp, $"Unknown op \"{Shortened(line.Op)}\"; it must be one of: {Verbs}.");
         }
 
         if (Session is null)
@@ -515,6 +515,9 @@ internal sealed partial class JsonLinesPeer
             q.id.TryFormat(rid[1..], out var digits, default, CultureInfo.InvariantCulture);
             json.WriteString("rid", rid[..(digits + 1)]);
         });
+
+    /// <summary>What an error may quote of a client's text: enough to recognise it, never a megabyte echoed back.</summary>
+    private static string Shortened(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "...");
 
     /// <summary>Turns a refusal that came after the line was read into an error line; the connection stays.</summary>
     private async ValueTask GuardAsync(ValueTask pending, LineId? id)

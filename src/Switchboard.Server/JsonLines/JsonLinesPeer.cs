@@ -24,7 +24,6 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
     private const int KeepLineBuffer = 64 * 1024;
 
     private static long s_ids;
-    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
     private static readonly JsonWriterOptions WriteOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly int _maxLine;

@@ -95,6 +95,10 @@ public static class ErrorCodes
     public const string BodyTooLarge = "body_too_large";
     /// <summary>An HTTP call named a sender the caller may not use.</summary>
     public const string ForbiddenSender = "forbidden_sender";
+    /// <summary>HTTP: the request was malformed below JSON (its framing, say a chunk size that overflows).</summary>
+    public const string BadRequest = "bad_request";
+    /// <summary>HTTP: the body did not arrive in time (Kestrel's minimum request body data rate).</summary>
+    public const string BodyTimeout = "body_timeout";
     /// <summary>A gateway limit was reached (too many streams, senders or calls at once).</summary>
     public const string TooMany = "too_many";
     /// <summary>An HTTP path or file that does not exist.</summary>

@@ -119,6 +119,56 @@ public sealed class HostileHttpTests
     }
 
     [Fact]
+    public async Task An_overflowing_chunk_size_is_a_400_with_the_error_object_and_nothing_is_logged_as_an_error()
+    {
+        await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
+        var uri = new Uri(gateway.Host.HttpAddress!);
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(uri.Host, uri.Port, Ct);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"POST /publish HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n{{}}\r\n0\r\n\r\n"), Ct);
+        var answer = await ReadAllAsync(socket);
+        Assert.StartsWith("HTTP/1.1 400", answer, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"bad_request\"", answer, StringComparison.Ordinal);
+        Assert.Equal("ok", await gateway.Http.GetStringAsync("/healthz", Ct));
+        gateway.AssertNoErrorsLogged();
+    }
+
+    [Fact]
+    public async Task A_body_with_a_key_given_twice_is_refused()
+    {
+        await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
+        await gateway.OkAsync("/senders", """{"name":"h1","events":["tick"]}""", Ct);
+        using var content = new StringContent("""{"sender":"h1","event":"tick","sender":"h2"}""", Encoding.UTF8, "application/json");
+        using var response = await gateway.Http.PostAsync("/publish", content, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("invalid_json", body, StringComparison.Ordinal);
+        Assert.Contains("'sender'", body, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> ReadAllAsync(Socket socket)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        var received = new StringBuilder();
+        var buffer = new byte[4096];
+        try
+        {
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+            {
+                received.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            }
+        }
+        catch (OperationCanceledException) when (received.Length > 0)
+        {
+            // the server kept the connection open after its answer
+        }
+
+        return received.ToString();
+    }
+
+    [Fact]
     public async Task Unknown_paths_and_wrong_methods_are_plain_http_errors()
     {
         await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);

@@ -22,6 +22,7 @@ public sealed class JsonLinesHostileInputTests
         { "\"just a string\"", ErrorCodes.InvalidJson, null },
         { "42", ErrorCodes.InvalidJson, null },
         { "", ErrorCodes.InvalidJson, null },
+        { """{"op":"trigger","sender":"s1","sender":"s2","event":"e"}""", ErrorCodes.InvalidJson, null },
         { "  \t ", ErrorCodes.InvalidJson, null },
         { new string('[', 100) + new string(']', 100), ErrorCodes.InvalidJson, null },
         { "{}", ErrorCodes.UnknownOp, null },
@@ -80,6 +81,18 @@ public sealed class JsonLinesHostileInputTests
         await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
         await using var peer = await Registered(host);
         await peer.ErrorAsync(line, code, id);
+        await StillWorks(peer, seq: 2);
+    }
+
+    [Fact]
+    public async Task An_unknown_op_is_quoted_short_in_its_error()
+    {
+        await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
+        await using var peer = await Registered(host);
+        await peer.SendAsync($$"""{"op":"{{new string('x', 100_000)}}","id":1}""");
+        var error = await peer.ExpectErrorAsync(ErrorCodes.UnknownOp, 1);
+        Assert.InRange(error.ToJsonString().Length, 1, 1000);
+        Assert.Contains(new string('x', 64) + "...", error["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
         await StillWorks(peer, seq: 2);
     }
 
