@@ -92,7 +92,7 @@ public sealed class ServeFlagsTests
     {
         var (code, stdout, _) = await CliProcess.RunAsync("serve", "--help");
         Assert.Equal(0, code);
-        foreach (var flag in new[] { "--max-outbound-bytes <BYTES>", "--frame-timeout-ms <MS>", "--max-connections <N>", "--max-connections-per-address <N>", "--max-senders-per-connection <N>", "--max-listens-per-connection <N>", "--max-producers-per-connection <N>", "--max-requests-per-second <N>", "--heartbeat-interval-ms <MS>", "--heartbeat-misses <N>", "--http-max-body-bytes <BYTES>", "--http-max-senders <N>", "--http-max-wait-ms <MS>", "--sse-history <N>", "--sse-history-bytes <BYTES>", "--sse-max-streams <N>", "--sse-max-clients <N>", "--sse-grace-ms <MS>", "--sse-keepalive-ms <MS>", "--sse-retry-ms <MS>", "--max-retained <N>", "--max-retained-value-bytes <BYTES>", "--max-retained-bytes <BYTES>", "--retained-lifetime <LIFETIME>" })
+        foreach (var flag in new[] { "--max-outbound-bytes <BYTES>", "--frame-timeout-ms <MS>", "--max-connections <N>", "--max-connections-per-address <N>", "--max-senders-per-connection <N>", "--max-listens-per-connection <N>", "--max-producers-per-connection <N>", "--max-requests-per-second <N>", "--heartbeat-interval-ms <MS>", "--heartbeat-misses <N>", "--http-max-body-bytes <BYTES>", "--http-max-senders <N>", "--http-max-wait-ms <MS>", "--sse-history <N>", "--sse-history-bytes <BYTES>", "--sse-max-streams <N>", "--sse-max-clients <N>", "--sse-max-clients-per-address <N>", "--sse-grace-ms <MS>", "--sse-keepalive-ms <MS>", "--sse-retry-ms <MS>", "--max-retained <N>", "--max-retained-value-bytes <BYTES>", "--max-retained-bytes <BYTES>", "--retained-lifetime <LIFETIME>" })
         {
             Assert.Contains(flag, stdout, StringComparison.Ordinal);
         }

@@ -100,6 +100,9 @@ public sealed class ServeTuning
     private readonly Option<int> _sseClients = Number("--sse-max-clients", "N", Http.MaxSseClients, 1, int.MaxValue,
         "The most SSE connections (event streams and dashboards) open at once; more get 503");
 
+    private readonly Option<int> _sseClientsPerAddress = Number("--sse-max-clients-per-address", "N", Http.MaxSseClientsPerAddress, 1, int.MaxValue,
+        "The most SSE connections open at once from one IP address; more from it get 429");
+
     private readonly Option<int> _sseGrace = Number("--sse-grace-ms", "MS", Ms(Http.SseStreamGrace), 0, int.MaxValue,
         "How long an SSE stream with no client left keeps recording, so a client that reconnects finds what it missed");
 
@@ -155,7 +158,7 @@ public sealed class ServeTuning
         ArgumentNullException.ThrowIfNull(command);
         foreach (var option in new[]
         {
-            _heartbeatInterval, _heartbeatMisses, _maxBody, _maxSenders, _maxWait, _sseHistory, _sseHistoryBytes, _sseStreams, _sseClients, _sseGrace, _sseKeepAlive, _sseRetry,
+            _heartbeatInterval, _heartbeatMisses, _maxBody, _maxSenders, _maxWait, _sseHistory, _sseHistoryBytes, _sseStreams, _sseClients, _sseClientsPerAddress, _sseGrace, _sseKeepAlive, _sseRetry,
             _maxOutbound, _frameTimeout, _maxConnections, _maxPerAddress, _maxPeerSenders, _maxPeerListens, _maxPeerProducers, _maxRequestRate,
             _maxRetained, _maxRetainedValue, _maxRetainedBytes,
         })
@@ -199,6 +202,7 @@ public sealed class ServeTuning
         SseHistoryBytes = result.GetValue(_sseHistoryBytes),
         MaxSseStreams = result.GetValue(_sseStreams),
         MaxSseClients = result.GetValue(_sseClients),
+        MaxSseClientsPerAddress = result.GetValue(_sseClientsPerAddress),
         SseStreamGrace = TimeSpan.FromMilliseconds(result.GetValue(_sseGrace)),
         SseKeepAlive = TimeSpan.FromMilliseconds(result.GetValue(_sseKeepAlive)),
         SseRetry = TimeSpan.FromMilliseconds(result.GetValue(_sseRetry)),

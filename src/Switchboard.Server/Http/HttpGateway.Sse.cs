@@ -23,7 +23,7 @@ internal sealed partial class HttpGateway
     {
         var key = ReadStreamKey(context);
         var (resume, unparsable) = ReadLastEventId(context);
-        EnterSseClient();
+        var address = EnterSseClient(context);
         try
         {
             var (stream, live) = Streams.Join(key);
@@ -84,7 +84,7 @@ internal sealed partial class HttpGateway
         }
         finally
         {
-            ExitSseClient();
+            ExitSseClient(address);
         }
     }
 
@@ -110,7 +110,7 @@ internal sealed partial class HttpGateway
     /// <see cref="HttpGatewayOptions.DashboardInterval"/> and at once when a sender connects or leaves.</summary>
     private async Task DashboardStreamAsync(HttpContext context)
     {
-        EnterSseClient();
+        var address = EnterSseClient(context);
         try
         {
             var session = _dashboard.Join();
@@ -147,7 +147,7 @@ internal sealed partial class HttpGateway
         }
         finally
         {
-            ExitSseClient();
+            ExitSseClient(address);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -35,6 +36,7 @@ internal sealed partial class HttpGateway : IAsyncDisposable
     private readonly IReadOnlyDictionary<string, StaticFile> _files;
     private int _senderCount;
     private int _sseClients;
+    private readonly ConcurrentDictionary<IPAddress, int> _sseByAddress = new();
     private int _disposed;
 
     public HttpGateway(Broker broker, CancellationToken applicationStopping)
@@ -115,17 +117,44 @@ internal sealed partial class HttpGateway : IAsyncDisposable
         return new Caller(client, Broker.Options.Authenticate is null ? null : token);
     }
 
-    /// <summary>Counts one more SSE connection, refusing it over <see cref="HttpGatewayOptions.MaxSseClients"/>.</summary>
-    private void EnterSseClient()
+    /// <summary>Counts one more SSE connection, refusing it over <see cref="HttpGatewayOptions.MaxSseClients"/> in all or
+    /// <see cref="HttpGatewayOptions.MaxSseClientsPerAddress"/> from its address (so one machine cannot hold every slot).</summary>
+    private IPAddress EnterSseClient(HttpContext context)
     {
+        var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
+        var fromAddress = _sseByAddress.AddOrUpdate(address, 1, static (_, n) => n + 1);
+        if (fromAddress > Options.MaxSseClientsPerAddress)
+        {
+            ExitAddress(address);
+            throw new HttpGatewayException(StatusCodes.Status429TooManyRequests, ErrorCodes.TooMany, $"{address} already has {Options.MaxSseClientsPerAddress} SSE connections open (HttpGatewayOptions.MaxSseClientsPerAddress); close some first.");
+        }
+
         if (Interlocked.Increment(ref _sseClients) > Options.MaxSseClients)
         {
-            Interlocked.Decrement(ref _sseClients);
+            ExitSseClient(address);
             throw new HttpGatewayException(StatusCodes.Status503ServiceUnavailable, ErrorCodes.TooMany, $"This broker already has {Options.MaxSseClients} SSE connections open (HttpGatewayOptions.MaxSseClients); try later.");
         }
+
+        return address;
     }
 
-    private void ExitSseClient() => Interlocked.Decrement(ref _sseClients);
+    private void ExitSseClient(IPAddress address)
+    {
+        Interlocked.Decrement(ref _sseClients);
+        ExitAddress(address);
+    }
+
+    private void ExitAddress(IPAddress address)
+    {
+        // The entry goes when its count reaches 0, so addresses that left cost nothing.
+        while (_sseByAddress.TryGetValue(address, out var count))
+        {
+            if (count == 1 ? _sseByAddress.TryRemove(KeyValuePair.Create(address, 1)) : _sseByAddress.TryUpdate(address, count - 1, count))
+            {
+                return;
+            }
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -31,6 +31,9 @@ public sealed record HttpGatewayOptions
     /// <summary>The most SSE connections (event streams and dashboards) open at once; more get 503.</summary>
     public int MaxSseClients { get; init; } = 1000;
 
+    /// <summary>The most SSE connections open at once from one IP address; more from it get 429.</summary>
+    public int MaxSseClientsPerAddress { get; init; } = 100;
+
     /// <summary>How long a stream with no client left keeps listening and recording, so a client that reconnects finds
     /// what was published meanwhile.</summary>
     public TimeSpan SseStreamGrace { get; init; } = TimeSpan.FromMinutes(1);
@@ -58,6 +61,7 @@ public sealed record HttpGatewayOptions
         Check(SseListenerCapacity >= 1, nameof(SseListenerCapacity), "at least 1");
         Check(MaxSseStreams >= 1, nameof(MaxSseStreams), "at least 1");
         Check(MaxSseClients >= 1, nameof(MaxSseClients), "at least 1");
+        Check(MaxSseClientsPerAddress >= 1, nameof(MaxSseClientsPerAddress), "at least 1");
         Check(SseStreamGrace >= TimeSpan.Zero, nameof(SseStreamGrace), "zero or more");
         Check(SseKeepAlive > TimeSpan.Zero, nameof(SseKeepAlive), "more than zero");
         Check(SseRetry > TimeSpan.Zero, nameof(SseRetry), "more than zero");

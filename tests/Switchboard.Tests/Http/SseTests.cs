@@ -288,6 +288,23 @@ public sealed class SseTests
     }
 
     [Fact]
+    public async Task One_address_cannot_hold_more_than_its_share_of_sse_connections_and_a_freed_slot_is_reusable()
+    {
+        await using var gateway = await HttpGatewayHarness.StartAsync(http: new HttpGatewayOptions { MaxSseClientsPerAddress = 2 }, cancellationToken: Ct);
+        await using var first = await gateway.OpenEventsAsync("?event=%23a", cancellationToken: Ct);
+        await using (var second = await gateway.OpenEventsAsync("?event=%23a", cancellationToken: Ct))
+        {
+            var refused = await gateway.GetJsonAsync("/events?event=%23a", Ct);
+            HttpGatewayHarness.AssertError(refused, 429, "too_many");
+            Assert.Contains("MaxSseClientsPerAddress", refused.Body!.ToJsonString(), StringComparison.Ordinal);
+            HttpGatewayHarness.AssertError(await gateway.GetJsonAsync("/dashboard/stream", Ct), 429, "too_many");
+        }
+
+        await gateway.UntilMetricAsync("switchboard_http_sse_clients", v => v == 1, "the broker saw the second client leave");
+        await using var again = await gateway.OpenEventsAsync("?event=%23a", cancellationToken: Ct);
+    }
+
+    [Fact]
     public async Task A_stream_listener_that_overflows_tells_its_clients_with_sb_dropped()
     {
         await using var gateway = await HttpGatewayHarness.StartAsync(http: new HttpGatewayOptions { SseListenerCapacity = 1, SseHistory = 5000, SseHistoryBytes = 16 << 20 }, cancellationToken: Ct);
