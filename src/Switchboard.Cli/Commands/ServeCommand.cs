@@ -133,6 +133,7 @@ public static class ServeCommand
         }
 
         await using (broker)
+        await using (IdleMemoryTrim.Start()) // this process is only a broker: give back what a burst of load left behind
         {
             foreach (var endpoint in broker.Endpoints)
             {

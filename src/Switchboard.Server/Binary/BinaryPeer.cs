@@ -123,6 +123,11 @@ internal sealed partial class BinaryPeer : BrokerPeer
             {
                 return false;
             }
+
+            if (TurnIsOver(result.Buffer.Length))
+            {
+                await Task.Yield();
+            }
         }
     }
 

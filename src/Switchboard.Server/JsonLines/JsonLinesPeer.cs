@@ -105,6 +105,11 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 
+            if (TurnIsOver(result.Buffer.Length))
+            {
+                await Task.Yield();
+            }
+
             if (result.IsCanceled)
             {
                 return true;

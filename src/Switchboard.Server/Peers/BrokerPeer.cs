@@ -17,6 +17,9 @@ internal abstract partial class BrokerPeer
     /// <summary>How long a closing peer waits for its last bytes to be written before cutting the transport.</summary>
     private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(2);
 
+    /// <summary>How many bytes a read loop looks at before it gives its thread back once (see <see cref="TurnIsOver"/>).</summary>
+    private const long FairShareBytes = 256 * 1024;
+
     private readonly CancellationTokenSource _closing = new();
     private RouterSession? _session;
     private long _lastReceived;
@@ -29,6 +32,7 @@ internal abstract partial class BrokerPeer
     private string? _abortReason;
     private int _slow;
     private int _cut;
+    private long _bytesThisTurn;
 
     protected BrokerPeer(Broker broker, ConnectionContext context, string id)
     {
@@ -297,6 +301,24 @@ internal abstract partial class BrokerPeer
         {
             OnSlowConsumer(cut);
         }
+    }
+
+    /// <summary>
+    /// Fairness between connections. With inline socket scheduling a read loop runs on the socket thread that received
+    /// its bytes; a peer whose bytes never stop coming (a flood of requests, huge declarations) would keep that thread
+    /// from every other connection on it. After every <see cref="FairShareBytes"/> it looked at, the loop gives the thread
+    /// back once (the caller awaits <see cref="Task.Yield"/>, which goes on in the thread pool).
+    /// </summary>
+    protected bool TurnIsOver(long bytesRead)
+    {
+        _bytesThisTurn += bytesRead;
+        if (_bytesThisTurn < FairShareBytes)
+        {
+            return false;
+        }
+
+        _bytesThisTurn = 0;
+        return true;
     }
 
     /// <summary>An event or gather result was larger than this peer accepts (its handshake said so) and was not sent: it

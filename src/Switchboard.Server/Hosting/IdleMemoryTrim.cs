@@ -1,0 +1,79 @@
+namespace Switchboard.Server;
+
+/// <summary>
+/// Gives memory back to the operating system once a process is quiet again after a burst (an attacker cut, thousands of
+/// connections gone): a process that allocates little does not collect, so what the burst left would stay resident.
+/// Every <see cref="CheckInterval"/> it looks at what was allocated meanwhile and at the working set; when allocation was
+/// low and the working set is <see cref="GrowthBytes"/> above where the last trim left it, it runs one compacting,
+/// decommitting full collection. Process-wide (collections are), so only a process that is only a broker starts it
+/// (<c>switchboard serve</c> does); a busy broker is not trimmed, and one that trimmed waits before the next.
+/// </summary>
+public sealed class IdleMemoryTrim : IAsyncDisposable
+{
+    /// <summary>How often the process is looked at.</summary>
+    public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>Allocated between two checks below this, the process counts as quiet.</summary>
+    public const long QuietBytes = 16L << 20;
+
+    /// <summary>Growth of the working set since the last trim that makes a trim worth its pause.</summary>
+    public const long GrowthBytes = 16L << 20;
+
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private long _baseline = Environment.WorkingSet;
+    private int _trims;
+
+    private IdleMemoryTrim() => _loop = RunAsync();
+
+    /// <summary>How many trims ran.</summary>
+    public int Trims => Volatile.Read(ref _trims);
+
+    /// <summary>Starts looking; dispose to stop.</summary>
+    public static IdleMemoryTrim Start() => new();
+
+    private async Task RunAsync()
+    {
+        using var timer = new PeriodicTimer(CheckInterval);
+        var allocated = GC.GetTotalAllocatedBytes();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token))
+            {
+                var now = GC.GetTotalAllocatedBytes();
+                var quiet = now - allocated < QuietBytes;
+                allocated = now;
+                TrimIfWorthIt(quiet);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void TrimIfWorthIt(bool quiet)
+    {
+        var workingSet = Environment.WorkingSet;
+        if (workingSet < _baseline)
+        {
+            _baseline = workingSet; // shrank by itself: measure growth from here
+        }
+
+        if (!quiet || workingSet < _baseline + GrowthBytes)
+        {
+            return;
+        }
+
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        _baseline = Environment.WorkingSet;
+        Interlocked.Increment(ref _trims);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        _stop.Dispose();
+    }
+}
