@@ -1,14 +1,7 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Switchboard.Server;
 
@@ -73,7 +66,9 @@ public sealed class BrokerHost : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Binds and starts. A taken port fails here with an <see cref="IOException"/> naming it.</summary>
+    /// <summary>Binds and starts. A taken port fails here with an <see cref="IOException"/> naming it. The broker is set up
+    /// exactly as <c>services.AddSwitchboardBroker()</c> + <c>app.MapSwitchboard()</c> set it up in an application, on a
+    /// Kestrel of its own that serves nothing else.</summary>
     /// <param name="options">Endpoints and limits.</param>
     /// <param name="logging">Adds log providers (none by default).</param>
     /// <param name="beforeListening">Runs after the broker exists and before any client can connect (register in-process participants here).</param>
@@ -85,110 +80,21 @@ public sealed class BrokerHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.LameDuckGrace + TimeSpan.FromSeconds(5));
-        // The broker logs where the host logs, unless the caller gave the router its own logger factory.
-        builder.Services.AddSingleton(services => new Broker(options.Bus.LoggerFactory is NullLoggerFactory
-            ? options with { Bus = options.Bus with { LoggerFactory = services.GetRequiredService<ILoggerFactory>() } }
-            : options));
-        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
-        // The broker's read and write loops never block, so they can run on the thread that completed the socket
-        // operation: no thread-pool hop between a receive and the routing of its frames, or between a flush and its send.
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
-        ListenOptions? jsonLines = null;
-        ListenOptions? http = null;
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            if (options.Port is { } port)
-            {
-                kestrel.Listen(ParseHost(options.Host), port, listen => listen.UseConnectionHandler<BusConnectionHandler>());
-            }
-
-            if (options.UnixSocketPath is { } path)
-            {
-                if (File.Exists(path))
-                {
-                    File.Delete(path); // a stale socket file from a previous run would make the bind fail
-                }
-
-                kestrel.ListenUnixSocket(path, listen => listen.UseConnectionHandler<BusConnectionHandler>());
-            }
-
-            if (options.JsonLinesPort is { } jsonPort)
-            {
-                kestrel.Listen(ParseHost(options.Host), jsonPort, listen =>
-                {
-                    jsonLines = listen;
-                    listen.UseConnectionHandler<JsonLinesConnectionHandler>();
-                });
-            }
-
-            if (options.HttpPort is { } httpPort)
-            {
-                kestrel.Listen(ParseHost(options.Host), httpPort, listen => http = listen);
-            }
-
-            if (options.JsonLinesUnixSocketPath is { } jsonPath)
-            {
-                if (File.Exists(jsonPath))
-                {
-                    File.Delete(jsonPath);
-                }
-
-                kestrel.ListenUnixSocket(jsonPath, listen => listen.UseConnectionHandler<JsonLinesConnectionHandler>());
-            }
-        });
+        builder.Services.AddSwitchboardBroker(options, new BrokerHosting(OwnsProcess: true, beforeListening));
         var app = builder.Build();
-        var broker = app.Services.GetRequiredService<Broker>();
-        HttpEndpoints.Map(app, broker);
-        await broker.StartAsync(cancellationToken);
+        app.MapSwitchboard();
         try
         {
-            if (beforeListening is not null)
-            {
-                await beforeListening(broker);
-            }
-
             await app.StartAsync(cancellationToken);
         }
         catch
         {
-            await broker.DisposeAsync();
-            await app.DisposeAsync();
+            await app.DisposeAsync(); // disposes the broker too
             throw;
         }
 
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        var endpoints = new List<string>();
-        // Kestrel binds the endpoints it was given and reports each address; the JSON-lines one is told apart by its
-        // socket path, or by the port it really bound (Kestrel updates the listen options with it, so port 0 works).
-        var jsonLinesPort = (jsonLines?.EndPoint as IPEndPoint)?.Port;
-        var httpPortBound = (http?.EndPoint as IPEndPoint)?.Port;
-        foreach (var address in addresses)
-        {
-            if (address.StartsWith("http://unix:", StringComparison.Ordinal))
-            {
-                var path = address["http://unix:".Length..];
-                endpoints.Add((path == options.JsonLinesUnixSocketPath ? "jsonl+unix://" : "sb+unix://") + path);
-            }
-            else if (Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Port == httpPortBound)
-            {
-                endpoints.Add($"http://{uri.Host}:{uri.Port}");
-                endpoints.Add($"ws://{uri.Host}:{uri.Port}/ws");
-            }
-            else if (uri is not null)
-            {
-                endpoints.Add($"{(uri.Port == jsonLinesPort ? "jsonl" : "sb")}://{uri.Host}:{uri.Port}");
-            }
-        }
-
-        return new BrokerHost(app, broker, endpoints);
+        return new BrokerHost(app, app.Services.GetRequiredService<Broker>(), app.Services.GetRequiredService<BrokerEndpoints>().Addresses);
     }
-
-    private static IPAddress ParseHost(string host) => host switch
-    {
-        "localhost" => IPAddress.Loopback,
-        "*" or "0.0.0.0" => IPAddress.Any,
-        _ => IPAddress.Parse(host),
-    };
 
     /// <summary>Lame duck: tells every client to go elsewhere, waits a little for them, then stops.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
@@ -198,9 +104,7 @@ public sealed class BrokerHost : IAsyncDisposable
             return;
         }
 
-        await Broker.LameDuckAsync(cancellationToken: cancellationToken);
-        await Broker.DisposeAsync();
-        await _app.StopAsync(cancellationToken);
+        await _app.StopAsync(cancellationToken); // the broker goes lame duck, then is disposed, before Kestrel stops
     }
 
     /// <summary>Stops like a crashed process: every connection is cut at once, with no lame-duck notice (tests of reconnects and wills).</summary>
@@ -211,7 +115,7 @@ public sealed class BrokerHost : IAsyncDisposable
             return;
         }
 
-        await Broker.DisposeAsync();
+        await Broker.DisposeAsync(); // first, so stopping the host finds it shut down and sends no lame-duck notice
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
     }

@@ -35,6 +35,7 @@ internal sealed class ClientSender : ClientRegistration, ISender
     public ValueTask TriggerAsync(string @event, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default)
     {
         Check(@event);
+        using var send = SwitchboardTelemetry.StartSend(Name, @event, ref headers);
         _client.SendTrigger(Name, @event, null, data, headers, retain);
         return default;
     }
@@ -47,6 +48,7 @@ internal sealed class ClientSender : ClientRegistration, ISender
             Check(e);
         }
 
+        using var send = SwitchboardTelemetry.SendObserved ? SwitchboardTelemetry.StartSend(Name, SwitchboardTelemetry.Destination(events), ref headers) : default;
         _client.SendTrigger(Name, null, events, data, headers, retain);
         return default;
     }

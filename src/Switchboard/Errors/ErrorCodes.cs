@@ -35,6 +35,10 @@ public static class ErrorCodes
     public const string ConnectFailed = "connect_failed";
     /// <summary>The connection to the broker was lost before it answered.</summary>
     public const string ConnectionLost = "connection_lost";
+    /// <summary>Settings given to the host (<c>AddSwitchboard</c>, <c>AddSwitchboardBroker</c>, a configuration section)
+    /// are out of range or malformed, or the hosting is set up incompletely (<c>MapSwitchboard</c> without
+    /// <c>AddSwitchboardBroker</c>); the message names each key and its value. The host does not start.</summary>
+    public const string InvalidOptions = "invalid_options";
 
     // The wire (binary protocol): fatal unless noted.
 

@@ -45,7 +45,8 @@ internal sealed class Listener : Subscription, IListenerQueue
     {
         _counters = counters;
         _log = log;
-        _handler = handler;
+        // Each run of the callback is a 'process' span and counted, while anyone listens (SwitchboardTelemetry).
+        _handler = handler is null ? null : SwitchboardTelemetry.Instrument(handler);
         _options = options;
         Kind = kind;
         var channelOptions = new BoundedChannelOptions(options.Capacity)

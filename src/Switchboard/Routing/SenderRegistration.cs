@@ -65,6 +65,7 @@ internal sealed class SenderRegistration : ISender
     public ValueTask TriggerAsync(string @event, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default)
     {
         var slot = Slot(@event);
+        using var send = SwitchboardTelemetry.StartSend(Name, @event, ref headers);
         if (retain)
         {
             _router.Retain(new BusMessage(Name, @event, data, headers));
@@ -83,6 +84,7 @@ internal sealed class SenderRegistration : ISender
             slots[i] = Slot(events[i]);
         }
 
+        using var send = SwitchboardTelemetry.SendObserved ? SwitchboardTelemetry.StartSend(Name, SwitchboardTelemetry.Destination(events), ref headers) : default;
         foreach (var slot in slots)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -54,9 +54,14 @@ internal sealed class CliProcess : IAsyncDisposable
     public static CliProcess StartExample(string project, bool closeInput, params string[] args) =>
         Start(BuiltDll(Path.Combine("examples", project), project), project, closeInput, args);
 
-    private static CliProcess Start(string dll, string name, bool closeInput, string[] args)
+    /// <summary>Any program (an installed tool's command, say) with ARGS, read and killed like the others.</summary>
+    public static CliProcess StartProgram(string program, string name, params string[] args) => Start(program, dll: null, name, closeInput: true, args);
+
+    private static CliProcess Start(string dll, string name, bool closeInput, string[] args) => Start("dotnet", dll, name, closeInput, args);
+
+    private static CliProcess Start(string program, string? dll, string name, bool closeInput, string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -65,14 +70,18 @@ internal sealed class CliProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        info.ArgumentList.Add(dll);
+        if (dll is not null)
+        {
+            info.ArgumentList.Add(dll);
+        }
+
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
         info.Environment["DOTNET_NOLOGO"] = "1";
-        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"{program} did not start");
         if (closeInput)
         {
             process.StandardInput.Close();

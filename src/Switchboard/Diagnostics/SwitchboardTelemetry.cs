@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Reflection;
+
+namespace Switchboard;
+
+/// <summary>
+/// Switchboard's traces and metrics, after the OpenTelemetry messaging semantic conventions. Listen with
+/// <c>AddSource(SwitchboardTelemetry.ActivitySourceName)</c> and <c>AddMeter(SwitchboardTelemetry.MeterName)</c>.
+/// A trigger is a <c>send EVENT</c> span (PRODUCER) whose context travels in the message's <c>traceparent</c> (and
+/// <c>tracestate</c>) header through brokers and bridges; a callback listener's run of it is a <c>process EVENT</c>
+/// span (CONSUMER), a child of the sender's span and linked to it. Metrics: <c>messaging.client.sent.messages</c>,
+/// <c>messaging.client.consumed.messages</c>, <c>messaging.client.operation.duration</c> and
+/// <c>messaging.process.duration</c>. While nobody listens, nothing is created and headers are left as they are.
+/// </summary>
+public static class SwitchboardTelemetry
+{
+    /// <summary>The <see cref="ActivitySource"/>'s name.</summary>
+    public const string ActivitySourceName = "Switchboard";
+
+    /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/>'s name.</summary>
+    public const string MeterName = "Switchboard";
+
+    /// <summary>The header carrying the W3C trace context.</summary>
+    public const string TraceParentHeader = "traceparent";
+
+    /// <summary>The header carrying the W3C trace state, when there is one.</summary>
+    public const string TraceStateHeader = "tracestate";
+
+    /// <summary>The value of <c>messaging.system</c>.</summary>
+    public const string MessagingSystem = "switchboard";
+
+    private static readonly string? Version = typeof(SwitchboardTelemetry).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+
+    internal static readonly ActivitySource Source = new(ActivitySourceName, Version);
+
+    private static readonly Meter Meter = new(MeterName, Version);
+
+    private static readonly Counter<long> Sent = Meter.CreateCounter<long>("messaging.client.sent.messages", "{message}", "Messages triggered by senders of this process.");
+
+    private static readonly Counter<long> Consumed = Meter.CreateCounter<long>("messaging.client.consumed.messages", "{message}", "Messages delivered to callback listeners of this process.");
+
+    private static readonly Histogram<double> OperationDuration = Meter.CreateHistogram<double>("messaging.client.operation.duration", "s", "How long a trigger took to hand its message on.");
+
+    private static readonly Histogram<double> ProcessDuration = Meter.CreateHistogram<double>("messaging.process.duration", "s", "How long a callback listener took with a message.");
+
+    /// <summary>True when a trigger has anything to record: the one check a trigger makes while nobody listens.</summary>
+    internal static bool SendObserved => Source.HasListeners() || Sent.Enabled || OperationDuration.Enabled;
+
+    /// <summary>True when a delivery has anything to record.</summary>
+    internal static bool ProcessObserved => Source.HasListeners() || Consumed.Enabled || ProcessDuration.Enabled;
+
+    /// <summary>Starts recording a trigger of <paramref name="destination"/>; when a span starts, <paramref name="headers"/>
+    /// becomes a copy carrying its context. Dispose the scope once the message is handed on.</summary>
+    internal static SendScope StartSend(string sender, string destination, ref MessageHeaders? headers)
+    {
+        if (!SendObserved)
+        {
+            return default;
+        }
+
+        var activity = Source.StartActivity($"send {destination}", ActivityKind.Producer);
+        if (activity is not null)
+        {
+            if (activity.IsAllDataRequested)
+            {
+                SetCommonTags(activity, destination, "send");
+                activity.SetTag("messaging.switchboard.sender", sender);
+            }
+
+            headers = WithContext(headers, activity);
+        }
+
+        return new SendScope(activity, destination, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>The destination name of a trigger of several events at once.</summary>
+    internal static string Destination(IReadOnlyList<string> events) => events.Count == 1 ? events[0] : string.Join(',', events);
+
+    /// <summary>Wraps a listener's callback so each run is a <c>process</c> span and counted, when anyone listens.</summary>
+    internal static MessageHandler Instrument(MessageHandler handler) =>
+        (message, cancellationToken) => ProcessObserved ? ProcessAsync(handler, message, cancellationToken) : handler(message, cancellationToken);
+
+    private static ValueTask ProcessAsync(MessageHandler handler, BusMessage message, CancellationToken cancellationToken)
+    {
+        var previous = Activity.Current;
+        var activity = StartProcess(message);
+        var start = Stopwatch.GetTimestamp();
+        ValueTask pending;
+        try
+        {
+            pending = handler(message, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            EndProcess(activity, message.Event, start, ex);
+            Activity.Current = previous;
+            throw;
+        }
+
+        if (pending.IsCompleted)
+        {
+            Exception? error = null;
+            try
+            {
+                pending.GetAwaiter().GetResult(); // consumed here, once: a pooled source may not be read twice
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            EndProcess(activity, message.Event, start, error);
+            Activity.Current = previous;
+            return error is null ? default : ValueTask.FromException(error);
+        }
+
+        var rest = FinishAsync(pending, activity, message.Event, start);
+        Activity.Current = previous; // the span goes on with the callback, not with the thread that delivered
+        return rest;
+    }
+
+    private static async ValueTask FinishAsync(ValueTask pending, Activity? activity, string destination, long start)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception ex)
+        {
+            EndProcess(activity, destination, start, ex);
+            throw;
+        }
+
+        EndProcess(activity, destination, start, null);
+    }
+
+    private static Activity? StartProcess(in BusMessage message)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        var parent = default(ActivityContext);
+        var hasParent = message.Headers[TraceParentHeader] is { } traceParent
+            && ActivityContext.TryParse(traceParent, message.Headers[TraceStateHeader], isRemote: true, out parent);
+        var activity = Source.StartActivity(
+            $"process {message.Event}",
+            ActivityKind.Consumer,
+            parent,
+            links: hasParent ? [new ActivityLink(parent)] : null);
+        if (activity is { IsAllDataRequested: true })
+        {
+            SetCommonTags(activity, message.Event, "process");
+            activity.SetTag("messaging.switchboard.sender", message.Sender);
+        }
+
+        return activity;
+    }
+
+    private static void EndProcess(Activity? activity, string destination, long start, Exception? error)
+    {
+        var tags = Tags(destination, "process", error);
+        Consumed.Add(1, tags);
+        ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
+        if (activity is not null)
+        {
+            if (error is not null)
+            {
+                activity.SetStatus(ActivityStatusCode.Error, error.Message);
+                activity.SetTag("error.type", error.GetType().FullName);
+            }
+
+            activity.Dispose();
+        }
+    }
+
+    private static void SetCommonTags(Activity activity, string destination, string operation)
+    {
+        activity.SetTag("messaging.system", MessagingSystem);
+        activity.SetTag("messaging.destination.name", destination);
+        activity.SetTag("messaging.operation.type", operation);
+        activity.SetTag("messaging.operation.name", operation);
+    }
+
+    private static TagList Tags(string destination, string operation, Exception? error)
+    {
+        var tags = new TagList
+        {
+            { "messaging.system", MessagingSystem },
+            { "messaging.destination.name", destination },
+            { "messaging.operation.name", operation },
+        };
+        if (error is not null)
+        {
+            tags.Add("error.type", error.GetType().FullName);
+        }
+
+        return tags;
+    }
+
+    /// <summary>The headers with the span's context in place of any the message carried.</summary>
+    private static MessageHeaders WithContext(MessageHeaders? headers, Activity activity)
+    {
+        var items = new List<KeyValuePair<string, string>>((headers?.Count ?? 0) + 2);
+        foreach (var header in headers ?? MessageHeaders.Empty)
+        {
+            if (header.Key is not (TraceParentHeader or TraceStateHeader))
+            {
+                items.Add(header);
+            }
+        }
+
+        items.Add(new(TraceParentHeader, activity.Id!));
+        if (activity.TraceStateString is { Length: > 0 } state)
+        {
+            items.Add(new(TraceStateHeader, state));
+        }
+
+        return new MessageHeaders(items);
+    }
+
+    /// <summary>An observed trigger: ends its span and records its count and duration.</summary>
+    internal readonly struct SendScope(Activity? activity, string? destination, long start) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (destination is null)
+            {
+                return; // nobody was listening when it started
+            }
+
+            var tags = Tags(destination, "send", null);
+            Sent.Add(1, tags);
+            OperationDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
+            activity?.Dispose();
+        }
+    }
+}

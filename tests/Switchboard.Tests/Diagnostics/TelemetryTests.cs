@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Switchboard.Server;
+using Switchboard.Tests.Support;
+
+namespace Switchboard.Tests.Diagnostics;
+
+/// <summary>Listening to Switchboard's ActivitySource and Meter is process-wide: these tests run alone, so no other
+/// test's messages gain headers (or spans) while they listen.</summary>
+[CollectionDefinition(nameof(TelemetryCollection), DisableParallelization = true)]
+public sealed class TelemetryCollection;
+
+/// <summary>Traces and metrics with the OpenTelemetry SDK and its in-memory exporters: a trigger through a real broker
+/// is one trace (a PRODUCER span and a CONSUMER span that is its child and linked to it, after the messaging semantic
+/// conventions), the context rides in the message's <c>traceparent</c> header, the counts add up; with nobody
+/// listening, nothing is added and nothing is allocated.</summary>
+[Collection(nameof(TelemetryCollection))]
+public sealed class TelemetryTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_trigger_through_a_broker_is_one_trace_from_the_senders_span_to_the_listeners_and_is_counted()
+    {
+        var spans = new LockedList<Activity>();
+        var metrics = new LockedList<MetricSnapshot>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        using var meters = Sdk.CreateMeterProviderBuilder().AddMeter(SwitchboardTelemetry.MeterName).AddInMemoryExporter(metrics).Build();
+        await using var broker = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+        await using var publisher = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "publisher" }, Ct);
+        await using var subscriber = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "subscriber" }, Ct);
+        var received = new TaskCompletionSource<(BusMessage Message, string? Current)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var listener = await subscriber.ListenAsync("tracer", "#traced", (message, _) =>
+        {
+            received.TrySetResult((message.Detach(), Activity.Current?.Id));
+            return ValueTask.CompletedTask;
+        }, cancellationToken: Ct);
+        await using var sender = await publisher.AddSenderAsync("tracer", ["#traced"], cancellationToken: Ct);
+
+        await sender.TriggerAsync("#traced", Payload.Json(1), cancellationToken: Ct);
+        var (delivered, currentInHandler) = await received.Task.WithinAsync("the traced message");
+        await Wait.UntilAsync(() => spans.Snapshot().Any(s => s.DisplayName == "process #traced"), "the consumer span to end");
+
+        var send = Assert.Single(spans.Snapshot(), s => s.DisplayName == "send #traced");
+        var process = Assert.Single(spans.Snapshot(), s => s.DisplayName == "process #traced");
+        Assert.Equal(ActivityKind.Producer, send.Kind);
+        Assert.Equal(ActivityKind.Consumer, process.Kind);
+        Assert.Equal(send.TraceId, process.TraceId);
+        Assert.Equal(send.SpanId, process.ParentSpanId);
+        Assert.Contains(process.Links, link => link.Context.SpanId == send.SpanId);
+        Assert.Equal(process.Id, currentInHandler); // the callback runs inside its span
+        Assert.Equal(send.Id, delivered.Headers[SwitchboardTelemetry.TraceParentHeader]); // carried through the broker
+        foreach (var (span, operation) in new[] { (send, "send"), (process, "process") })
+        {
+            Assert.Equal("switchboard", span.GetTagItem("messaging.system"));
+            Assert.Equal("#traced", span.GetTagItem("messaging.destination.name"));
+            Assert.Equal(operation, span.GetTagItem("messaging.operation.type"));
+            Assert.Equal("tracer", span.GetTagItem("messaging.switchboard.sender"));
+        }
+
+        meters.ForceFlush();
+        Assert.Equal(1, Sum(metrics, "messaging.client.sent.messages", "#traced"));
+        Assert.Equal(1, Sum(metrics, "messaging.client.consumed.messages", "#traced"));
+        Assert.Equal(1, Count(metrics, "messaging.client.operation.duration", "#traced"));
+        Assert.Equal(1, Count(metrics, "messaging.process.duration", "#traced"));
+    }
+
+    [Fact]
+    public async Task A_failing_callback_ends_its_span_as_an_error()
+    {
+        var spans = new LockedList<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var bus = new LocalBus();
+        await using var listener = await bus.ListenAsync("boom", "#fails", (_, _) => throw new InvalidOperationException("the handler broke"), cancellationToken: Ct);
+        await using var sender = await bus.AddSenderAsync("boom", ["#fails"], cancellationToken: Ct);
+        await sender.TriggerAsync("#fails", Payload.Json(1), cancellationToken: Ct);
+        await Wait.UntilAsync(() => spans.Snapshot().Any(s => s.DisplayName == "process #fails"), "the failed consumer span");
+        var process = spans.Snapshot().Single(s => s.DisplayName == "process #fails");
+        Assert.Equal(ActivityStatusCode.Error, process.Status);
+        Assert.Equal("the handler broke", process.StatusDescription);
+        Assert.Equal(typeof(InvalidOperationException).FullName, process.GetTagItem("error.type"));
+    }
+
+    [Fact]
+    public async Task With_nobody_listening_a_message_keeps_its_headers_and_a_trigger_allocates_nothing()
+    {
+        await using var bus = new LocalBus();
+        MessageHeaders? seen = null;
+        await using var listener = await bus.ListenAsync("quiet", "#untraced", (message, _) =>
+        {
+            seen = message.Headers;
+            return ValueTask.CompletedTask;
+        }, cancellationToken: Ct);
+        await using var sender = await bus.AddSenderAsync("quiet", ["#untraced"], cancellationToken: Ct);
+        var data = Payload.Json(1);
+        for (var i = 0; i < 100; i++)
+        {
+            await sender.TriggerAsync("#untraced", data, cancellationToken: Ct); // warm up
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            await sender.TriggerAsync("#untraced", data, cancellationToken: Ct);
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Same(MessageHeaders.Empty, seen);
+        Assert.Equal(0, allocated);
+    }
+
+    private static long Sum(LockedList<MetricSnapshot> metrics, string name, string destination) =>
+        Points(metrics, name, destination).Sum(p => p.GetSumLong());
+
+    private static long Count(LockedList<MetricSnapshot> metrics, string name, string destination) =>
+        Points(metrics, name, destination).Sum(p => p.GetHistogramCount());
+
+    private static IEnumerable<MetricPoint> Points(LockedList<MetricSnapshot> metrics, string name, string destination)
+    {
+        var last = metrics.Snapshot().Last(m => m.Name == name); // cumulative: the last export has the totals
+        return last.MetricPoints.Where(p => HasDestination(p, destination));
+    }
+
+    private static bool HasDestination(MetricPoint point, string destination)
+    {
+        foreach (var tag in point.Tags)
+        {
+            if (tag.Key == "messaging.destination.name" && Equals(tag.Value, destination))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The exporters add from whichever thread ends a span; the test reads from its own.</summary>
+    private sealed class LockedList<T> : ICollection<T>
+    {
+        private readonly List<T> _items = [];
+
+        public int Count
+        {
+            get
+            {
+                lock (_items)
+                {
+                    return _items.Count;
+                }
+            }
+        }
+
+        public bool IsReadOnly => false;
+
+        public List<T> Snapshot()
+        {
+            lock (_items)
+            {
+                return [.. _items];
+            }
+        }
+
+        public void Add(T item)
+        {
+            lock (_items)
+            {
+                _items.Add(item);
+            }
+        }
+
+        public void Clear()
+        {
+            lock (_items)
+            {
+                _items.Clear();
+            }
+        }
+
+        public bool Contains(T item)
+        {
+            lock (_items)
+            {
+                return _items.Contains(item);
+            }
+        }
+
+        public void CopyTo(T[] array, int arrayIndex)
+        {
+            lock (_items)
+            {
+                _items.CopyTo(array, arrayIndex);
+            }
+        }
+
+        public bool Remove(T item)
+        {
+            lock (_items)
+            {
+                return _items.Remove(item);
+            }
+        }
+
+        public IEnumerator<T> GetEnumerator() => Snapshot().GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+}
