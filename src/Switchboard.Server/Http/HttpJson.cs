@@ -117,6 +117,8 @@ internal static class HttpJson
         ErrorCodes.Timeout => StatusCodes.Status504GatewayTimeout,
         ErrorCodes.SenderExists or ErrorCodes.ProducerExists => StatusCodes.Status409Conflict,
         ErrorCodes.Closed or ErrorCodes.GoingAway => StatusCodes.Status503ServiceUnavailable,
+        ErrorCodes.Forbidden => StatusCodes.Status403Forbidden,
+        ErrorCodes.Unauthorized or ErrorCodes.TokenExpired => StatusCodes.Status401Unauthorized,
         _ => StatusCodes.Status400BadRequest,
     };
 
