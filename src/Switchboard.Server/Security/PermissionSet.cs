@@ -94,10 +94,11 @@ internal sealed class PermissionSet
             (AnySender || (sender is not null && sender == Sender))
             && (AnyName || (pattern is not null && EventPattern.Covers(Pattern, pattern)));
 
-        /// <summary>Denies (sender, pattern) if any message they could name matches.</summary>
+        /// <summary>Denies (sender, pattern) if any message they could name matches (a concrete name, as a request's, is
+        /// matched without allocating).</summary>
         public bool Overlaps(string? sender, string? pattern) =>
             (AnySender || sender is null || sender == Sender)
-            && (AnyName || pattern is null || EventPattern.Overlaps(Pattern, pattern));
+            && (AnyName || pattern is null || (NameRules.HasWildcards(pattern) ? EventPattern.Overlaps(Pattern, pattern) : EventPattern.IsMatch(Pattern, pattern)));
     }
 
     /// <summary>One kind's compiled allow and deny lists.</summary>
