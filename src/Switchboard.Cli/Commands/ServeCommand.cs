@@ -144,7 +144,7 @@ public static class ServeCommand
         await using (broker)
         {
             // What protects it, on stderr beside the other status lines (stdout is one 'listening:' line per endpoint).
-            await Console.Error.WriteLineAsync($"security: {broker.Broker.DescribeSecurity()}; {(ServeSecurity.IsLoopback(host) ? "loopback only" : $"exposed on {host}")}");
+            await Console.Error.WriteLineAsync($"security: {broker.Broker.DescribeSecurity()}; {(security.Tls is null ? "no TLS" : "TLS")}; {(ServeSecurity.IsLoopback(host) ? "loopback only" : $"exposed on {host}")}");
             foreach (var endpoint in broker.Endpoints)
             {
                 await Console.Out.WriteLineAsync($"listening: {endpoint}");

@@ -6,7 +6,8 @@ namespace Switchboard.Cli.Commands;
 
 /// <summary>
 /// <c>serve</c>'s security flags: <c>--config FILE</c> (identities, permissions, browser rules: the file's
-/// <c>Security</c> section, docs/security.md), <c>--allow-anonymous</c>, <c>--allowed-origin</c> and <c>--allowed-host</c>;
+/// <c>Security</c> section, docs/security.md), <c>--allow-anonymous</c>, <c>--allowed-origin</c>, <c>--allowed-host</c>,
+/// <c>--tls-cert</c> and <c>--tls-key</c>;
 /// and the safe default when exposed: a broker listening beyond loopback with no identities would give the whole bus
 /// to anyone who can reach the machine, so <c>serve</c> refuses to start unless <c>--allow-anonymous</c> says that is
 /// meant (as Mosquitto 2 and Redis's protected mode do).
@@ -38,9 +39,23 @@ public sealed class ServeSecurity
         Arity = ArgumentArity.ZeroOrMore,
     };
 
+    private readonly Option<string?> _tlsCert = new("--tls-cert")
+    {
+        Description = "TLS on the TCP endpoints (sbs://, https://, wss://) with this certificate (PEM); needs --tls-key. Re-read when the file changes.",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<string?> _tlsKey = new("--tls-key")
+    {
+        Description = "The private key (PEM) of --tls-cert.",
+        HelpName = "FILE",
+    };
+
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
+        command.Options.Add(_tlsCert);
+        command.Options.Add(_tlsKey);
         command.Options.Add(_config);
         command.Options.Add(_allowAnonymous);
         command.Options.Add(_allowedOrigins);
@@ -76,6 +91,17 @@ public sealed class ServeSecurity
                 AllowedHosts = [.. options.Browser.AllowedHosts ?? [], .. result.GetValue(_allowedHosts) ?? []],
             },
         };
+        var (certificate, key) = (result.GetValue(_tlsCert), result.GetValue(_tlsKey));
+        if ((certificate is null) != (key is null))
+        {
+            throw new CliException(ExitCodes.Usage, "--tls-cert and --tls-key go together: give the certificate and its private key (PEM files).");
+        }
+
+        if (certificate is not null)
+        {
+            options = options with { Tls = (options.Tls ?? new TlsOptions()) with { CertificateFile = Path.GetFullPath(certificate), KeyFile = Path.GetFullPath(key!) } };
+        }
+
         if (!IsLoopback(host) && !options.HasIdentities && !allowAnonymous)
         {
             throw new CliException(ExitCodes.Usage, $"--host {host} listens beyond this machine, and no identities are configured: anyone who reaches it would get the whole bus. Give --config FILE with identities (docs/security.md), or --allow-anonymous if that is really meant.");

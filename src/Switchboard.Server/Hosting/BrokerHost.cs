@@ -37,16 +37,16 @@ public sealed class BrokerHost : IAsyncDisposable
     public IReadOnlyList<string> Endpoints { get; }
 
     /// <summary>The TCP address, if TCP is on.</summary>
-    public string? TcpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb://", StringComparison.Ordinal));
+    public string? TcpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb://", StringComparison.Ordinal) || e.StartsWith("sbs://", StringComparison.Ordinal));
 
     /// <summary>The Unix socket address, if on.</summary>
     public string? UnixAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb+unix://", StringComparison.Ordinal));
 
     /// <summary>The HTTP base address (<c>http://HOST:PORT</c>), if HTTP is on.</summary>
-    public string? HttpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("http://", StringComparison.Ordinal));
+    public string? HttpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("http://", StringComparison.Ordinal) || e.StartsWith("https://", StringComparison.Ordinal));
 
     /// <summary>The WebSocket address of the binary protocol (<c>ws://HOST:PORT/ws</c>), if HTTP is on.</summary>
-    public string? WebSocketAddress => Endpoints.FirstOrDefault(e => e.StartsWith("ws://", StringComparison.Ordinal));
+    public string? WebSocketAddress => Endpoints.FirstOrDefault(e => e.StartsWith("ws://", StringComparison.Ordinal) || e.StartsWith("wss://", StringComparison.Ordinal));
 
     /// <summary>The JSON-lines gateway's TCP address (<c>jsonl://HOST:PORT</c>), if on.</summary>
     public string? JsonLinesAddress => Endpoints.FirstOrDefault(e => e.StartsWith("jsonl://", StringComparison.Ordinal));
@@ -95,11 +95,16 @@ public sealed class BrokerHost : IAsyncDisposable
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
         ListenOptions? jsonLines = null;
         ListenOptions? http = null;
+        var tls = options.Security.Tls is { } tlsOptions ? new Security.TlsEndpoints(tlsOptions) : null; // bad files fail here, before binding
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             if (options.Port is { } port)
             {
-                kestrel.Listen(ParseHost(options.Host), port, listen => listen.UseConnectionHandler<BusConnectionHandler>());
+                kestrel.Listen(ParseHost(options.Host), port, listen =>
+                {
+                    tls?.Apply(listen);
+                    listen.UseConnectionHandler<BusConnectionHandler>();
+                });
             }
 
             if (options.UnixSocketPath is { } path)
@@ -117,13 +122,22 @@ public sealed class BrokerHost : IAsyncDisposable
                 kestrel.Listen(ParseHost(options.Host), jsonPort, listen =>
                 {
                     jsonLines = listen;
+                    if (tls is { JsonLines: true })
+                    {
+                        tls.Apply(listen);
+                    }
+
                     listen.UseConnectionHandler<JsonLinesConnectionHandler>();
                 });
             }
 
             if (options.HttpPort is { } httpPort)
             {
-                kestrel.Listen(ParseHost(options.Host), httpPort, listen => http = listen);
+                kestrel.Listen(ParseHost(options.Host), httpPort, listen =>
+                {
+                    http = listen;
+                    tls?.Apply(listen);
+                });
             }
 
             if (options.JsonLinesUnixSocketPath is { } jsonPath)
@@ -171,12 +185,15 @@ public sealed class BrokerHost : IAsyncDisposable
             }
             else if (Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Port == httpPortBound)
             {
-                endpoints.Add($"http://{uri.Host}:{uri.Port}");
-                endpoints.Add($"ws://{uri.Host}:{uri.Port}/ws");
+                var secure = uri.Scheme == "https";
+                endpoints.Add($"{(secure ? "https" : "http")}://{uri.Host}:{uri.Port}");
+                endpoints.Add($"{(secure ? "wss" : "ws")}://{uri.Host}:{uri.Port}/ws");
             }
             else if (uri is not null)
             {
-                endpoints.Add($"{(uri.Port == jsonLinesPort ? "jsonl" : "sb")}://{uri.Host}:{uri.Port}");
+                // Kestrel reports a TLS endpoint as https whatever it serves: here the binary protocol (sbs) or JSON lines.
+                var scheme = uri.Port == jsonLinesPort ? "jsonl" : uri.Scheme == "https" ? "sbs" : "sb";
+                endpoints.Add($"{scheme}://{uri.Host}:{uri.Port}");
             }
         }
 

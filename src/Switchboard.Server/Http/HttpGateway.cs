@@ -98,7 +98,7 @@ internal sealed partial class HttpGateway : IAsyncDisposable
             return new Caller(client, null);
         }
 
-        var result = await Broker.AuthenticateAsync(new AuthRequest(client, ReadCredentials(request), context.Connection.RemoteIpAddress), context.RequestAborted);
+        var result = await Broker.AuthenticateAsync(new AuthRequest(client, ReadCredentials(request), context.Connection.RemoteIpAddress, context.Connection.ClientCertificate), context.RequestAborted);
         if (result.Identity is { } identity)
         {
             return new Caller(client, identity);

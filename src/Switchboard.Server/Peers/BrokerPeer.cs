@@ -181,7 +181,8 @@ internal abstract partial class BrokerPeer
         Identity? identity = null;
         if (Broker.Authenticator is not null && !Broker.IsShuttingDown)
         {
-            var result = await Broker.AuthenticateAsync(new AuthRequest(client, credentials, RemoteAddress), Closing);
+            var certificate = Context.Features.Get<Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature>()?.ClientCertificate;
+            var result = await Broker.AuthenticateAsync(new AuthRequest(client, credentials, RemoteAddress, certificate), Closing);
             identity = result.Identity ?? throw new HandshakeRefusedException(ErrorCodes.Unauthorized, result.Refusal ?? "The credentials were refused.");
         }
 

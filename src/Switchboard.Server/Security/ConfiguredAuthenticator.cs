@@ -20,6 +20,7 @@ internal sealed class ConfiguredAuthenticator : IAuthenticator
     private readonly FrozenDictionary<string, (string Hash, Identity Identity)> _users;
     private readonly ConcurrentDictionary<string, byte[]> _verified = new(StringComparer.Ordinal);
     private readonly byte[] _cacheKey = RandomNumberGenerator.GetBytes(32);
+    private readonly FrozenDictionary<string, Identity> _certificates;
     private readonly JwtValidator? _jwt;
     private readonly Identity? _anonymous;
 
@@ -35,6 +36,7 @@ internal sealed class ConfiguredAuthenticator : IAuthenticator
 
         _tokens = tokens.ToFrozenDictionary(StringComparer.Ordinal);
         _users = (options.Users ?? []).Select((u, i) => CompileUser(u, i, names)).ToFrozenDictionary(StringComparer.Ordinal);
+        _certificates = (options.Certificates ?? []).Select((c, i) => CompileCertificate(c, i, names)).ToFrozenDictionary(StringComparer.Ordinal);
         _jwt = options.Jwt is { } jwt ? new JwtValidator(jwt) : null;
         _anonymous = options.Anonymous is { } anonymous ? new Identity("anonymous", anonymous, kind: "anonymous") : null;
     }
@@ -46,12 +48,28 @@ internal sealed class ConfiguredAuthenticator : IAuthenticator
             _tokens.Count > 0 ? $"{_tokens.Count} token(s)" : null,
             _users.Count > 0 ? $"{_users.Count} user(s)" : null,
             _jwt is not null ? $"JWTs ({_jwt.Describe()})" : null,
+            _certificates.Count > 0 ? $"{_certificates.Count} client certificate(s)" : null,
             _anonymous is not null ? "anonymous clients with their own permissions" : "no anonymous clients",
         }.Where(s => s is not null));
 
     public async ValueTask<AuthResult> AuthenticateAsync(AuthRequest request, CancellationToken cancellationToken)
     {
         var credentials = request.Credentials;
+        if (string.IsNullOrEmpty(credentials) && request.ClientCertificate is { } certificate)
+        {
+            // Kestrel checked the chain against the configured client authority; the subject's CN names the identity.
+            var name = certificate.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, forIssuer: false);
+            if (_certificates.TryGetValue(name, out var byCertificate))
+            {
+                return AuthResult.Accept(byCertificate);
+            }
+
+            if (_anonymous is null)
+            {
+                return AuthResult.Refuse($"The client certificate of '{name}' names no configured identity (Security.Certificates), and no other credentials were sent.");
+            }
+        }
+
         if (string.IsNullOrEmpty(credentials))
         {
             return _anonymous is { } anonymous ? AuthResult.Accept(anonymous) : AuthResult.Refuse($"This broker requires credentials: {Formats}.");
@@ -126,6 +144,13 @@ internal sealed class ConfiguredAuthenticator : IAuthenticator
         }
 
         return new(user.Name, (user.Password, Compile(user.Name, user.Permissions, "user", where)));
+    }
+
+    private static KeyValuePair<string, Identity> CompileCertificate(CertificateIdentity certificate, int index, HashSet<string> names)
+    {
+        var where = $"Security.Certificates[{index}]";
+        CheckName(certificate.Name, where, names);
+        return new(certificate.Name, Compile(certificate.Name, certificate.Permissions, "certificate", where));
     }
 
     private static Identity Compile(string name, Permissions? permissions, string kind, string where)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Switchboard.Server.Security;
 
@@ -17,11 +18,13 @@ public interface IAuthenticator
 }
 
 /// <summary>What a client presented: its name (logs only, never trusted), its credentials as one string (a token,
-/// <c>USER:PASSWORD</c>, or a JWT; null: none), and where it came from (null on Unix sockets and stream carriers).</summary>
+/// <c>USER:PASSWORD</c>, or a JWT; null: none), where it came from (null on Unix sockets and stream carriers), and the
+/// certificate it presented over TLS (already checked against <see cref="TlsOptions.ClientCaFile"/>; null: none).</summary>
 /// <param name="Client">The client's own name for itself.</param>
 /// <param name="Credentials">The credentials, or null.</param>
 /// <param name="RemoteAddress">The peer's IP address, if it has one.</param>
-public readonly record struct AuthRequest(string Client, string? Credentials, IPAddress? RemoteAddress);
+/// <param name="ClientCertificate">The client's TLS certificate, if it presented one.</param>
+public readonly record struct AuthRequest(string Client, string? Credentials, IPAddress? RemoteAddress, X509Certificate2? ClientCertificate = null);
 
 /// <summary>An authenticator's answer: an identity, or the reason for refusing.</summary>
 public readonly record struct AuthResult

@@ -19,6 +19,13 @@ public sealed record SecurityOptions
     /// <summary>Users with PBKDF2-hashed passwords (<see cref="PasswordHash"/>); clients send <c>USER:PASSWORD</c>.</summary>
     public IReadOnlyList<UserIdentity>? Users { get; init; }
 
+    /// <summary>Client certificates (mutual TLS, <see cref="TlsOptions.ClientCertificates"/>) that prove an identity:
+    /// a client that presents one whose subject's common name is listed, and no other credentials, is that identity.</summary>
+    public IReadOnlyList<CertificateIdentity>? Certificates { get; init; }
+
+    /// <summary>TLS on the TCP endpoints (<c>sbs://</c>, <c>https://</c>, <c>wss://</c>); null: plain TCP.</summary>
+    public TlsOptions? Tls { get; init; }
+
     /// <summary>Signed JWTs an application server hands out; null: none accepted.</summary>
     public JwtOptions? Jwt { get; init; }
 
@@ -37,7 +44,7 @@ public sealed record SecurityOptions
     public BrowserOptions Browser { get; init; } = new();
 
     /// <summary>True when any identity is configured (so credentials are checked).</summary>
-    public bool HasIdentities => Tokens is { Count: > 0 } || Users is { Count: > 0 } || Jwt is not null;
+    public bool HasIdentities => Tokens is { Count: > 0 } || Users is { Count: > 0 } || Jwt is not null || Certificates is { Count: > 0 };
 
     /// <summary>Binds a configuration section (for example <c>configuration.GetSection("Switchboard:Security")</c>).</summary>
     public static SecurityOptions FromConfiguration(IConfiguration section)

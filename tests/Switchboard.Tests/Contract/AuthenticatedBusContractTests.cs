@@ -11,7 +11,7 @@ public sealed class AuthenticatedBusContractTests : RemoteBusContractTests
 
     private static readonly PermissionRule Everything = new() { Allow = [">"] };
 
-    protected override string? Credentials => Token;
+    protected override BusClientOptions ClientOptions(string name) => new() { ClientName = name, Credentials = Token };
 
     protected override BrokerOptions BrokerOptions() => new()
     {
@@ -39,4 +39,38 @@ public sealed class AuthenticatedBusContractTests : RemoteBusContractTests
     };
 
     protected override string Address(BrokerHost host) => host.TcpAddress!;
+}
+
+/// <summary>The contract suite over TLS (sbs://, a CA made at test time) with identities on: the fixture the issue asks
+/// for, TLS and auth together.</summary>
+public sealed class TlsBusContractTests : RemoteBusContractTests, IDisposable
+{
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("sb-tls-contract-");
+    private readonly Security.TestCa _ca = new("Contract CA");
+
+    protected override BusClientOptions ClientOptions(string name) => new()
+    {
+        ClientName = name,
+        Credentials = "tls-contract-token-0123456789",
+        Tls = new BusTlsOptions { TrustedRoots = [_ca.Certificate] },
+    };
+
+    protected override BrokerOptions BrokerOptions() => new()
+    {
+        Port = 0,
+        Security = new SecurityOptions
+        {
+            Tokens = [new TokenIdentity { Name = "everything", Token = "tls-contract-token-0123456789" }],
+            Tls = _ca.WriteServerFiles(_directory.FullName, "broker"),
+        },
+    };
+
+    protected override string Address(BrokerHost host) => host.TcpAddress!;
+
+    public void Dispose()
+    {
+        _ca.Dispose();
+        _directory.Delete(recursive: true);
+        GC.SuppressFinalize(this);
+    }
 }

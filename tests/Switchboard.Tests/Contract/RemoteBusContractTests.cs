@@ -17,13 +17,13 @@ public abstract class RemoteBusContractTests : BusContractTests
 
     protected abstract string Address(BrokerHost host);
 
-    /// <summary>What each client presents in HELLO (null: nothing, for brokers that check no credentials).</summary>
-    protected virtual string? Credentials => null;
+    /// <summary>The options of the <paramref name="name"/>d client (credentials, TLS trust, for fixtures that need them).</summary>
+    protected virtual BusClientOptions ClientOptions(string name) => new() { ClientName = name };
 
     protected override async Task<IBus> CreateBusAsync()
     {
         _host ??= await BrokerHost.StartAsync(BrokerOptions(), logging => logging.AddProvider(_brokerLog), cancellationToken: Ct);
-        return await BusClient.ConnectAsync(Address(_host), new BusClientOptions { ClientName = $"test-{++_clients}", Credentials = Credentials }, Ct);
+        return await BusClient.ConnectAsync(Address(_host), ClientOptions($"test-{++_clients}"), Ct);
     }
 
     protected override Task AbortAsync(IBus bus) => ((BusClient)bus).KillAsync();
