@@ -93,63 +93,9 @@ public sealed class BrokerHost : IAsyncDisposable
         // The broker's read and write loops never block, so they can run on the thread that completed the socket
         // operation: no thread-pool hop between a receive and the routing of its frames, or between a flush and its send.
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
-        ListenOptions? jsonLines = null;
-        ListenOptions? http = null;
         var tls = options.Security.Tls is { } tlsOptions ? new Security.TlsEndpoints(tlsOptions) : null; // bad files fail here, before binding
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            if (options.Port is { } port)
-            {
-                kestrel.Listen(ParseHost(options.Host), port, listen =>
-                {
-                    tls?.Apply(listen);
-                    listen.UseConnectionHandler<BusConnectionHandler>();
-                });
-            }
-
-            if (options.UnixSocketPath is { } path)
-            {
-                if (File.Exists(path))
-                {
-                    File.Delete(path); // a stale socket file from a previous run would make the bind fail
-                }
-
-                kestrel.ListenUnixSocket(path, listen => listen.UseConnectionHandler<BusConnectionHandler>());
-            }
-
-            if (options.JsonLinesPort is { } jsonPort)
-            {
-                kestrel.Listen(ParseHost(options.Host), jsonPort, listen =>
-                {
-                    jsonLines = listen;
-                    if (tls is { JsonLines: true })
-                    {
-                        tls.Apply(listen);
-                    }
-
-                    listen.UseConnectionHandler<JsonLinesConnectionHandler>();
-                });
-            }
-
-            if (options.HttpPort is { } httpPort)
-            {
-                kestrel.Listen(ParseHost(options.Host), httpPort, listen =>
-                {
-                    http = listen;
-                    tls?.Apply(listen);
-                });
-            }
-
-            if (options.JsonLinesUnixSocketPath is { } jsonPath)
-            {
-                if (File.Exists(jsonPath))
-                {
-                    File.Delete(jsonPath);
-                }
-
-                kestrel.ListenUnixSocket(jsonPath, listen => listen.UseConnectionHandler<JsonLinesConnectionHandler>());
-            }
-        });
+        var bound = new BoundListeners();
+        builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, options, tls, bound));
         var app = builder.Build();
         var broker = app.Services.GetRequiredService<Broker>();
         HttpEndpoints.Map(app, broker);
@@ -171,11 +117,84 @@ public sealed class BrokerHost : IAsyncDisposable
         }
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        var endpoints = NameEndpoints(addresses, options, bound);
+        return new BrokerHost(app, broker, endpoints);
+    }
+
+    /// <summary>The listen options of the endpoints told apart by port once bound (Kestrel fills in the real port).</summary>
+    private sealed class BoundListeners
+    {
+        public ListenOptions? JsonLines { get; set; }
+
+        public ListenOptions? Http { get; set; }
+    }
+
+    /// <summary>Binds every endpoint <paramref name="options"/> asks for, with TLS in front of the TCP ones when asked.</summary>
+    private static void Listen(KestrelServerOptions kestrel, BrokerOptions options, Security.TlsEndpoints? tls, BoundListeners bound)
+    {
+        if (options.Port is { } port)
+        {
+            kestrel.Listen(ParseHost(options.Host), port, listen =>
+            {
+                tls?.Apply(listen);
+                listen.UseConnectionHandler<BusConnectionHandler>();
+            });
+        }
+
+        if (options.UnixSocketPath is { } path)
+        {
+            if (File.Exists(path))
+            {
+                File.Delete(path); // a stale socket file from a previous run would make the bind fail
+            }
+
+            kestrel.ListenUnixSocket(path, listen => listen.UseConnectionHandler<BusConnectionHandler>());
+        }
+
+        if (options.JsonLinesPort is { } jsonPort)
+        {
+            kestrel.Listen(ParseHost(options.Host), jsonPort, listen =>
+            {
+                bound.JsonLines = listen;
+                if (tls is { JsonLines: true })
+                {
+                    tls.Apply(listen);
+                }
+
+                listen.UseConnectionHandler<JsonLinesConnectionHandler>();
+            });
+        }
+
+        if (options.HttpPort is { } httpPort)
+        {
+            kestrel.Listen(ParseHost(options.Host), httpPort, listen =>
+            {
+                bound.Http = listen;
+                tls?.Apply(listen);
+            });
+        }
+
+        if (options.JsonLinesUnixSocketPath is { } jsonPath)
+        {
+            if (File.Exists(jsonPath))
+            {
+                File.Delete(jsonPath);
+            }
+
+            kestrel.ListenUnixSocket(jsonPath, listen => listen.UseConnectionHandler<JsonLinesConnectionHandler>());
+        }
+    }
+
+    /// <summary>
+    /// The bound addresses Kestrel reports, as client addresses. The JSON-lines endpoint is told apart by its socket path,
+    /// or by the port it really bound (Kestrel updates the listen options with it, so port 0 works); Kestrel reports a
+    /// TLS endpoint as https whatever it serves, so the binary protocol's is named sbs.
+    /// </summary>
+    private static List<string> NameEndpoints(ICollection<string> addresses, BrokerOptions options, BoundListeners bound)
+    {
         var endpoints = new List<string>();
-        // Kestrel binds the endpoints it was given and reports each address; the JSON-lines one is told apart by its
-        // socket path, or by the port it really bound (Kestrel updates the listen options with it, so port 0 works).
-        var jsonLinesPort = (jsonLines?.EndPoint as IPEndPoint)?.Port;
-        var httpPortBound = (http?.EndPoint as IPEndPoint)?.Port;
+        var jsonLinesPort = (bound.JsonLines?.EndPoint as IPEndPoint)?.Port;
+        var httpPortBound = (bound.Http?.EndPoint as IPEndPoint)?.Port;
         foreach (var address in addresses)
         {
             if (address.StartsWith("http://unix:", StringComparison.Ordinal))
@@ -191,13 +210,12 @@ public sealed class BrokerHost : IAsyncDisposable
             }
             else if (uri is not null)
             {
-                // Kestrel reports a TLS endpoint as https whatever it serves: here the binary protocol (sbs) or JSON lines.
                 var scheme = uri.Port == jsonLinesPort ? "jsonl" : uri.Scheme == "https" ? "sbs" : "sb";
                 endpoints.Add($"{scheme}://{uri.Host}:{uri.Port}");
             }
         }
 
-        return new BrokerHost(app, broker, endpoints);
+        return endpoints;
     }
 
     private static IPAddress ParseHost(string host) => host switch
