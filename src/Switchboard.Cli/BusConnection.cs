@@ -9,6 +9,9 @@ public static class BusConnection
 
     private const string ConnectFailedPrefix = "Could not connect to any broker: ";
 
+    /// <summary>The environment variable client commands take their credentials from: a token, USER:PASSWORD or a JWT.</summary>
+    public const string CredentialsVariable = "SWITCHBOARD_CREDENTIALS";
+
     public static Option<string[]> ServerOption() => new("--server")
     {
         Description = "The broker: sb://HOST:PORT or sb+unix:///PATH. Repeat it, or separate with commas, to give several; the client moves between them.",
@@ -51,7 +54,9 @@ public static class BusConnection
         var addresses = Addresses(servers);
         try
         {
-            return await BusClient.ConnectAsync(addresses, new BusClientOptions { ClientName = clientName }, cancellationToken);
+            // Credentials come from the environment, never the command line (where ps would show them to everyone).
+            var credentials = Environment.GetEnvironmentVariable(CredentialsVariable);
+            return await BusClient.ConnectAsync(addresses, new BusClientOptions { ClientName = clientName, Credentials = string.IsNullOrEmpty(credentials) ? null : credentials }, cancellationToken);
         }
         catch (SwitchboardException ex) when (!cancellationToken.IsCancellationRequested)
         {

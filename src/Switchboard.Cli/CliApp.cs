@@ -25,6 +25,7 @@ public static class CliApp
         root.Subcommands.Add(GatherCommand.Create());
         root.Subcommands.Add(SendersCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(HashPasswordCommand.Create());
         return root;
     }
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Switchboard.Server;
+using Switchboard.Server.Security;
 
 namespace Switchboard.Cli.Commands;
 
@@ -55,12 +56,14 @@ public static class ServeCommand
         var httpPort = PortOption("--http-port", 7280, "The HTTP port: the binary protocol over WebSocket at /ws, /healthz and the HTTP gateway");
         var logLevel = LogLevels.Option();
         var tuning = new ServeTuning();
+        var security = new ServeSecurity();
 
         var command = new Command("serve", "Runs a broker. Prints 'listening: ADDRESS' for each endpoint once it accepts clients; Ctrl+C or SIGTERM tells clients to move elsewhere (lame duck), prints 'stopped' and exits 0.")
         {
             host, port, unix, jsonlPort, jsonlUnix, httpPort, logLevel,
         };
         tuning.AddTo(command);
+        security.AddTo(command);
         command.SetAction((result, _) => RunAsync(
             result.GetValue(host)!,
             result.GetValue(port),
@@ -69,7 +72,8 @@ public static class ServeCommand
             result.GetValue(jsonlUnix),
             ParsePort(result.GetValue(httpPort)),
             LogLevels.Parse(result.GetValue(logLevel)),
-            tuning.Read(result)));
+            tuning.Read(result),
+            security.Read(result, result.GetValue(host)!)));
         return command;
     }
 
@@ -95,7 +99,7 @@ public static class ServeCommand
 
     private static int? ParsePort(string? value) => value is null or "off" ? null : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
 
-    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning)
+    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning, SecurityOptions security)
     {
         foreach (var path in new[] { unix, jsonlUnix })
         {
@@ -119,6 +123,7 @@ public static class ServeCommand
             JsonLinesPort = jsonlPort,
             JsonLinesUnixSocketPath = jsonlUnix,
             HttpPort = httpPort,
+            Security = security,
             Bus = BusOptions.Default with { LoggerFactory = loggerFactory },
         });
 
@@ -131,10 +136,16 @@ public static class ServeCommand
         {
             throw new CliException(ExitCodes.Usage, DescribeBindFailure(ex, host, port, unix));
         }
+        catch (SwitchboardException ex) when (ex.Code == ErrorCodes.InvalidArgument)
+        {
+            throw new CliException(ExitCodes.Usage, $"--config: {ex.Message}"); // an identity or permission the broker cannot use
+        }
 
         await using (broker)
         await using (IdleMemoryTrim.Start()) // this process is only a broker: give back what a burst of load left behind
         {
+            // What protects it, on stderr beside the other status lines (stdout is one 'listening:' line per endpoint).
+            await Console.Error.WriteLineAsync($"security: {broker.Broker.DescribeSecurity()}; {(security.Tls is null ? "no TLS" : "TLS")}; {(ServeSecurity.IsLoopback(host) ? "loopback only" : $"exposed on {host}")}");
             foreach (var endpoint in broker.Endpoints)
             {
                 await Console.Out.WriteLineAsync($"listening: {endpoint}");

@@ -95,11 +95,17 @@ internal sealed partial class BinaryPeer
         }
 
         Writer.PeerMaxFrameSize = PeerMaxFrameSize(maxFrameSize);
-        Admit(client, credentials);
-        Writer.Crc = (features & Protocol.FeatureCrc) != 0;
         _pagedLists = (features & Protocol.FeaturePagedLists) != 0;
+        return WelcomeAsync(client, credentials, (features & Protocol.FeatureCrc) != 0);
+    }
+
+    /// <summary>Admits the client (its credentials may take a moment: a password's PBKDF2, a JWT's signature), then
+    /// answers WELCOME; frames pipelined behind HELLO wait for it, in order.</summary>
+    private async ValueTask WelcomeAsync(string client, string? credentials, bool crc)
+    {
+        await AdmitAsync(client, credentials);
+        Writer.Crc = crc;
         Writer.Write(Lane.Control, Broker.Options, static (output, crc, in o) => Frames.Welcome(output, crc, Protocol.Version, o.ServerName, Protocol.FeatureCrc, (uint)o.HeartbeatInterval.TotalMilliseconds, (uint)o.MaxFrameSize));
-        return default;
     }
 
     /// <summary>A client that does not say takes the documented default (1 MiB); less than 64 KiB is refused.</summary>
@@ -270,7 +276,7 @@ internal sealed partial class BinaryPeer
 
         async ValueTask ListenAsync()
         {
-            Router.ValidateSubscription(sender, pattern);
+            ValidateListen(sender, pattern);
             EnsureRoom(_subscriptions.Count, Broker.Options.MaxSubscriptionsPerConnection, "listens", "BrokerOptions.MaxSubscriptionsPerConnection");
             var subscription = new RemoteSubscription(this, id, sender, pattern, group);
             if (!_subscriptions.TryAdd(id, subscription))
@@ -440,6 +446,7 @@ internal sealed partial class BinaryPeer
         r.End();
         try
         {
+            ValidateResults(topic);
             EnsureRoom(_subscriptions.Count, Broker.Options.MaxSubscriptionsPerConnection, "listens", "BrokerOptions.MaxSubscriptionsPerConnection");
             var listener = Router.AddResultListener(Admitted, topic, (message, _) =>
             {

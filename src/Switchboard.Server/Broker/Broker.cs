@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Switchboard.Routing;
+using Switchboard.Server.Security;
 
 namespace Switchboard.Server;
 
@@ -13,6 +14,10 @@ public sealed class Broker : IAsyncDisposable
 {
     /// <summary>The sender the broker itself uses for bus-wide notices (<c>#slow_consumer</c>, <c>#lame_duck</c>).</summary>
     public const string SystemSender = "switchboard";
+
+    /// <summary>The events only <see cref="SystemSender"/> may raise: no client can declare them or trigger them
+    /// through a pattern, so nobody can fake the broker's alerts.</summary>
+    public static readonly IReadOnlyList<string> SystemEvents = ["#slow_consumer", "#lame_duck"];
 
     private readonly ConcurrentDictionary<BrokerPeer, byte> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -38,6 +43,45 @@ public sealed class Broker : IAsyncDisposable
         Router = new Router(Options.Bus);
         _bus = LocalBus.Over(Router);
         Log = Options.Bus.LoggerFactory.CreateLogger("Switchboard.Broker");
+        Authenticator = Options.Authenticator
+            ?? (Options.Security.HasIdentities || Options.Security.Anonymous is not null ? new ConfiguredAuthenticator(Options.Security) : null)
+            ?? (Options.Authenticate is { } check ? new CallbackAuthenticator(check) : (IAuthenticator?)null);
+        Throttle = new AuthThrottle(Options.Security.AuthFailureBurst, Options.Security.AuthFailureRefill);
+        Router.ReserveSystemEvents(SystemSender, SystemEvents);
+    }
+
+    /// <summary>Who decides clients' identities; null: nobody is asked, every client may do everything.</summary>
+    internal IAuthenticator? Authenticator { get; }
+
+    private AuthThrottle Throttle { get; }
+
+    /// <summary>What protects this broker, in one line (<c>serve</c> prints it).</summary>
+    public string DescribeSecurity() => Authenticator switch
+    {
+        null => "no identities: every client may do everything",
+        ConfiguredAuthenticator configured => configured.Describe(),
+        _ => "a custom authenticator",
+    };
+
+    /// <summary>Asks the authenticator about a client, refusing at once an address that failed too often lately (counted,
+    /// either way, in <see cref="AuthRefusals"/>). Every surface comes here.</summary>
+    internal async ValueTask<AuthResult> AuthenticateAsync(AuthRequest request, CancellationToken cancellationToken)
+    {
+        var authenticator = Authenticator ?? throw new InvalidOperationException("This broker checks no credentials.");
+        if (Throttle.Refusal(request.RemoteAddress) is { } slowed)
+        {
+            CountAuthRefusal();
+            return AuthResult.Refuse(slowed);
+        }
+
+        var result = await authenticator.AuthenticateAsync(request, cancellationToken);
+        if (result.Identity is null)
+        {
+            CountAuthRefusal();
+            Throttle.Failed(request.RemoteAddress);
+        }
+
+        return result;
     }
 
     /// <summary>The settings.</summary>
@@ -155,7 +199,8 @@ public sealed class Broker : IAsyncDisposable
 
     internal void CountProtocolError() => Interlocked.Increment(ref _protocolErrors);
 
-    /// <summary>Connections refused for their credentials (binary and JSON lines), apart from protocol errors.</summary>
+    /// <summary>Connections and HTTP calls refused for their credentials (or because their address failed too often
+    /// lately), on every surface; not counted as protocol errors.</summary>
     public long AuthRefusals => Interlocked.Read(ref _authRefusals);
 
     internal void CountAuthRefusal() => Interlocked.Increment(ref _authRefusals);
@@ -187,7 +232,7 @@ public sealed class Broker : IAsyncDisposable
                 var now = time.GetTimestamp();
                 foreach (var connection in _connections.Keys)
                 {
-                    if (connection.CutIfTrickling(now))
+                    if (connection.CutIfTrickling(now) || connection.CutIfExpired())
                     {
                         continue;
                     }
@@ -280,6 +325,7 @@ public sealed class Broker : IAsyncDisposable
 
         await _bus.DisposeAsync();
         await Router.DisposeAsync();
+        Throttle.Dispose();
         _stopping.Dispose();
     }
 }

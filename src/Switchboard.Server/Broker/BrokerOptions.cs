@@ -1,3 +1,5 @@
+using Switchboard.Server.Security;
+
 namespace Switchboard.Server;
 
 /// <summary>How the broker listens and what it allows. Defaults are the ports README.md and docs/protocol.md list.</summary>
@@ -88,8 +90,18 @@ public sealed record BrokerOptions
     /// synchronously for an answer from a client (the frame asking for it is only sent once the read batch ends).</summary>
     public bool InlineSocketScheduling { get; init; } = true;
 
-    /// <summary>Checks HELLO's credentials; null accepts every connection. Returns null to accept, or the reason to refuse.</summary>
+    /// <summary>A shorthand for a custom check of credentials (client name, credentials): returns null to accept (with
+    /// every permission), or the reason to refuse. <see cref="Authenticator"/> and <see cref="Security"/> come first.</summary>
     public Func<string, string?, string?>? Authenticate { get; init; }
+
+    /// <summary>Decides who each client is, on every surface (binary, JSON lines, HTTP); null: the broker builds one from
+    /// <see cref="Security"/> when it names identities, or from <see cref="Authenticate"/>; with none of them every
+    /// client is admitted with every permission.</summary>
+    public IAuthenticator? Authenticator { get; init; }
+
+    /// <summary>Identities (tokens, users, JWTs) with their permissions, the anonymous identity, how refused credentials
+    /// slow an address down, and the browser rules of the HTTP surface (docs/security.md).</summary>
+    public SecurityOptions Security { get; init; } = SecurityOptions.None;
 
     /// <summary>The router's settings (clock, logging, request timeout).</summary>
     public BusOptions Bus { get; init; } = BusOptions.Default;

@@ -20,10 +20,13 @@ public sealed class BrokerEndpoints
     private readonly List<ListenOptions> _binary = [];
     private readonly List<ListenOptions> _jsonLines = [];
 
+    private readonly Security.TlsEndpoints? _tls;
+
     internal BrokerEndpoints(BrokerOptions options, IServiceProvider services)
     {
         _options = options;
         _services = services;
+        _tls = options.Security.Tls is { } tls ? new Security.TlsEndpoints(tls) : null; // bad files fail here, before binding
     }
 
     /// <summary>The bound endpoints as client addresses: <c>sb://HOST:PORT</c>, <c>sb+unix:///PATH</c>, for the JSON-lines
@@ -46,7 +49,7 @@ public sealed class BrokerEndpoints
         var host = ParseHost(_options.Host);
         if (_options.Port is { } port)
         {
-            kestrel.Listen(host, port, listen => _binary.Add(listen.Serving<BusConnectionHandler>()));
+            kestrel.Listen(host, port, listen => _binary.Add(Secured(listen).Serving<BusConnectionHandler>()));
         }
 
         if (_options.UnixSocketPath is { } path)
@@ -56,7 +59,7 @@ public sealed class BrokerEndpoints
 
         if (_options.JsonLinesPort is { } jsonPort)
         {
-            kestrel.Listen(host, jsonPort, listen => _jsonLines.Add(listen.Serving<JsonLinesConnectionHandler>()));
+            kestrel.Listen(host, jsonPort, listen => _jsonLines.Add((_tls is { JsonLines: true } ? Secured(listen) : listen).Serving<JsonLinesConnectionHandler>()));
         }
 
         if (_options.JsonLinesUnixSocketPath is { } jsonPath)
@@ -66,8 +69,16 @@ public sealed class BrokerEndpoints
 
         if (_options.HttpPort is { } httpPort)
         {
-            kestrel.Listen(host, httpPort); // plain HTTP: the WebSocket, the gateway and whatever else the app maps
+            // HTTP (HTTPS with TLS): the WebSocket, the gateway and whatever else the app maps
+            kestrel.Listen(host, httpPort, listen => Secured(listen));
         }
+    }
+
+    /// <summary>TLS in front of a TCP listener when the broker has a certificate (<see cref="Security.SecurityOptions.Tls"/>).</summary>
+    private ListenOptions Secured(ListenOptions listen)
+    {
+        _tls?.Apply(listen);
+        return listen;
     }
 
     /// <summary>The address Kestrel binds for <see cref="BrokerOptions.Host"/>.</summary>
@@ -107,7 +118,7 @@ public sealed class BrokerEndpoints
 
         if (Serves(_binary, uri.Port))
         {
-            yield return $"sb://{uri.Host}:{uri.Port}";
+            yield return $"{(_tls is null ? "sb" : "sbs")}://{uri.Host}:{uri.Port}";
         }
         else if (Serves(_jsonLines, uri.Port))
         {

@@ -30,16 +30,16 @@ public sealed class BrokerHost : IAsyncDisposable
     public IReadOnlyList<string> Endpoints { get; }
 
     /// <summary>The TCP address, if TCP is on.</summary>
-    public string? TcpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb://", StringComparison.Ordinal));
+    public string? TcpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb://", StringComparison.Ordinal) || e.StartsWith("sbs://", StringComparison.Ordinal));
 
     /// <summary>The Unix socket address, if on.</summary>
     public string? UnixAddress => Endpoints.FirstOrDefault(e => e.StartsWith("sb+unix://", StringComparison.Ordinal));
 
     /// <summary>The HTTP base address (<c>http://HOST:PORT</c>), if HTTP is on.</summary>
-    public string? HttpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("http://", StringComparison.Ordinal));
+    public string? HttpAddress => Endpoints.FirstOrDefault(e => e.StartsWith("http://", StringComparison.Ordinal) || e.StartsWith("https://", StringComparison.Ordinal));
 
     /// <summary>The WebSocket address of the binary protocol (<c>ws://HOST:PORT/ws</c>), if HTTP is on.</summary>
-    public string? WebSocketAddress => Endpoints.FirstOrDefault(e => e.StartsWith("ws://", StringComparison.Ordinal));
+    public string? WebSocketAddress => Endpoints.FirstOrDefault(e => e.StartsWith("ws://", StringComparison.Ordinal) || e.StartsWith("wss://", StringComparison.Ordinal));
 
     /// <summary>The JSON-lines gateway's TCP address (<c>jsonl://HOST:PORT</c>), if on.</summary>
     public string? JsonLinesAddress => Endpoints.FirstOrDefault(e => e.StartsWith("jsonl://", StringComparison.Ordinal));

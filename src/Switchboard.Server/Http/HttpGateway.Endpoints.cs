@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Switchboard.Routing;
+using Switchboard.Server.Security;
 
 namespace Switchboard.Server.Http;
 
@@ -44,7 +45,7 @@ internal sealed partial class HttpGateway
                     throw new HttpGatewayException(StatusCodes.Status503ServiceUnavailable, ErrorCodes.GoingAway, "This broker is shutting down; use another one.");
                 }
 
-                context.Items[typeof(Caller)] = Authenticate(context);
+                context.Items[typeof(Caller)] = await AuthenticateAsync(context);
             }
 
             await handler(context);
@@ -110,6 +111,16 @@ internal sealed partial class HttpGateway
 
     private static Caller CallerOf(HttpContext context) => (Caller)context.Items[typeof(Caller)]!;
 
+    /// <summary>Throws 403 <c>forbidden</c> (naming the rule) when the caller's permissions refuse what
+    /// <paramref name="check"/> asks; a broker that checks no credentials refuses nothing.</summary>
+    private static void Require(HttpContext context, Func<Identity, PermissionSet, SwitchboardException?> check)
+    {
+        if (CallerOf(context).Identity is { } identity && check(identity, identity.Rules) is { } forbidden)
+        {
+            throw forbidden;
+        }
+    }
+
     private async Task AddSenderAsync(HttpContext context)
     {
         using var document = await HttpJson.ReadObjectAsync(context, Options.MaxBodyBytes, SenderExample);
@@ -125,6 +136,9 @@ internal sealed partial class HttpGateway
         {
             throw body.Invalid("will", "is not supported over HTTP: an HTTP sender has no connection whose death could trigger it");
         }
+
+        NameRules.ValidateSender(name);
+        Require(context, (identity, rules) => rules.Sender(identity, name, events));
 
         if (Interlocked.Increment(ref _senderCount) > Options.MaxSenders)
         {
@@ -177,7 +191,7 @@ internal sealed partial class HttpGateway
                 : new HttpGatewayException(StatusCodes.Status403Forbidden, ErrorCodes.ForbiddenSender, $"No sender '{name}' was registered over HTTP; register it first with POST /senders {{\"name\":\"{name}\",\"events\":[...]}}.");
         }
 
-        return caller.Is(sender.Owner) || Broker.Options.Authenticate is null
+        return caller.Is(sender.Owner) || Broker.Authenticator is null
             ? sender
             : throw new HttpGatewayException(StatusCodes.Status403Forbidden, ErrorCodes.ForbiddenSender, $"The sender '{name}' belongs to another HTTP client; only the client (name and token) that registered it may {verb} it.");
     }
@@ -223,6 +237,7 @@ internal sealed partial class HttpGateway
             var timeout = body.Milliseconds("timeout_ms", (long)Math.Min(int.MaxValue, Options.MaxWait.TotalMilliseconds));
             NameRules.ValidateSender(sender);
             NameRules.ValidateRequest(request);
+            Require(context, (identity, rules) => rules.Request(identity, sender, request));
             Payload answer;
             try
             {
@@ -263,6 +278,7 @@ internal sealed partial class HttpGateway
         var data = body.Data();
         var ttl = body.Milliseconds("ttl_ms", (long)Math.Min(int.MaxValue, Options.MaxWait.TotalMilliseconds)) ?? DefaultGatherTtl;
         NameRules.ValidateTopic(topic);
+        Require(context, (identity, rules) => rules.Gather(identity, topic));
         var call = _bus.GatherAsync(topic, data, ttl, null, context.RequestAborted);
         var results = new List<GatherResult>();
         await foreach (var result in call)
@@ -354,6 +370,7 @@ internal sealed partial class HttpGateway
         var query = context.Request.Query;
         var key = new StreamKey(One("sender"), One("event"));
         Router.ValidateSubscription(key.Sender, key.Event);
+        Require(context, (identity, rules) => rules.Listen(identity, key.Sender, key.Event));
         return key;
 
         string? One(string name)

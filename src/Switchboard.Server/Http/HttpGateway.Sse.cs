@@ -27,10 +27,10 @@ internal sealed partial class HttpGateway
         try
         {
             var (stream, live) = Streams.Join(key);
+            using var stop = StopFor(context);
             try
             {
                 await stream.Started;
-                using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, Stopping);
                 var output = await StartSseAsync(context, $"switchboard events {key}", stop.Token);
                 var batch = new List<SseEntry>(256);
                 var position = resume ?? live;
@@ -77,6 +77,10 @@ internal sealed partial class HttpGateway
                     }
                 }
             }
+            catch (OperationCanceledException) when (stop.Expired && !context.RequestAborted.IsCancellationRequested)
+            {
+                await EndExpiredAsync(context);
+            }
             finally
             {
                 Streams.Leave(stream);
@@ -110,13 +114,14 @@ internal sealed partial class HttpGateway
     /// <see cref="HttpGatewayOptions.DashboardInterval"/> and at once when a sender connects or leaves.</summary>
     private async Task DashboardStreamAsync(HttpContext context)
     {
+        Require(context, (identity, rules) => rules.Listen(identity, null, null)); // it shows the whole bus's traffic
         var address = EnterSseClient(context);
         try
         {
             var session = _dashboard.Join();
+            using var stop = StopFor(context);
             try
             {
-                using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, Stopping);
                 var output = await StartSseAsync(context, "switchboard dashboard", stop.Token);
                 long seen = 0;
                 while (!stop.IsCancellationRequested)
@@ -140,6 +145,10 @@ internal sealed partial class HttpGateway
                     }
                 }
             }
+            catch (OperationCanceledException) when (stop.Expired && !context.RequestAborted.IsCancellationRequested)
+            {
+                await EndExpiredAsync(context);
+            }
             finally
             {
                 _dashboard.Leave();
@@ -149,6 +158,56 @@ internal sealed partial class HttpGateway
         {
             ExitSseClient(address);
         }
+    }
+
+    /// <summary>Ends with the request, with the broker, or when the caller's credentials expire (a JWT's <c>exp</c>).</summary>
+    private SseStop StopFor(HttpContext context) => new(context.RequestAborted, Stopping, CallerOf(context).Identity?.ExpiresAt is { } expires ? expires - Time.GetUtcNow() : null);
+
+    /// <summary>What ends an SSE stream; <see cref="Expired"/> tells the credentials' expiry from the other reasons.</summary>
+    private sealed class SseStop : IDisposable
+    {
+        private readonly CancellationTokenSource? _expiry;
+        private readonly CancellationTokenSource _stop;
+
+        public SseStop(CancellationToken request, CancellationToken broker, TimeSpan? untilExpiry)
+        {
+            if (untilExpiry is { } delay)
+            {
+                _expiry = new CancellationTokenSource(TimeSpan.FromTicks(Math.Clamp(delay.Ticks, 0, TimeSpan.FromDays(24).Ticks)));
+            }
+
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(request, broker, _expiry?.Token ?? CancellationToken.None);
+        }
+
+        public CancellationToken Token => _stop.Token;
+
+        public bool IsCancellationRequested => _stop.IsCancellationRequested;
+
+        public bool Expired => _expiry?.IsCancellationRequested == true;
+
+        public void Dispose()
+        {
+            _stop.Dispose();
+            _expiry?.Dispose();
+        }
+    }
+
+    /// <summary>The notice a stream ends with when its credentials expired: <c>event: sb-error</c> with the code
+    /// <c>token_expired</c> (EventSource reconnects by itself; it needs a fresh token in its URL to be let in).</summary>
+    private static async Task EndExpiredAsync(HttpContext context)
+    {
+        var output = context.Response.BodyWriter;
+        output.Write("event: sb-error\ndata: "u8);
+        using (var json = new Utf8JsonWriter(output, HttpJson.WriterOptions))
+        {
+            json.WriteStartObject();
+            json.WriteString("code", ErrorCodes.TokenExpired);
+            json.WriteString("message", $"The credentials of '{CallerOf(context).Identity!.Name}' expired; reconnect with fresh ones.");
+            json.WriteEndObject();
+        }
+
+        output.Write("\n\n"u8);
+        await output.FlushAsync(context.RequestAborted);
     }
 
     /// <summary>Sends the headers (unbuffered), a comment line and <c>retry:</c>.</summary>

@@ -1,21 +1,18 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Switchboard.Server.Security;
 
 namespace Switchboard.Server.Http;
 
-/// <summary>Who calls the gateway: the client name and token it presented (both as given; checked by
-/// <see cref="BrokerOptions.Authenticate"/> when the broker has one).</summary>
-internal readonly record struct Caller(string Client, string? Token)
+/// <summary>Who calls the gateway: the client name it gave (logs) and the identity its credentials proved (null when the
+/// broker checks no credentials: it may do everything).</summary>
+internal readonly record struct Caller(string Client, Identity? Identity)
 {
-    /// <summary>True when this caller is <paramref name="owner"/>: same client name and token (compared in fixed time).</summary>
-    public bool Is(Caller owner) =>
-        Client == owner.Client
-        && (Token is null) == (owner.Token is null)
-        && (Token is null || CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(Token), Encoding.UTF8.GetBytes(owner.Token!)));
+    /// <summary>True when this caller is <paramref name="owner"/>: the same client name and the same identity.</summary>
+    public bool Is(Caller owner) => Client == owner.Client && Identity?.Name == owner.Identity?.Name;
 }
 
 /// <summary>A sender registered through <c>POST /senders</c>, and who registered it.</summary>
@@ -80,23 +77,13 @@ internal sealed partial class HttpGateway : IAsyncDisposable
 
     public bool IsHttpSender(string name) => _senders.ContainsKey(name);
 
-    /// <summary>Who calls: from <c>Authorization: Bearer TOKEN</c> (or <c>?token=</c>, for EventSource, which cannot set
-    /// headers) and <c>X-Switchboard-Client</c> (or <c>?client=</c>); refused with 401 when the broker's
-    /// <see cref="BrokerOptions.Authenticate"/> refuses them.</summary>
-    public Caller Authenticate(HttpContext context)
+    /// <summary>Who calls: credentials from <c>Authorization: Bearer CREDENTIALS</c> (a token or a JWT),
+    /// <c>Authorization: Basic</c> (a user and password), or <c>?token=</c> (for EventSource, which cannot set headers),
+    /// and the client name from <c>X-Switchboard-Client</c> (or <c>?client=</c>); refused with 401 when the broker's
+    /// authenticator refuses them.</summary>
+    public async ValueTask<Caller> AuthenticateAsync(HttpContext context)
     {
         var request = context.Request;
-        string? token = null;
-        var authorization = request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            token = authorization["Bearer ".Length..].Trim();
-        }
-        else if (request.Query.TryGetValue("token", out var queryToken))
-        {
-            token = queryToken.ToString();
-        }
-
         var client = request.Headers["X-Switchboard-Client"].ToString();
         if (client.Length == 0)
         {
@@ -108,13 +95,43 @@ internal sealed partial class HttpGateway : IAsyncDisposable
             throw new HttpGatewayException(StatusCodes.Status400BadRequest, ErrorCodes.InvalidField, $"The client name is {client.Length} characters long; at most {NameRules.MaxSenderLength} are allowed.");
         }
 
-        if (Broker.Options.Authenticate?.Invoke(client, token) is { } refusal)
+        if (Broker.Authenticator is null)
         {
-            context.Response.Headers.WWWAuthenticate = "Bearer";
-            throw new HttpGatewayException(StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, $"{refusal} (send Authorization: Bearer TOKEN, or ?token= on SSE URLs).");
+            return new Caller(client, null);
         }
 
-        return new Caller(client, Broker.Options.Authenticate is null ? null : token);
+        var result = await Broker.AuthenticateAsync(new AuthRequest(client, ReadCredentials(request), context.Connection.RemoteIpAddress, context.Connection.ClientCertificate), context.RequestAborted);
+        if (result.Identity is { } identity)
+        {
+            return new Caller(client, identity);
+        }
+
+        context.Response.Headers.WWWAuthenticate = "Bearer, Basic realm=\"switchboard\", charset=\"UTF-8\"";
+        throw new HttpGatewayException(StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, $"{result.Refusal ?? "The credentials were refused."} (send Authorization: Bearer TOKEN or Basic, or ?token= on SSE URLs).");
+    }
+
+    /// <summary>The one credentials string of every surface: a bearer token or JWT as it is, Basic as <c>USER:PASSWORD</c>.</summary>
+    private static string? ReadCredentials(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization["Bearer ".Length..].Trim();
+        }
+
+        if (authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                return Encoding.UTF8.GetString(Convert.FromBase64String(authorization["Basic ".Length..].Trim()));
+            }
+            catch (FormatException)
+            {
+                throw new HttpGatewayException(StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, "Authorization: Basic must carry base64 of USER:PASSWORD.");
+            }
+        }
+
+        return request.Query.TryGetValue("token", out var token) ? token.ToString() : null;
     }
 
     /// <summary>Counts one more SSE connection, refusing it over <see cref="HttpGatewayOptions.MaxSseClients"/> in all or

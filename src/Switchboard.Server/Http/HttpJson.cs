@@ -118,6 +118,8 @@ internal static class HttpJson
         ErrorCodes.Closed or ErrorCodes.GoingAway => StatusCodes.Status503ServiceUnavailable,
         ErrorCodes.TooMany => StatusCodes.Status429TooManyRequests,
         ErrorCodes.MessageTooLarge => StatusCodes.Status413PayloadTooLarge,
+        ErrorCodes.Forbidden => StatusCodes.Status403Forbidden,
+        ErrorCodes.Unauthorized or ErrorCodes.TokenExpired => StatusCodes.Status401Unauthorized,
         _ => StatusCodes.Status400BadRequest,
     };
 

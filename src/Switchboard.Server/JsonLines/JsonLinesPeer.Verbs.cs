@@ -116,7 +116,7 @@ internal sealed partial class JsonLinesPeer
                 throw new JsonLineException(ErrorCodes.Unauthorized, "This broker requires authentication: the first line must be {\"op\":\"hello\",\"client\":\"NAME\",\"token\":\"...\"}.");
             }
 
-            Admit(Id, null); // a script that skipped hello: no heartbeats (kernel keepalive looks after it)
+            Admit(identity: null); // a script that skipped hello (no credentials checked): no heartbeats (kernel keepalive looks after it)
         }
 
         return line.Op switch
@@ -147,6 +147,11 @@ internal sealed partial class JsonLinesPeer
 
         var client = line.OptionalString("client");
         var token = line.OptionalString("token");
+        if (line.OptionalString("user") is { } user)
+        {
+            token = $"{user}:{line.OptionalString("password")}"; // the one credentials string of every surface
+        }
+
         var heartbeats = line.Bool("heartbeat", otherwise: true);
         if (client is { Length: > NameRules.MaxSenderLength })
         {
@@ -154,10 +159,14 @@ internal sealed partial class JsonLinesPeer
         }
 
         _helloId = id; // a refusal is answered on the hello's id
-        Admit(client ?? string.Empty, token);
+        return WelcomeAsync(client ?? string.Empty, token, heartbeats, id);
+    }
+
+    private async ValueTask WelcomeAsync(string client, string? token, bool heartbeats, LineId? id)
+    {
+        await AdmitAsync(client, token);
         WantsHeartbeats = heartbeats;
         SendOk(id, "server", Broker.Options.ServerName);
-        return default;
     }
 
     private ValueTask OnSender(JsonLine line, LineId? id)
@@ -215,7 +224,7 @@ internal sealed partial class JsonLinesPeer
         var pattern = line.OptionalString("event");
         var group = line.OptionalString("group");
         var retained = line.Bool("retained", Router.Options.DefaultListenerOptions.ReceiveRetained);
-        Router.ValidateSubscription(sender, pattern);
+        ValidateListen(sender, pattern);
         if (group is not null)
         {
             NameRules.ValidateGroup(group);
@@ -254,7 +263,7 @@ internal sealed partial class JsonLinesPeer
     private ValueTask OnResults(JsonLine line, LineId? id)
     {
         var topic = line.RequiredString("topic");
-        NameRules.ValidateTopic(topic);
+        ValidateResults(topic);
         var key = id?.Key ?? "\0" + Interlocked.Increment(ref _unnamedListens).ToString(CultureInfo.InvariantCulture);
         var subscription = new JsonLineSubscription(this, id, null, topic, null) { Results = true };
         EnsureRoom(_listens.Count, Broker.Options.MaxSubscriptionsPerConnection, "listens", "BrokerOptions.MaxSubscriptionsPerConnection");

@@ -50,7 +50,7 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
 
     public override int Buffered => _lines.Buffered;
 
-    protected override bool HandshakeRequired => Broker.Options.Authenticate is not null;
+    protected override bool HandshakeRequired => Broker.Authenticator is not null;
 
     protected override string HandshakeTimeoutMessage =>
         $"No hello within {Broker.Options.HandshakeTimeout.TotalSeconds:0.#} s (the HandshakeTimeout setting); this broker requires {{\"op\":\"hello\",\"client\":\"NAME\",\"token\":\"...\"}} as the first line.";

@@ -16,6 +16,12 @@ internal abstract partial class BrokerPeer
     protected async ValueTask AddSenderAsync(string name, string[] events, string[] requests, bool hasDefault, string? will, Payload willData)
     {
         EnsureRoom(Senders.Count, Broker.Options.MaxSendersPerConnection, "senders", "BrokerOptions.MaxSendersPerConnection");
+        if (Identity?.Rules.Sender(Identity, name, events) is { } forbidden)
+        {
+            NameRules.ValidateSender(name); // a bad name is told as such, whoever asks
+            throw forbidden;
+        }
+
         var forward = _forwardRequests;
         var handlers = new Dictionary<string, RequestHandler>(StringComparer.Ordinal);
         foreach (var request in requests)
@@ -62,6 +68,11 @@ internal abstract partial class BrokerPeer
     protected string AddProducer(string? name, string? group, string[] topics)
     {
         EnsureRoom(_producers.Count, Broker.Options.MaxProducersPerConnection, "producers", "BrokerOptions.MaxProducersPerConnection");
+        foreach (var topic in topics)
+        {
+            CheckProduce(topic);
+        }
+
         var producer = Router.AddProducer(Admitted, topics, ForwardProduce, new ProducerOptions { Name = name, Group = group });
         _producers[producer.Name] = producer;
         return producer.Name;
@@ -82,12 +93,26 @@ internal abstract partial class BrokerPeer
 
         foreach (var topic in add)
         {
+            CheckProduce(topic);
+        }
+
+        foreach (var topic in add)
+        {
             Router.ChangeProducerTopic(producer, topic, add: true);
         }
 
         foreach (var topic in remove)
         {
             Router.ChangeProducerTopic(producer, topic, add: false);
+        }
+    }
+
+    private void CheckProduce(string topic)
+    {
+        if (Identity?.Rules.Produce(Identity, topic) is { } forbidden)
+        {
+            NameRules.ValidateTopic(topic);
+            throw forbidden;
         }
     }
 
@@ -107,6 +132,12 @@ internal abstract partial class BrokerPeer
     protected void Gather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, IGatherOutput output)
     {
         AdmitRequest();
+        if (Identity?.Rules.Gather(Identity, topic) is { } forbidden)
+        {
+            NameRules.ValidateTopic(topic);
+            throw forbidden;
+        }
+
         var gather = Router.StartGather(topic, data, ttl, headers, Closing);
         gather.OnLate = output.Late;
         Track(PumpAsync(gather.Call, output));

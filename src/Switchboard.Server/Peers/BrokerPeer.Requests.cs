@@ -50,6 +50,13 @@ internal abstract partial class BrokerPeer
         try
         {
             AdmitRequest();
+            if (Identity?.Rules.Request(Identity, sender, request) is { } forbidden)
+            {
+                NameRules.ValidateSender(sender); // a bad name is told as such, whoever asks
+                NameRules.ValidateRequest(request);
+                throw forbidden;
+            }
+
             handler = Router.FindRequestHandler(sender, request, timeout, out wait);
         }
         catch (SwitchboardException ex)

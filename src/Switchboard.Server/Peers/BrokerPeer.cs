@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Connections;
 using Switchboard.Routing;
+using Switchboard.Server.Security;
 
 namespace Switchboard.Server;
 
@@ -22,6 +23,7 @@ internal abstract partial class BrokerPeer
 
     private readonly CancellationTokenSource _closing = new();
     private RouterSession? _session;
+    private Identity? _identity;
     private long _lastReceived;
     private long _lastSent;
     private long _unfinishedSince;
@@ -165,8 +167,7 @@ internal abstract partial class BrokerPeer
     {
         if (refusal.Code == ErrorCodes.Unauthorized)
         {
-            // Not a protocol error: a scanner guessing tokens is not a buggy client.
-            Broker.CountAuthRefusal();
+            // Not a protocol error: a scanner guessing tokens is not a buggy client (the broker counted the refusal).
             Broker.Log.CredentialsRefused(Id, ClientName, refusal.Message);
         }
 
@@ -174,24 +175,73 @@ internal abstract partial class BrokerPeer
     }
 
     /// <summary>
-    /// Lets the client in after its handshake: the broker must not be leaving and its credentials must pass. Throws
+    /// Lets the client in after its handshake: the broker must not be leaving and, when it checks credentials, they must
+    /// pass (<see cref="Broker.AuthenticateAsync"/>; the identity's permissions then govern the connection). Throws
     /// <see cref="HandshakeRefusedException"/> otherwise.
     /// </summary>
-    protected void Admit(string client, string? credentials)
+    protected async ValueTask AdmitAsync(string client, string? credentials)
     {
         ClientName = string.IsNullOrEmpty(client) ? Id : client;
+        Identity? identity = null;
+        if (Broker.Authenticator is not null && !Broker.IsShuttingDown)
+        {
+            var certificate = Context.Features.Get<Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature>()?.ClientCertificate;
+            var result = await Broker.AuthenticateAsync(new AuthRequest(client, credentials, RemoteAddress, certificate), Closing);
+            identity = result.Identity ?? throw new HandshakeRefusedException(ErrorCodes.Unauthorized, result.Refusal ?? "The credentials were refused.");
+        }
+
+        Admit(identity);
+    }
+
+    /// <summary>Opens the peer's session as <paramref name="identity"/> (null: a broker that checks no credentials).</summary>
+    protected void Admit(Identity? identity)
+    {
         if (Broker.IsShuttingDown)
         {
             throw new HandshakeRefusedException(ErrorCodes.GoingAway, "This broker is shutting down; connect to another one.");
         }
 
-        if (Broker.Options.Authenticate?.Invoke(client, credentials) is { } refusal)
+        _identity = identity;
+        Volatile.Write(ref _session, Router.OpenSession(ClientName));
+        Broker.Log.ClientJoined(Id, Context.RemoteEndPoint?.ToString() ?? "unix socket", identity is null ? ClientName : $"{ClientName} as {identity}");
+    }
+
+    /// <summary>Who the peer is (null when the broker checks no credentials: it may do everything).</summary>
+    protected Identity? Identity => _identity;
+
+    /// <summary>Closes the connection with <c>token_expired</c> once the credentials it was admitted with expired (checked
+    /// by the broker's heartbeat loop, so within half a heartbeat interval); true if it did.</summary>
+    public bool CutIfExpired()
+    {
+        if (_identity?.ExpiresAt is not { } expires || Time.GetUtcNow() < expires || Interlocked.Exchange(ref _cut, 1) != 0)
         {
-            throw new HandshakeRefusedException(ErrorCodes.Unauthorized, refusal);
+            return false;
         }
 
-        Volatile.Write(ref _session, Router.OpenSession(ClientName));
-        Broker.Log.ClientJoined(Id, Context.RemoteEndPoint?.ToString() ?? "unix socket", ClientName);
+        SendFatal(ErrorCodes.TokenExpired, $"The credentials of '{_identity.Name}' expired at {expires:u}; connect again with fresh ones.");
+        Abort(ErrorCodes.TokenExpired, hard: false);
+        return true;
+    }
+
+    /// <summary>Throws <c>forbidden</c> when the identity may not listen to (sender, pattern): checked here for both
+    /// codecs, after the names' own rules.</summary>
+    protected void ValidateListen(string? sender, string? pattern)
+    {
+        Router.ValidateSubscription(sender, pattern);
+        if (_identity?.Rules.Listen(_identity, sender, pattern) is { } forbidden)
+        {
+            throw forbidden;
+        }
+    }
+
+    /// <summary>Throws <c>forbidden</c> when the identity may not listen to the results of <paramref name="topic"/>.</summary>
+    protected void ValidateResults(string topic)
+    {
+        NameRules.ValidateTopic(topic);
+        if (_identity?.Rules.Gather(_identity, topic) is { } forbidden)
+        {
+            throw forbidden;
+        }
     }
 
     /// <summary>The session, which a codec asks for once its handshake is done.</summary>

@@ -35,6 +35,17 @@ public sealed class GatherCall : IAsyncEnumerable<GatherResult>
 
     internal void SetLate(int late) => Volatile.Write(ref _late, late);
 
+    /// <summary>Ends the gather with a refusal (first call wins): enumerating it throws <paramref name="error"/>, and so
+    /// does <see cref="Summary"/>.</summary>
+    internal void Fail(Exception error)
+    {
+        if (_results.Writer.TryComplete(error))
+        {
+            _summary.TrySetException(error);
+            _ = _summary.Task.Exception; // observed here: a caller that only enumerates has seen it already
+        }
+    }
+
     /// <summary>Ends the stream of results and publishes the summary (first call wins).</summary>
     internal void Complete(IReadOnlyList<string> answered, IReadOnlyList<string> missing, IReadOnlyDictionary<string, string> failed, bool canceled)
     {

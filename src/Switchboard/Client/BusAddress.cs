@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace Switchboard;
 
 /// <summary>
-/// Where a broker is: <c>sb://HOST:PORT</c> (TCP), <c>sb+unix:///PATH</c> (Unix socket), <c>serial:///dev/ttyX?baud=N</c>
+/// Where a broker is: <c>sb://HOST:PORT</c> (TCP), <c>sbs://HOST:PORT</c> (TCP with TLS), <c>sb+unix:///PATH</c> (Unix socket), <c>serial:///dev/ttyX?baud=N</c>
 /// (a serial line, CRC on), or any duplex <see cref="Stream"/> made by <see cref="FromStream"/>.
 /// </summary>
 public sealed record BusAddress
@@ -29,6 +29,9 @@ public sealed record BusAddress
 
     /// <summary>Opens the carrier's stream (null for sockets).</summary>
     public Func<CancellationToken, ValueTask<Stream>>? OpenStream { get; }
+
+    /// <summary>The name the broker's TLS certificate must carry (<c>sbs://</c> addresses); null: no TLS.</summary>
+    public string? TlsHost { get; private init; }
 
     /// <summary>True for carriers that can corrupt bytes (serial lines): frames carry a CRC-32C and a corrupt frame is dropped and counted, not fatal.</summary>
     public bool IsLossy { get; }
@@ -67,14 +70,14 @@ public sealed record BusAddress
             return Uri.TryCreate(address, UriKind.Absolute, out var ws) ? WebSocket(ws) : throw Invalid(address);
         }
 
-        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme != "sb" || string.IsNullOrEmpty(uri.Host))
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("sb" or "sbs") || string.IsNullOrEmpty(uri.Host))
         {
             throw Invalid(address);
         }
 
         var tcpPort = uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port;
         EndPoint endPoint = IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) ? new IPEndPoint(ip, tcpPort) : new DnsEndPoint(uri.Host, tcpPort);
-        return new BusAddress(address, endPoint, null, lossy: false);
+        return new BusAddress(address, endPoint, null, lossy: false) { TlsHost = uri.Scheme == "sbs" ? uri.IdnHost : null };
     }
 
     /// <summary>A serial line: 8N1 at <paramref name="baudRate"/>, CRC-32C on every frame.</summary>
@@ -118,7 +121,7 @@ public sealed record BusAddress
         new(name, null, open, lossy);
 
     private static SwitchboardException Invalid(string address) =>
-        new(ErrorCodes.InvalidArgument, $"'{address}' is not a broker address; use sb://HOST:PORT (TCP, default port {DefaultPort}), sb+unix:///absolute/path (Unix socket), ws://HOST:PORT/ws (WebSocket) or serial:///dev/ttyX?baud=115200.");
+        new(ErrorCodes.InvalidArgument, $"'{address}' is not a broker address; use sb://HOST:PORT (TCP, default port {DefaultPort}), sbs://HOST:PORT (TCP with TLS), sb+unix:///absolute/path (Unix socket), ws://HOST:PORT/ws (WebSocket) or serial:///dev/ttyX?baud=115200.");
 
     /// <inheritdoc />
     public override string ToString() => Text;

@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Switchboard.Client;
 using Switchboard.Wire;
 
@@ -56,6 +59,37 @@ public sealed partial class BusClient
         _heartbeat = RunHeartbeatAsync();
     }
 
+    /// <summary>TLS over the socket (<c>sbs://</c>): the broker's certificate must chain to a trusted root (the system's, or
+    /// <see cref="BusTlsOptions.TrustedRoots"/>) and carry the address's host name. A failure is an <see cref="IOException"/>,
+    /// so it reads as any other failed connection attempt ("could not connect to ...: TLS ...").</summary>
+    private async Task<Stream> StartTlsAsync(Stream inner, string host, CancellationToken cancellationToken)
+    {
+        var tls = new SslStream(inner, leaveInnerStreamOpen: false);
+        var options = new SslClientAuthenticationOptions { TargetHost = host };
+        if (_options.Tls.ClientCertificate is { } certificate)
+        {
+            options.ClientCertificates = [certificate];
+        }
+
+        if (_options.Tls.TrustedRoots is { } roots)
+        {
+            // A private authority: only its roots, and no revocation lists to fetch (it has none to offer).
+            options.CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            options.CertificateChainPolicy.CustomTrustStore.AddRange(roots);
+        }
+
+        try
+        {
+            await tls.AuthenticateAsClientAsync(options, cancellationToken);
+            return tls;
+        }
+        catch (AuthenticationException ex)
+        {
+            await tls.DisposeAsync();
+            throw new IOException($"TLS with {host} failed: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Opens a socket, shakes hands, registers everything again and starts the loops.</summary>
     private async Task<Connection> OpenAsync(BusAddress address, CancellationToken cancellationToken)
     {
@@ -77,6 +111,10 @@ public sealed partial class BusClient
                     : new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 await socket.ConnectAsync(address.EndPoint!, timeout.Token);
                 stream = new NetworkStream(socket, ownsSocket: true);
+                if (address.TlsHost is { } host)
+                {
+                    stream = await StartTlsAsync(stream, host, timeout.Token);
+                }
             }
 
             connection = new Connection(address, socket, stream, _options.Bus.TimeProvider);

@@ -9,6 +9,10 @@ public sealed record BusClientOptions
     /// <summary>Credentials sent in HELLO, when the broker asks for them.</summary>
     public string? Credentials { get; init; }
 
+    /// <summary>How <c>sbs://</c> (TLS) connections check the broker and prove the client: by default the broker's
+    /// certificate must chain to a root this machine trusts and name the address's host.</summary>
+    public BusTlsOptions Tls { get; init; } = BusTlsOptions.Default;
+
     /// <summary>Ask for a CRC-32C on every frame (for links that can corrupt bytes; TCP does not need it).</summary>
     public bool Crc { get; init; }
 

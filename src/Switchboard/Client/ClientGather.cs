@@ -62,5 +62,27 @@ internal sealed class ClientGather : IPendingCall
     {
     }
 
-    public void Fail(Exception error) => Finish(canceled: true);
+    /// <summary>The broker refused the gather (forbidden, too many...): the caller sees why. A connection that went away
+    /// (or a client disposed) ends it with what has arrived instead, as cancelled.</summary>
+    public void Fail(Exception error)
+    {
+        if (error is SwitchboardException { Code: ErrorCodes.ConnectionLost or ErrorCodes.Closed })
+        {
+            Finish(canceled: true);
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            _done = true;
+            Call.Fail(error);
+        }
+
+        Cancellation.Dispose();
+    }
 }

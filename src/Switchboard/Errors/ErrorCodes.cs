@@ -31,6 +31,10 @@ public static class ErrorCodes
     public const string ProducerExists = "producer_exists";
     /// <summary>The broker refused the client's credentials.</summary>
     public const string Unauthorized = "unauthorized";
+    /// <summary>The identity's permissions do not allow the call (the message names the rule); the connection stays.</summary>
+    public const string Forbidden = "forbidden";
+    /// <summary>The signed token (JWT) a connection was admitted with expired; the connection is closed after this error.</summary>
+    public const string TokenExpired = "token_expired";
     /// <summary>No broker of those given could be reached.</summary>
     public const string ConnectFailed = "connect_failed";
     /// <summary>The connection to the broker was lost before it answered.</summary>
@@ -105,6 +109,12 @@ public static class ErrorCodes
     public const string BodyTimeout = "body_timeout";
     /// <summary>A gateway limit was reached (too many streams, senders or calls at once).</summary>
     public const string TooMany = "too_many";
+    /// <summary>An HTTP request whose <c>Origin</c> is neither the broker's own nor an allowed one (a page of another site).</summary>
+    public const string ForbiddenOrigin = "forbidden_origin";
+    /// <summary>An HTTP request whose <c>Host</c> is not one the broker answers to (DNS rebinding).</summary>
+    public const string ForbiddenHost = "forbidden_host";
+    /// <summary>A state-changing HTTP call whose body is not declared <c>application/json</c> (no cross-site forms).</summary>
+    public const string UnsupportedMediaType = "unsupported_media_type";
     /// <summary>An HTTP path or file that does not exist.</summary>
     public const string NotFound = "not_found";
 }

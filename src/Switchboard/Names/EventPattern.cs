@@ -39,6 +39,50 @@ internal static class EventPattern
         }
     }
 
+    /// <summary>True when every event name that <paramref name="inner"/> matches (a pattern or a concrete name) is also
+    /// matched by <paramref name="outer"/>: a permission that allows <c>sensors.&gt;</c> allows a listener of
+    /// <c>sensors.*.temp</c>, not one of <c>*.temp</c>. Allocates nothing.</summary>
+    public static bool Covers(string outer, string inner)
+    {
+        if (NameRules.IsChannel(outer) != NameRules.IsChannel(inner))
+        {
+            return false;
+        }
+
+        var offset = NameRules.IsChannel(outer) ? 1 : 0;
+        var o = outer.AsSpan(offset);
+        var i = inner.AsSpan(offset);
+        while (true)
+        {
+            var oEnd = o.IndexOf('.');
+            var oToken = oEnd < 0 ? o : o[..oEnd];
+            if (oToken is ">")
+            {
+                return !i.IsEmpty; // one or more tokens left, whatever they are ('*' and '>' included)
+            }
+
+            if (i.IsEmpty)
+            {
+                return false;
+            }
+
+            var iEnd = i.IndexOf('.');
+            var iToken = iEnd < 0 ? i : i[..iEnd];
+            if (iToken is ">" || (oToken is not "*" && (iToken is "*" || !oToken.SequenceEqual(iToken))))
+            {
+                return false; // a '>' is only covered by a '>', a '*' only by a '*' or a '>'
+            }
+
+            if (oEnd < 0 || iEnd < 0)
+            {
+                return oEnd < 0 && iEnd < 0;
+            }
+
+            o = o[(oEnd + 1)..];
+            i = i[(iEnd + 1)..];
+        }
+    }
+
     public static bool IsMatch(string pattern, string eventName)
     {
         if (NameRules.IsChannel(pattern) != NameRules.IsChannel(eventName))

@@ -1,15 +1,41 @@
 using System.Buffers;
+using System.Collections.Frozen;
 using System.Text.Json;
 
 namespace Switchboard.Routing;
 
 internal sealed partial class Router
 {
+    private volatile SystemEvents? _system;
+
+    /// <summary>Reserves <paramref name="events"/> for the sender <paramref name="owner"/> alone (the broker's own
+    /// notices, such as <c>#slow_consumer</c>): any other sender that declares one, names one as its will, or triggers
+    /// one through a declared pattern is refused with <c>reserved_name</c>, so nobody can fake the broker's alerts.</summary>
+    public void ReserveSystemEvents(string owner, IReadOnlyList<string> events) =>
+        _system = new SystemEvents(owner, events.ToFrozenSet(StringComparer.Ordinal));
+
+    /// <summary>The refusal for <paramref name="sender"/> declaring or triggering <paramref name="event"/> when that is a
+    /// system event of another sender; null otherwise.</summary>
+    public SwitchboardException? RefuseSystemEvent(string sender, string @event) =>
+        _system is { } system && system.Events.Contains(@event) && sender != system.Owner
+            ? new SwitchboardException(ErrorCodes.ReservedName, $"Sender '{sender}' cannot declare or trigger '{@event}': it is a system event that only the broker's own sender '{system.Owner}' raises. Listen to it instead.")
+            : null;
+
+    private sealed record SystemEvents(string Owner, FrozenSet<string> Events);
+
     public async ValueTask<SenderRegistration> AddSenderAsync(RouterSession session, string name, IReadOnlyList<string> events, Dictionary<string, RequestHandler>? requests, SenderOptions? options)
     {
         requests ??= [];
         options ??= new SenderOptions();
         var declared = ValidateSender(name, events, requests.Keys, options);
+        foreach (var e in options.WillEvent is { } will ? declared.All.Append(will) : declared.All)
+        {
+            if (RefuseSystemEvent(name, e) is { } refusal)
+            {
+                throw refusal;
+            }
+        }
+
         foreach (var handler in requests.Values)
         {
             ArgumentNullException.ThrowIfNull(handler);

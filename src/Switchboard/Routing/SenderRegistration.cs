@@ -120,6 +120,11 @@ internal sealed class SenderRegistration : ISender
             throw UndeclaredEvent(Name, @event, Events);
         }
 
+        if (_router.RefuseSystemEvent(Name, @event) is { } refusal)
+        {
+            throw refusal;
+        }
+
         slot = new EventSlot(_router.Listeners, Name, @event);
         return _matched.Count < MaxMatchedSlots ? _matched.GetOrAdd(@event, slot) : slot;
     }

@@ -49,6 +49,9 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public static CliProcess Start(params string[] args) => Start(Dll.Value, "switchboard", closeInput: true, args);
 
+    /// <summary>The switchboard command with its stdin left open for <see cref="WriteLineAsync"/> until <see cref="CloseInput"/>.</summary>
+    public static CliProcess StartWithInput(params string[] args) => Start(Dll.Value, "switchboard", closeInput: false, args);
+
     /// <summary>examples/PROJECT/bin/CONFIGURATION/net10.0/PROJECT.dll with ARGS; with <paramref name="closeInput"/> false,
     /// stdin stays open for <see cref="WriteLineAsync"/> until <see cref="CloseInput"/>.</summary>
     public static CliProcess StartExample(string project, bool closeInput, params string[] args) =>

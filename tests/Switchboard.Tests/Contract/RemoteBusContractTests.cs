@@ -17,10 +17,13 @@ public abstract class RemoteBusContractTests : BusContractTests
 
     protected abstract string Address(BrokerHost host);
 
+    /// <summary>The options of the <paramref name="name"/>d client (credentials, TLS trust, for fixtures that need them).</summary>
+    protected virtual BusClientOptions ClientOptions(string name) => new() { ClientName = name };
+
     protected override async Task<IBus> CreateBusAsync()
     {
         _host ??= await BrokerHost.StartAsync(BrokerOptions(), logging => logging.AddProvider(_brokerLog), cancellationToken: Ct);
-        return await BusClient.ConnectAsync(Address(_host), new BusClientOptions { ClientName = $"test-{++_clients}" }, Ct);
+        return await BusClient.ConnectAsync(Address(_host), ClientOptions($"test-{++_clients}"), Ct);
     }
 
     protected override Task AbortAsync(IBus bus) => ((BusClient)bus).KillAsync();

@@ -291,15 +291,15 @@ public sealed class GatewayEndpointTests
         Assert.Equal("ok", await gateway.Http.GetStringAsync("/healthz", Ct));
         await gateway.MetricsAsync(Ct);
 
-        var create = new HttpRequestMessage(HttpMethod.Post, "/senders") { Content = new StringContent("""{"name":"a1","events":["x"]}""") };
+        var create = new HttpRequestMessage(HttpMethod.Post, "/senders") { Content = new StringContent("""{"name":"a1","events":["x"]}""", System.Text.Encoding.UTF8, "application/json") };
         create.Headers.Authorization = HttpGatewayHarness.Bearer("alice-token");
         Assert.Equal(201, (await gateway.SendAsync(create, Ct)).Status);
 
-        var byBob = new HttpRequestMessage(HttpMethod.Post, "/publish") { Content = new StringContent("""{"sender":"a1","event":"x"}""") };
+        var byBob = new HttpRequestMessage(HttpMethod.Post, "/publish") { Content = new StringContent("""{"sender":"a1","event":"x"}""", System.Text.Encoding.UTF8, "application/json") };
         byBob.Headers.Authorization = HttpGatewayHarness.Bearer("bob-token");
         Assert.Contains("another HTTP client", HttpGatewayHarness.AssertError(await gateway.SendAsync(byBob, Ct), 403, "forbidden_sender"));
 
-        var byAlice = new HttpRequestMessage(HttpMethod.Post, "/publish") { Content = new StringContent("""{"sender":"a1","event":"x"}""") };
+        var byAlice = new HttpRequestMessage(HttpMethod.Post, "/publish") { Content = new StringContent("""{"sender":"a1","event":"x"}""", System.Text.Encoding.UTF8, "application/json") };
         byAlice.Headers.Authorization = HttpGatewayHarness.Bearer("alice-token");
         Assert.Equal(200, (await gateway.SendAsync(byAlice, Ct)).Status);
 

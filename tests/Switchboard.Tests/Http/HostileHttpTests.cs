@@ -62,6 +62,7 @@ public sealed class HostileHttpTests
     {
         await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
         using var bad = new ByteArrayContent([(byte)'{', (byte)'"', 0xff, 0xfe, (byte)'"', (byte)':', (byte)'1', (byte)'}']);
+        bad.Headers.ContentType = new MediaTypeHeaderValue("application/json"); // declared JSON, and not UTF-8
         using (var response = await gateway.Http.PostAsync("/publish", bad, Ct))
         {
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -101,7 +102,7 @@ public sealed class HostileHttpTests
         using (var socket = new Socket(SocketType.Stream, ProtocolType.Tcp))
         {
             await socket.ConnectAsync(uri.Host, uri.Port, Ct);
-            await socket.SendAsync(Encoding.ASCII.GetBytes($"POST /publish HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Length: 100000\r\n\r\n{{\"sender\":"), Ct);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"POST /publish HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"sender\":"), Ct);
         }
 
         using (var socket = new Socket(SocketType.Stream, ProtocolType.Tcp))

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using Switchboard.Cli.Tests.Support;
+using Switchboard.Server.Security;
+
+namespace Switchboard.Cli.Tests;
+
+/// <summary><c>serve --config</c> with identities, the safe default when exposed, and <c>hash-password</c>, as real processes.</summary>
+public sealed class SecurityServeTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("sb-security-").FullName;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Serve_with_a_config_file_admits_its_identities_with_their_permissions_and_refuses_the_rest()
+    {
+        var hash = PasswordHash.Create("pw-of-bob", iterations: 1000);
+        var config = WriteConfig("""
+            {"Security":{
+              "Tokens":[{"Name":"svc","Token":"svc-token-123456","Permissions":{"Senders":{"Allow":["svc"]},"Listen":{"Deny":["*/#private.>"]}}}],
+              "Users":[{"Name":"bob","Password":"HASH"}]
+            }}
+            """.Replace("HASH", hash, StringComparison.Ordinal));
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "off", "--config", config);
+        Assert.Contains("1 token(s), 1 user(s)", await serve.WaitForErrAsync("security: "), StringComparison.Ordinal);
+        var address = (await serve.WaitForOutAsync("listening: sb://"))["listening: ".Length..];
+
+        var refused = await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await BusClient.ConnectAsync(address, new BusClientOptions { Credentials = "bob:wrong" }, Ct));
+        Assert.Contains("wrong password", refused.Message, StringComparison.Ordinal);
+        await using var bob = await BusClient.ConnectAsync(address, new BusClientOptions { Credentials = "bob:pw-of-bob" }, Ct);
+        await using var svc = await BusClient.ConnectAsync(address, new BusClientOptions { Credentials = "svc-token-123456" }, Ct);
+        await using var sender = await svc.AddSenderAsync("svc", ["#private.x"], cancellationToken: Ct);
+        var forbidden = await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await svc.ListenAsync(null, "#private.x", cancellationToken: Ct));
+        Assert.Equal(ErrorCodes.Forbidden, forbidden.Code);
+        await using var queue = await bob.ListenAsync(null, "#private.x", cancellationToken: Ct);
+    }
+
+    [Fact]
+    public async Task Serve_refuses_to_listen_beyond_loopback_without_identities_in_one_line()
+    {
+        var (code, _, err) = await CliProcess.RunAsync("serve", "--host", "0.0.0.0", "--port", "0", "--jsonl-port", "off", "--http-port", "off");
+        Assert.Equal(2, code);
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: --host 0.0.0.0 listens beyond this machine", line, StringComparison.Ordinal);
+        Assert.Contains("--allow-anonymous", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_config_the_broker_cannot_use_is_one_usage_line_naming_the_setting()
+    {
+        var config = WriteConfig("""{"Security":{"Users":[{"Name":"bob","Password":"hunter2"}]}}""");
+        var (code, _, err) = await CliProcess.RunAsync("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "off", "--config", config);
+        Assert.Equal(2, code);
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: --config: Security.Users[0] 'bob': Password", line, StringComparison.Ordinal);
+
+        var (missingCode, _, missing) = await CliProcess.RunAsync("serve", "--port", "0", "--config", Path.Combine(_directory, "nope.json"));
+        Assert.Equal(2, missingCode);
+        Assert.Contains("does not exist", missing, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Hash_password_reads_stdin_and_prints_a_hash_that_verifies()
+    {
+        await using var process = CliProcess.StartWithInput("hash-password", "--iterations", "1000");
+        await process.WriteLineAsync("tr0ub4dor&3");
+        process.CloseInput();
+        var hash = await process.ReadLineAsync();
+        Assert.Equal(0, await process.WaitForExitAsync());
+        Assert.StartsWith("pbkdf2-sha256$1000$", hash, StringComparison.Ordinal);
+        Assert.True(PasswordHash.Verify(hash, "tr0ub4dor&3"));
+    }
+
+    private string WriteConfig(string json)
+    {
+        using var _ = JsonDocument.Parse(json); // the test's own file must be valid JSON
+        var path = Path.Combine(_directory, "switchboard.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}
