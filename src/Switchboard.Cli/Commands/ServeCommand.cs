@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Switchboard.Redis;
 using Switchboard.Server;
 
 namespace Switchboard.Cli.Commands;
@@ -55,12 +56,14 @@ public static class ServeCommand
         var httpPort = PortOption("--http-port", 7280, "The HTTP port: the binary protocol over WebSocket at /ws, /healthz and the HTTP gateway");
         var logLevel = LogLevels.Option();
         var tuning = new ServeTuning();
+        var cluster = ClusterFlags.Create();
 
         var command = new Command("serve", "Runs a broker. Prints 'listening: ADDRESS' for each endpoint once it accepts clients; Ctrl+C or SIGTERM tells clients to move elsewhere (lame duck), prints 'stopped' and exits 0.")
         {
             host, port, unix, jsonlPort, jsonlUnix, httpPort, logLevel,
         };
         tuning.AddTo(command);
+        cluster.AddTo(command);
         command.SetAction((result, _) => RunAsync(
             result.GetValue(host)!,
             result.GetValue(port),
@@ -69,7 +72,8 @@ public static class ServeCommand
             result.GetValue(jsonlUnix),
             ParsePort(result.GetValue(httpPort)),
             LogLevels.Parse(result.GetValue(logLevel)),
-            tuning.Read(result)));
+            tuning.Read(result),
+            cluster.Read(result)));
         return command;
     }
 
@@ -95,7 +99,7 @@ public static class ServeCommand
 
     private static int? ParsePort(string? value) => value is null or "off" ? null : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
 
-    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning)
+    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning, ClusterOptions? clusterOptions)
     {
         foreach (var path in new[] { unix, jsonlUnix })
         {
@@ -123,20 +127,35 @@ public static class ServeCommand
         });
 
         BrokerHost broker;
+        ClusterNode? node = null;
         try
         {
-            broker = await BrokerHost.StartAsync(options, logging: builder => LogLevels.ConfigureConsole(builder, level), cancellationToken: shutdown.Token);
+            broker = await BrokerHost.StartAsync(
+                options,
+                logging: builder => LogLevels.ConfigureConsole(builder, level),
+                beforeListening: async b => node = clusterOptions is null ? null : await ClusterNode.StartAsync(b, clusterOptions, shutdown.Token),
+                cancellationToken: shutdown.Token);
         }
         catch (Exception ex) when (ex is IOException or SocketException)
         {
             throw new CliException(ExitCodes.Usage, DescribeBindFailure(ex, host, port, unix));
         }
+        catch (SwitchboardException ex) when (ex.Code == ErrorCodes.ConnectFailed)
+        {
+            throw new CliException(ExitCodes.Usage, ex.Message);
+        }
 
+        await using (node)
         await using (broker)
         {
             foreach (var endpoint in broker.Endpoints)
             {
                 await Console.Out.WriteLineAsync($"listening: {endpoint}");
+            }
+
+            if (node is not null)
+            {
+                await Console.Out.WriteLineAsync($"cluster: {node.Options.Name} as node {node.Member} through redis {node.Options.Redis}");
             }
 
             await Console.Out.FlushAsync();

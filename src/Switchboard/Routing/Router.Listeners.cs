@@ -144,6 +144,11 @@ internal sealed partial class Router
             retained = receiveRetained && _retained.Count > 0 ? RetainedFor(sender, pattern) : [];
         }
 
+        if (Cluster is { } cluster)
+        {
+            await cluster.SubscribedAsync(subscription);
+        }
+
         foreach (var message in retained)
         {
             await subscription.DeliverAsync(message);
@@ -170,6 +175,7 @@ internal sealed partial class Router
             }
         }
 
+        Cluster?.Unsubscribed(subscription);
         return default;
     }
 

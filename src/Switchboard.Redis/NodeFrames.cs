@@ -1,0 +1,65 @@
+using System.Buffers;
+using Switchboard.Wire;
+
+namespace Switchboard.Redis;
+
+/// <summary>
+/// What nodes say to each other. A node link speaks the binary protocol's own frames where one fits (EVENT, ADD_SENDER,
+/// LISTEN, UNLISTEN, REQUEST, REPLY, OK; docs/protocol.md), plus the few below, in the range 0x40 to 0x4F that clients
+/// never use. One Redis PUBLISH to a node's inbox is a <see cref="Batch"/> frame followed by frames in order.
+/// The control channel carries HELLO (client = the member, features = <see cref="HelloResync"/>) and GOING_AWAY
+/// (reason = the member leaving cleanly). Layouts in docs/cluster.md.
+/// </summary>
+internal static class NodeFrames
+{
+    /// <summary>BATCH: str member (who publishes), u64 sequence (per destination, from 1: a gap means lost batches).</summary>
+    public const FrameType Batch = (FrameType)0x40;
+
+    /// <summary>STATE_BEGIN: u8 reply (1: answer with your own state). The origin's whole state follows (ADD_SENDER and
+    /// LISTEN frames), then <see cref="StateEnd"/>: what it does not name again is gone.</summary>
+    public const FrameType StateBegin = (FrameType)0x41;
+
+    /// <summary>STATE_END: no body.</summary>
+    public const FrameType StateEnd = (FrameType)0x42;
+
+    /// <summary>SENDER_GONE: str name, u8 reason (<see cref="DisconnectReason"/>).</summary>
+    public const FrameType SenderGone = (FrameType)0x43;
+
+    /// <summary>CANCEL: u32 request id: the asker stopped waiting (timeout, cancelled); the owner stops its request.</summary>
+    public const FrameType Cancel = (FrameType)0x44;
+
+    /// <summary>HELLO's feature flag: the member (re)joined and wants every node's state.</summary>
+    public const uint HelloResync = 1;
+
+    public static void WriteBatch(IBufferWriter<byte> output, string member, ulong sequence)
+    {
+        var w = SpanWriter.Begin(output, Batch, SpanWriter.SizeOf(member) + 8, crc: false);
+        w.String(member);
+        w.U64(sequence);
+        w.End(output);
+    }
+
+    public static void WriteStateBegin(IBufferWriter<byte> output, bool reply)
+    {
+        var w = SpanWriter.Begin(output, StateBegin, 1, crc: false);
+        w.U8(reply ? (byte)1 : (byte)0);
+        w.End(output);
+    }
+
+    public static void WriteStateEnd(IBufferWriter<byte> output) => SpanWriter.Begin(output, StateEnd, 0, crc: false).End(output);
+
+    public static void WriteSenderGone(IBufferWriter<byte> output, string name, DisconnectReason reason)
+    {
+        var w = SpanWriter.Begin(output, SenderGone, SpanWriter.SizeOf(name) + 1, crc: false);
+        w.String(name);
+        w.U8((byte)reason);
+        w.End(output);
+    }
+
+    public static void WriteCancel(IBufferWriter<byte> output, uint id)
+    {
+        var w = SpanWriter.Begin(output, Cancel, 4, crc: false);
+        w.U32(id);
+        w.End(output);
+    }
+}

@@ -1,0 +1,33 @@
+namespace Switchboard.Routing;
+
+/// <summary>
+/// The seam a cluster of brokers (<c>src/Switchboard.Redis</c>) plugs into a router, through
+/// <see cref="Router.Cluster"/>; null when the broker runs alone, which changes nothing on any path. The router calls it
+/// at four points: before a sender becomes visible (to claim its name cluster-wide), after a sender left (to release
+/// the name and tell the other nodes), and when a subscription comes and goes (the interest the node announces).
+/// Registrations the cluster makes itself (its mirrors of remote senders, its delivery target) reach it too; it tells
+/// them apart by their <see cref="RouterSession"/>.
+/// </summary>
+internal interface IRouterCluster
+{
+    /// <summary>Claims <paramref name="sender"/>'s name for this node before it is visible; throws the router's
+    /// <see cref="Router.SenderTaken"/> error when another node holds it.</summary>
+    ValueTask ClaimAsync(SenderRegistration sender);
+
+    /// <summary>Gives back a claim that <see cref="ClaimAsync"/> made for a sender that then failed to register.</summary>
+    void Unclaim(SenderRegistration sender);
+
+    /// <summary>The sender is registered (after the claim): the other nodes learn of it before this returns, as far as
+    /// they answer in time.</summary>
+    ValueTask AddedAsync(SenderRegistration sender);
+
+    /// <summary>The sender left (its will, if any, was raised before): the name is released and the nodes are told.</summary>
+    void Removed(SenderRegistration sender, DisconnectReason reason);
+
+    /// <summary>A subscription was registered: other nodes learn its (sender, pattern) interest before this returns, as
+    /// far as they answer in time.</summary>
+    ValueTask SubscribedAsync(Subscription subscription);
+
+    /// <summary>A subscription was removed.</summary>
+    void Unsubscribed(Subscription subscription);
+}
