@@ -98,10 +98,10 @@ public sealed partial class ClusterNode
             case FrameType.AddSender:
                 return AddMirror(link, body.Span);
             case NodeFrames.SenderGone:
-                var gone = new SpanReader(body.Span, type);
-                var name = gone.RequiredString("name");
-                var reason = (DisconnectReason)gone.U8("reason");
-                return RemoveMirrorAsync(link, name, reason);
+                return OnSenderGone(link, body.Span);
+            case FrameType.Flush:
+                link.Write(new SpanReader(body.Span, type).U32("correlation"), static (output, crc, in c) => Frames.Ok(output, crc, c));
+                return default;
             case FrameType.Listen:
                 OnListen(link, body.Span);
                 return default;
@@ -120,6 +120,9 @@ public sealed partial class ClusterNode
                 return default;
             case NodeFrames.StateEnd:
                 return EndStateAsync(link);
+            case NodeFrames.Retain:
+                OnRetain(link, body.Span);
+                return default;
             case FrameType.Ok:
                 OnConfirmed(link, Frames.ReadOk(body.Span).Correlation);
                 return default;
@@ -173,6 +176,31 @@ public sealed partial class ClusterNode
         }
     }
 
+    /// <summary>RETAIN: the value is kept here too (bounded by this node's BusOptions.MaxRetained, like its own).</summary>
+    private void OnRetain(NodeLink link, ReadOnlySpan<byte> body)
+    {
+        var r = new SpanReader(body, NodeFrames.Retain);
+        _ = r.U32("subscription");
+        var sender = r.RequiredString("sender");
+        var @event = r.RequiredString("event");
+        var headers = r.Headers("headers");
+        var data = r.Payload("data");
+        r.End();
+        if (!link.Mirrors.ContainsKey(sender))
+        {
+            return; // not a sender of that node (any more)
+        }
+
+        try
+        {
+            Router.Retain(new BusMessage(sender, @event, data, headers));
+        }
+        catch (SwitchboardException ex)
+        {
+            Log.MirrorRefused(link.Member, sender, ex.Message);
+        }
+    }
+
     /// <summary>ADD_SENDER from another node: its sender gets a mirror here (or keeps the one it has).</summary>
     private ValueTask AddMirror(NodeLink link, ReadOnlySpan<byte> body)
     {
@@ -222,6 +250,25 @@ public sealed partial class ClusterNode
         catch (SwitchboardException ex)
         {
             Log.MirrorRefused(link.Member, info.Name, ex.Message);
+        }
+    }
+
+    private ValueTask OnSenderGone(NodeLink link, ReadOnlySpan<byte> body)
+    {
+        var r = new SpanReader(body, NodeFrames.SenderGone);
+        var correlation = r.U32("correlation");
+        var name = r.RequiredString("name");
+        var reason = (DisconnectReason)r.U8("reason");
+        r.End();
+        return new ValueTask(RemoveThenConfirmAsync(link, name, reason, correlation));
+    }
+
+    private async Task RemoveThenConfirmAsync(NodeLink link, string name, DisconnectReason reason, uint correlation)
+    {
+        await RemoveMirrorAsync(link, name, reason);
+        if (correlation != 0)
+        {
+            link.Write(correlation, static (output, crc, in c) => Frames.Ok(output, crc, c));
         }
     }
 

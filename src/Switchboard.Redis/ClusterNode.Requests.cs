@@ -96,7 +96,10 @@ public sealed partial class ClusterNode
         }
         catch (SwitchboardException ex)
         {
-            link.Write((id, ex.Code, ex.Message), static (output, crc, in e) => Frames.Reply(output, crc, e.id, e.Code, e.Message, default));
+            // A client that answered with a code of its own (a relay passing no_sender on) keeps it, as the broker's
+            // relay between two of its clients does; the router wrapped it as handler_error for in-process askers.
+            var failure = ex is { Code: ErrorCodes.HandlerError, InnerException: SwitchboardException inner } && inner.GetType() == typeof(SwitchboardException) ? inner : ex;
+            link.Write((id, failure.Code, failure.Message), static (output, crc, in e) => Frames.Reply(output, crc, e.id, e.Code, e.Message, default));
         }
         catch (OperationCanceledException)
         {

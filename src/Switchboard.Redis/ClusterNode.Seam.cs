@@ -75,16 +75,23 @@ public sealed partial class ClusterNode : IRouterCluster
         }
     }
 
-    void IRouterCluster.Unclaim(SenderRegistration sender) => Release(sender);
+    void IRouterCluster.Unclaim(SenderRegistration sender) => _ = ReleaseAsync(sender).AsTask();
 
-    private void Release(SenderRegistration sender)
+    /// <summary>Gives the name back in Redis (if this node still holds it there), before the other nodes are told.</summary>
+    private async ValueTask ReleaseAsync(SenderRegistration sender)
     {
-        if (_claimed.TryRemove(new KeyValuePair<string, SenderRegistration>(sender.Name, sender)) && _connected)
+        if (!_claimed.TryRemove(new KeyValuePair<string, SenderRegistration>(sender.Name, sender)) || !_connected)
         {
-            // Sent now, before the SENDER_GONE the outbox publishes later on the same connection: a node that sees
-            // the #disconnect can claim the name at once.
-            _ = Database.ScriptEvaluateAsync(RedisScripts.Release, [NameKey(sender.Name)], [Member]).ContinueWith(
-                static (t, node) => ((ClusterNode)node!).OnRedisFailure(t.Exception!.GetBaseException()), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            return;
+        }
+
+        try
+        {
+            await Database.ScriptEvaluateAsync(RedisScripts.Release, [NameKey(sender.Name)], [Member]);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            OnRedisFailure(ex); // the claim dies with the lease, or is taken over once this node's lease is gone
         }
     }
 
@@ -104,7 +111,7 @@ public sealed partial class ClusterNode : IRouterCluster
     private static void WriteSender(System.Buffers.IBufferWriter<byte> output, uint correlation, SenderRegistration s) =>
         Frames.AddSender(output, false, correlation, s.Name, s.Info.Events, s.Info.Requests, s.Info.HasDefaultHandler, s.WillEvent, s.WillData);
 
-    void IRouterCluster.Removed(SenderRegistration sender, DisconnectReason reason)
+    async ValueTask IRouterCluster.RemovedAsync(SenderRegistration sender, DisconnectReason reason)
     {
         if (IsOwn(sender.Session, sender.Name))
         {
@@ -112,13 +119,22 @@ public sealed partial class ClusterNode : IRouterCluster
             return;
         }
 
-        Release(sender);
+        await ReleaseAsync(sender);
+        ValueTask told;
         lock (_state)
         {
-            foreach (var link in Links)
-            {
-                link.Write((sender.Name, reason), static (output, crc, in g) => NodeFrames.WriteSenderGone(output, g.Name, g.reason));
-            }
+            told = Announce((sender.Name, reason), static (link, corr, g) =>
+                link.Write((corr, g.Name, g.reason), static (output, crc, in a) => NodeFrames.WriteSenderGone(output, a.corr, a.Name, a.reason)));
+        }
+
+        await told;
+    }
+
+    ValueTask IRouterCluster.FlushAsync()
+    {
+        lock (_state)
+        {
+            return Announce(0, static (link, corr, _) => link.Write(corr, static (output, crc, in c) => Frames.Correlated(output, crc, FrameType.Flush, c)));
         }
     }
 
@@ -169,6 +185,19 @@ public sealed partial class ClusterNode : IRouterCluster
                     link.Write(known.Id, static (output, crc, in id) => Frames.Unlisten(output, false, 0, id));
                 }
             }
+        }
+    }
+
+    void IRouterCluster.Retained(in BusMessage message)
+    {
+        if (message.Sender == Broker.SystemSender || IsMirror(message.Sender))
+        {
+            return; // a mirror's value came from its node, which sent it to every node already
+        }
+
+        foreach (var link in Links)
+        {
+            link.Write(message, static (output, crc, in m) => NodeFrames.WriteRetain(output, m));
         }
     }
 

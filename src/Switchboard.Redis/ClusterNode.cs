@@ -114,7 +114,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
         }
         catch (RedisConnectionException ex)
         {
-            throw new SwitchboardException(ErrorCodes.ConnectFailed, $"The cluster cannot start: Redis at '{Options.Redis}' is unreachable ({ex.Message.ReplaceLineEndings(" ")}). Start redis-server there, or fix --cluster.", ex);
+            throw new SwitchboardException(ErrorCodes.ConnectFailed, $"The cluster cannot start: Redis at '{Options.Redis}' is unreachable ({ex.FailureType}). Start redis-server there, or fix --cluster.", ex);
         }
 
         config.AbortOnConnectFail = false;
@@ -122,17 +122,35 @@ public sealed partial class ClusterNode : IAsyncDisposable
         _redis.ConnectionRestored += (_, e) => OnConnectionRestored(e);
         _connected = true;
         var subscriber = _redis.GetSubscriber();
-        _inboxQueue = await subscriber.SubscribeAsync(InboxOf(Member));
-        _controlQueue = await subscriber.SubscribeAsync(_control);
+        _inboxQueue = await WhileStartingAsync(() => subscriber.SubscribeAsync(InboxOf(Member)), cancellationToken);
+        _controlQueue = await WhileStartingAsync(() => subscriber.SubscribeAsync(_control), cancellationToken);
         _inboxLoop = ReadInboxAsync(_inboxQueue);
         _controlLoop = ReadControlAsync(_controlQueue);
         _own = Router.OpenSession("cluster:" + Member);
         Router.Cluster = this;
         await Router.AddSubscriptionAsync(_own, new ClusterTarget(this), receiveRetained: false);
-        await RejoinAsync();
+        await WhileStartingAsync(async () => { await RejoinAsync(); return true; }, cancellationToken);
         _broker.HealthProblem = () => _connected ? null : $"cluster: Redis at {Options.Redis} is unreachable; serving local clients only";
         _heartbeat = RunHeartbeatAsync();
         Log.Joined(Options.Name, Member, Options.Redis);
+    }
+
+    /// <summary>Runs a first command again while the multiplexer's connections are still coming up (the subscription
+    /// connection can lag the interactive one on a loaded machine), for up to ten seconds.</summary>
+    private async Task<T> WhileStartingAsync<T>(Func<Task<T>> command, CancellationToken cancellationToken)
+    {
+        var deadline = Time.GetTimestamp() + (10 * Time.TimestampFrequency);
+        while (true)
+        {
+            try
+            {
+                return await command();
+            }
+            catch (RedisConnectionException) when (Time.GetTimestamp() < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), Time, cancellationToken);
+            }
+        }
     }
 
     internal RedisChannel InboxOf(string member) => RedisChannel.Literal(_keyPrefix + "inbox:" + member);
@@ -155,6 +173,8 @@ public sealed partial class ClusterNode : IAsyncDisposable
         {
             WriteState(link, reply: true);
         }
+
+        await DiscoverAsync(db); // link to every live node now: the first senders and listeners are announced to them
     }
 
     private RedisValue Hello(uint flags)

@@ -22,11 +22,26 @@ internal static class NodeFrames
     /// <summary>STATE_END: no body.</summary>
     public const FrameType StateEnd = (FrameType)0x42;
 
-    /// <summary>SENDER_GONE: str name, u8 reason (<see cref="DisconnectReason"/>).</summary>
+    /// <summary>SENDER_GONE: u32 correlation (0: no OK wanted), str name, u8 reason (<see cref="DisconnectReason"/>).</summary>
     public const FrameType SenderGone = (FrameType)0x43;
 
     /// <summary>CANCEL: u32 request id: the asker stopped waiting (timeout, cancelled); the owner stops its request.</summary>
     public const FrameType Cancel = (FrameType)0x44;
+
+    /// <summary>RETAIN: the layout of EVENT (u32 0, str sender, str event, headers, payload): keep it as the event's
+    /// retained value (an empty payload clears it). Sent to every node, whatever its interest.</summary>
+    public const FrameType Retain = (FrameType)0x45;
+
+    public static void WriteRetain(IBufferWriter<byte> output, in BusMessage m)
+    {
+        var w = SpanWriter.Begin(output, Retain, 4 + SpanWriter.SizeOf(m.Sender) + SpanWriter.SizeOf(m.Event) + SpanWriter.SizeOf(m.Headers) + SpanWriter.SizeOf(m.Data), crc: false);
+        w.U32(0);
+        w.String(m.Sender);
+        w.String(m.Event);
+        w.Headers(m.Headers);
+        w.Payload(m.Data);
+        w.End(output);
+    }
 
     /// <summary>HELLO's feature flag: the member (re)joined and wants every node's state.</summary>
     public const uint HelloResync = 1;
@@ -48,9 +63,10 @@ internal static class NodeFrames
 
     public static void WriteStateEnd(IBufferWriter<byte> output) => SpanWriter.Begin(output, StateEnd, 0, crc: false).End(output);
 
-    public static void WriteSenderGone(IBufferWriter<byte> output, string name, DisconnectReason reason)
+    public static void WriteSenderGone(IBufferWriter<byte> output, uint correlation, string name, DisconnectReason reason)
     {
-        var w = SpanWriter.Begin(output, SenderGone, SpanWriter.SizeOf(name) + 1, crc: false);
+        var w = SpanWriter.Begin(output, SenderGone, 4 + SpanWriter.SizeOf(name) + 1, crc: false);
+        w.U32(correlation);
         w.String(name);
         w.U8((byte)reason);
         w.End(output);

@@ -70,7 +70,7 @@ public sealed class ClusterFlags
 
             try
             {
-                Build(result.GetValue(_cluster)!, result.GetValue(_name)!, result.GetValue(_nodeId), result.GetValue(_heartbeat), result.GetValue(_lease)).Validate();
+                Build(result.GetValue(_cluster)!, Value(result, _name)!, Value(result, _nodeId), Value(result, _heartbeat), Value(result, _lease)).Validate();
             }
             catch (SwitchboardException ex)
             {
@@ -82,6 +82,11 @@ public sealed class ClusterFlags
             }
         });
     }
+
+    /// <summary>An option's value in a command validator: the default when it was not given (the command's result holds
+    /// only what was typed).</summary>
+    private static T Value<T>(System.CommandLine.Parsing.CommandResult command, Option<T> option) =>
+        command.GetResult(option) is { } given ? given.GetValueOrDefault<T>() : option.DefaultValueFactory is { } make ? make(null!) : default!;
 
     /// <summary>The cluster's options, or null when <c>--cluster</c> was not given.</summary>
     public ClusterOptions? Read(ParseResult result)

@@ -61,6 +61,11 @@ internal sealed partial class BinaryPeer
                 var flush = Read(body, type);
                 var flushCorrelation = flush.U32("correlation");
                 flush.End();
+                if (Router.Cluster is { } cluster)
+                {
+                    return FlushClusterAsync(cluster, flushCorrelation);
+                }
+
                 SendOk(flushCorrelation);
                 return default;
             case FrameType.Goodbye:
@@ -76,6 +81,13 @@ internal sealed partial class BinaryPeer
     }
 
     private static SpanReader Read(ReadOnlySpan<byte> body, FrameType type) => new(body, type);
+
+    /// <summary>In a cluster, FLUSH is answered once every other node has processed what this one sent it before.</summary>
+    private async ValueTask FlushClusterAsync(IRouterCluster cluster, uint correlation)
+    {
+        await cluster.FlushAsync();
+        SendOk(correlation);
+    }
 
     private static string Describe(FrameType type) => Enum.IsDefined(type) ? $"{type} (0x{(byte)type:x2})" : $"0x{(byte)type:x2}";
 

@@ -3,8 +3,8 @@ namespace Switchboard.Routing;
 /// <summary>
 /// The seam a cluster of brokers (<c>src/Switchboard.Redis</c>) plugs into a router, through
 /// <see cref="Router.Cluster"/>; null when the broker runs alone, which changes nothing on any path. The router calls it
-/// at four points: before a sender becomes visible (to claim its name cluster-wide), after a sender left (to release
-/// the name and tell the other nodes), and when a subscription comes and goes (the interest the node announces).
+/// at these points: before a sender becomes visible (to claim its name cluster-wide), after a sender left (to release
+/// the name and tell the other nodes), when a subscription comes and goes (the interest the node announces), and when a value is retained.
 /// Registrations the cluster makes itself (its mirrors of remote senders, its delivery target) reach it too; it tells
 /// them apart by their <see cref="RouterSession"/>.
 /// </summary>
@@ -21,8 +21,9 @@ internal interface IRouterCluster
     /// they answer in time.</summary>
     ValueTask AddedAsync(SenderRegistration sender);
 
-    /// <summary>The sender left (its will, if any, was raised before): the name is released and the nodes are told.</summary>
-    void Removed(SenderRegistration sender, DisconnectReason reason);
+    /// <summary>The sender left (its will, if any, was raised before): the name is released and the nodes are told,
+    /// before this returns as far as they answer in time, so the name is free everywhere once the removal is done.</summary>
+    ValueTask RemovedAsync(SenderRegistration sender, DisconnectReason reason);
 
     /// <summary>A subscription was registered: other nodes learn its (sender, pattern) interest before this returns, as
     /// far as they answer in time.</summary>
@@ -30,4 +31,12 @@ internal interface IRouterCluster
 
     /// <summary>A subscription was removed.</summary>
     void Unsubscribed(Subscription subscription);
+
+    /// <summary>A retained value was stored (or cleared, by an empty payload): the other nodes keep it too, so their new
+    /// listeners receive it at once.</summary>
+    void Retained(in BusMessage message);
+
+    /// <summary>Returns once every other node has processed what this node sent it before the call (a client's FLUSH
+    /// in a cluster: what it triggered has reached every node).</summary>
+    ValueTask FlushAsync();
 }

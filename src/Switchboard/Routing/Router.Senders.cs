@@ -125,7 +125,11 @@ internal sealed partial class Router
             await sender.RaiseAsync(will, sender.WillData);
         }
 
-        Cluster?.Removed(sender, reason);
+        if (Cluster is { } cluster)
+        {
+            await cluster.RemovedAsync(sender, reason);
+        }
+
         Log.SenderLeft(sender.Name, reason);
         await sender.RaiseAsync(NameRules.DisconnectEvent, PresencePayload(sender.Info, reason));
     }
@@ -159,6 +163,8 @@ internal sealed partial class Router
                 throw new SwitchboardException(ErrorCodes.InvalidArgument, $"The bus already retains {Options.MaxRetained} values (BusOptions.MaxRetained); the retained trigger of '{message.Event}' by '{message.Sender}' was refused. Clear retained values with an empty retained trigger, or raise the limit.");
             }
         }
+
+        Cluster?.Retained(message);
     }
 
     private List<BusMessage> RetainedFor(string? sender, string? pattern)
