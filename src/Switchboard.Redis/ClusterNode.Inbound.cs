@@ -126,6 +126,8 @@ public sealed partial class ClusterNode
             case FrameType.Ok:
                 OnConfirmed(link, Frames.ReadOk(body.Span).Correlation);
                 return default;
+            case FrameType.AddProducer or FrameType.RemoveProducer or NodeFrames.ResultInterest or NodeFrames.Result:
+                return OnGatherFrame(link, type, body.Span);
             default:
                 OnRequestFrame(link, type, body);
                 return default;
@@ -320,6 +322,7 @@ public sealed partial class ClusterNode
 
     private async ValueTask EndStateAsync(NodeLink link)
     {
+        EndProducerState(link);
         foreach (var name in link.EndState())
         {
             await RemoveMirrorAsync(link, name, DisconnectReason.Closed);

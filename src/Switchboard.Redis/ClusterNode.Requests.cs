@@ -13,7 +13,11 @@ public sealed partial class ClusterNode
     private uint _nextRequest;
 
     /// <summary>The handler of a mirror's requests: asks the node that holds the sender.</summary>
-    private async ValueTask<Payload> AskAsync(NodeLink link, BusRequest request, CancellationToken cancellationToken)
+    private ValueTask<Payload> AskAsync(NodeLink link, BusRequest request, CancellationToken cancellationToken) =>
+        AskAsync(link, FrameType.Request, request.Sender, request.Name, request.Headers, request.Data, cancellationToken);
+
+    /// <summary>Sends REQUEST (or, for a mirror producer, PRODUCE_IN) to the owner node and waits for its REPLY.</summary>
+    private async ValueTask<Payload> AskAsync(NodeLink link, FrameType type, string target, string name, MessageHeaders headers, Payload data, CancellationToken cancellationToken)
     {
         uint id;
         do
@@ -22,15 +26,13 @@ public sealed partial class ClusterNode
         }
         while (id == 0 || link.Asked.ContainsKey(id));
 
-        var pending = new PendingRequest(new TaskCompletionSource<Payload>(TaskCreationOptions.RunContinuationsAsynchronously), request.Sender, request.Name);
+        var pending = new PendingRequest(new TaskCompletionSource<Payload>(TaskCreationOptions.RunContinuationsAsynchronously), target, name);
         link.Asked[id] = pending;
         try
         {
-            // The owner waits as long as its handler takes: the asker's own deadline ends the wait (CANCEL).
-            if (!link.Write((id, request), static (output, crc, in q) =>
-                Frames.Request(output, crc, q.id, q.request.Sender, q.request.Name, (uint)Router.MaxRequestTimeout.TotalMilliseconds, q.request.Headers, q.request.Data)))
+            if (!link.Write((type, id, target, name, headers, data), static (output, crc, in q) => WriteAsk(output, q.type, q.id, q.target, q.name, q.headers, q.data)))
             {
-                throw Router.HandlerFailed(request.Sender, request.Name, "the node holding it left");
+                throw Router.HandlerFailed(target, name, "the node holding it left");
             }
 
             using var registration = cancellationToken.Register(static state =>
@@ -46,6 +48,19 @@ public sealed partial class ClusterNode
         finally
         {
             link.Asked.TryRemove(id, out _);
+        }
+    }
+
+    // The owner waits as long as its handler takes: the asker's own deadline ends the wait (CANCEL).
+    private static void WriteAsk(System.Buffers.IBufferWriter<byte> output, FrameType type, uint id, string target, string name, MessageHeaders headers, Payload data)
+    {
+        if (type == FrameType.Request)
+        {
+            Frames.Request(output, false, id, target, name, (uint)Router.MaxRequestTimeout.TotalMilliseconds, headers, data);
+        }
+        else
+        {
+            Frames.Incoming(output, false, type, id, target, name, headers, data);
         }
     }
 
@@ -85,6 +100,13 @@ public sealed partial class ClusterNode
         {
             serving.Cancel();
         }
+        else if (type == FrameType.ProduceIn)
+        {
+            var produce = Frames.ReadIncoming(type, body.Span);
+            var stop = new CancellationTokenSource();
+            link.Serving[produce.Id] = stop;
+            Track(ServeProduceAsync(link, produce.Id, produce.Target, produce.Name, produce.Headers, produce.Data, stop));
+        }
     }
 
     private async Task ServeAsync(NodeLink link, uint id, string sender, string request, TimeSpan timeout, MessageHeaders headers, Payload data, CancellationTokenSource stop)
@@ -104,6 +126,35 @@ public sealed partial class ClusterNode
         catch (OperationCanceledException)
         {
             // The asker gave up (CANCEL) or its node left: nobody waits for an answer.
+        }
+        finally
+        {
+            link.Serving.TryRemove(new KeyValuePair<uint, CancellationTokenSource>(id, stop));
+            stop.Dispose();
+        }
+    }
+
+    /// <summary>Asks one of this node's producers for another node's gather, and answers with its result or failure.</summary>
+    private async Task ServeProduceAsync(NodeLink link, uint id, string producer, string topic, MessageHeaders headers, Payload data, CancellationTokenSource stop)
+    {
+        try
+        {
+            if (!Router.TryGetProducer(producer, out var registration) || registration.IsClosed)
+            {
+                throw new SwitchboardException(ErrorCodes.UnknownProducer, $"The producer '{producer}' left before it answered.");
+            }
+
+            var answer = await registration.Handler(new GatherRequest(topic, producer, data, headers), stop.Token);
+            link.Write((id, answer), static (output, crc, in a) => Frames.Reply(output, crc, a.id, null, null, a.answer));
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The gather ended (CANCEL) or its node left.
+        }
+        catch (Exception ex)
+        {
+            var code = ex is SwitchboardException known ? known.Code : ErrorCodes.HandlerError;
+            link.Write((id, code, ex.Message), static (output, crc, in e) => Frames.Reply(output, crc, e.id, e.code, e.Message, default));
         }
         finally
         {

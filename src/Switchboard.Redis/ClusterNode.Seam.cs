@@ -197,7 +197,7 @@ public sealed partial class ClusterNode : IRouterCluster
 
         foreach (var link in Links)
         {
-            link.Write(message, static (output, crc, in m) => NodeFrames.WriteRetain(output, m));
+            link.Write(message, static (output, crc, in m) => NodeFrames.WriteMessage(output, NodeFrames.Retain, m));
         }
     }
 
@@ -216,6 +216,8 @@ public sealed partial class ClusterNode : IRouterCluster
             {
                 link.Write(interest, static (output, crc, in i) => Frames.Listen(output, false, 0, i.Id, i.Sender, i.Pattern, null, false));
             }
+
+            WriteGatherState(link);
 
             link.Write(0, static (output, crc, in _) => NodeFrames.WriteStateEnd(output));
         }

@@ -127,10 +127,12 @@ public sealed partial class ClusterNode : IAsyncDisposable
         _inboxLoop = ReadInboxAsync(_inboxQueue);
         _controlLoop = ReadControlAsync(_controlQueue);
         _own = Router.OpenSession("cluster:" + Member);
+        Router.ProducerNamePrefix = $"producer-{Member[(Member.IndexOf('~', StringComparison.Ordinal) + 1)..]}-"; // unnamed producers differ across nodes
         Router.Cluster = this;
         await Router.AddSubscriptionAsync(_own, new ClusterTarget(this), receiveRetained: false);
         await WhileStartingAsync(async () => { await RejoinAsync(); return true; }, cancellationToken);
         _broker.HealthProblem = () => _connected ? null : $"cluster: Redis at {Options.Redis} is unreachable; serving local clients only";
+        _broker.ExtraMetrics = WriteMetrics;
         _heartbeat = RunHeartbeatAsync();
         Log.Joined(Options.Name, Member, Options.Redis);
     }
@@ -363,6 +365,21 @@ public sealed partial class ClusterNode : IAsyncDisposable
         }
     }
 
+    /// <summary>The node's families in <c>GET /metrics</c>.</summary>
+    private void WriteMetrics(Server.Http.PrometheusText text)
+    {
+        text.Gauge("switchboard_cluster_redis_up", "1 while this node is connected to Redis, 0 while it serves only its local clients.", _connected ? 1 : 0);
+        text.Gauge("switchboard_cluster_nodes", "Other nodes this node knows of now.", _links.Count);
+        text.Counter("switchboard_cluster_lost_messages_total", "Messages for other nodes that did not reach Redis (Redis unreachable, over MaxPendingBytes, or no subscriber).", Counters.LostMessages);
+        text.Counter("switchboard_cluster_messages_out_total", "Messages published to other nodes.", Counters.MessagesOut);
+        text.Counter("switchboard_cluster_batches_out_total", "Redis PUBLISHes to other nodes (many messages each under load).", Counters.BatchesOut);
+        text.Counter("switchboard_cluster_messages_in_total", "Messages received from other nodes and delivered here.", Counters.MessagesIn);
+        text.Counter("switchboard_cluster_sequence_gaps_total", "Gaps seen in other nodes' batch sequences (batches lost in Redis).", Counters.SequenceGaps);
+        text.Counter("switchboard_cluster_nodes_lost_total", "Nodes found dead (lease expired).", Counters.NodesLost);
+        text.Counter("switchboard_cluster_redis_outages_total", "Times the connection to Redis was lost.", Counters.RedisOutages);
+        text.Counter("switchboard_cluster_name_clashes_total", "Local senders whose name another node claimed while Redis was away.", Counters.NameClashes);
+    }
+
     /// <summary>Stops as if the process died (for tests of node death): no goodbye, no lease released, nothing more sent.</summary>
     internal async Task KillAsync()
     {
@@ -398,6 +415,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
         {
             Router.Cluster = null;
             _broker.HealthProblem = null;
+            _broker.ExtraMetrics = null;
         }
 
         await _stopping.CancelAsync();

@@ -32,14 +32,31 @@ internal static class NodeFrames
     /// retained value (an empty payload clears it). Sent to every node, whatever its interest.</summary>
     public const FrameType Retain = (FrameType)0x45;
 
-    public static void WriteRetain(IBufferWriter<byte> output, in BusMessage m)
+    /// <summary>An EVENT-shaped frame of <paramref name="type"/> (<see cref="Retain"/>, <see cref="Result"/>).</summary>
+    public static void WriteMessage(IBufferWriter<byte> output, FrameType type, in BusMessage m)
     {
-        var w = SpanWriter.Begin(output, Retain, 4 + SpanWriter.SizeOf(m.Sender) + SpanWriter.SizeOf(m.Event) + SpanWriter.SizeOf(m.Headers) + SpanWriter.SizeOf(m.Data), crc: false);
+        var w = SpanWriter.Begin(output, type, 4 + SpanWriter.SizeOf(m.Sender) + SpanWriter.SizeOf(m.Event) + SpanWriter.SizeOf(m.Headers) + SpanWriter.SizeOf(m.Data), crc: false);
         w.U32(0);
         w.String(m.Sender);
         w.String(m.Event);
         w.Headers(m.Headers);
         w.Payload(m.Data);
+        w.End(output);
+    }
+
+    /// <summary>RESULT_INTEREST: u8 add (1) or remove (0), str topic: the node has (or no longer has) gather result
+    /// listeners for the topic.</summary>
+    public const FrameType ResultInterest = (FrameType)0x46;
+
+    /// <summary>RESULT: the layout of EVENT (u32 0, str producer, str topic, headers, payload): one result of a gather
+    /// on the sending node, for this node's result listeners of the topic.</summary>
+    public const FrameType Result = (FrameType)0x47;
+
+    public static void WriteResultInterest(IBufferWriter<byte> output, bool add, string topic)
+    {
+        var w = SpanWriter.Begin(output, ResultInterest, 1 + SpanWriter.SizeOf(topic), crc: false);
+        w.U8(add ? (byte)1 : (byte)0);
+        w.String(topic);
         w.End(output);
     }
 

@@ -21,6 +21,7 @@ internal sealed class NodeLink
     private readonly ConcurrentDictionary<uint, (string? Sender, string? Pattern, InterestKey Key)> _interestById = new();
     private HashSet<string>? _staleMirrors;
     private HashSet<uint>? _staleInterest;
+    private HashSet<string>? _staleProducers;
     private ulong _sequenceOut;
 
     public NodeLink(ClusterNode node, string member, RouterSession session)
@@ -47,6 +48,12 @@ internal sealed class NodeLink
     public ConcurrentDictionary<string, Mirror> Mirrors { get; } = new(StringComparer.Ordinal);
 
     public ConcurrentDictionary<string, Mirror>.AlternateLookup<ReadOnlySpan<char>> MirrorsByChars { get; }
+
+    /// <summary>Mirrors of the other node's producers, by name.</summary>
+    public ConcurrentDictionary<string, ProducerRegistration> Producers { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The topics the other node has gather result listeners for.</summary>
+    public ConcurrentDictionary<string, byte> ResultTopics { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The other node's interest: a message goes to it only when this index matches it.</summary>
     public RoutingIndex<InterestKey> Interest { get; } = new();
@@ -107,9 +114,21 @@ internal sealed class NodeLink
     {
         _staleMirrors = [.. Mirrors.Keys];
         _staleInterest = [.. _interestById.Keys];
+        _staleProducers = [.. Producers.Keys];
+        ResultTopics.Clear(); // named again in the state
     }
 
     public void Confirm(string mirror) => _staleMirrors?.Remove(mirror);
+
+    public void ConfirmProducer(string producer) => _staleProducers?.Remove(producer);
+
+    /// <summary>The producers the ended state did not name (taken once, at <see cref="EndState"/>'s call).</summary>
+    public IReadOnlyCollection<string> TakeStaleProducers()
+    {
+        var stale = (IReadOnlyCollection<string>?)_staleProducers ?? [];
+        _staleProducers = null;
+        return stale;
+    }
 
     /// <summary>The state ended: returns the mirrors it did not name (interest it did not name is removed here).</summary>
     public IReadOnlyCollection<string> EndState()

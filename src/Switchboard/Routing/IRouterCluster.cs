@@ -36,6 +36,17 @@ internal interface IRouterCluster
     /// listeners receive it at once.</summary>
     void Retained(in BusMessage message);
 
+    /// <summary>A producer was added, changed its topics, or was removed (<paramref name="removed"/>): the other nodes
+    /// mirror it, so their gathers ask it too. They learn of it asynchronously (<see cref="FlushAsync"/> waits for them).</summary>
+    void ProducerChanged(ProducerRegistration producer, bool removed);
+
+    /// <summary>A gather result listener for <paramref name="topic"/> was added or removed (<paramref name="removed"/>).</summary>
+    void ResultListenerChanged(Subscription listener, string topic, bool removed);
+
+    /// <summary>A gather on this node produced <paramref name="result"/> (sender = producer, event = topic): the other
+    /// nodes with result listeners for its topic get it too.</summary>
+    void ResultDelivered(in BusMessage result);
+
     /// <summary>Returns once every other node has processed what this node sent it before the call (a client's FLUSH
     /// in a cluster: what it triggered has reached every node).</summary>
     ValueTask FlushAsync();

@@ -189,6 +189,7 @@ internal sealed partial class Router
         {
             session.Add(listener);
             _resultListeners[topic] = _resultListeners.TryGetValue(topic, out var existing) ? [.. existing, listener] : [listener];
+            Cluster?.ResultListenerChanged(listener, topic, removed: false);
         }
 
         return listener;
@@ -211,6 +212,8 @@ internal sealed partial class Router
                 {
                     _resultListeners[topic] = rest;
                 }
+
+                Cluster?.ResultListenerChanged(listener, topic, removed: true);
             }
         }
 

@@ -51,12 +51,13 @@ internal sealed class ClusterFixture : IAsyncDisposable
 
     public ClusterNode Node(int index) => _members[index].Node;
 
-    public async Task<Member> AddNodeAsync(Func<ClusterOptions, ClusterOptions>? tune = null)
+    public async Task<Member> AddNodeAsync(Func<ClusterOptions, ClusterOptions>? tune = null, bool http = false)
     {
         var log = new RecordingLoggerProvider();
         ClusterNode? node = null;
         var options = (tune ?? (o => o))(TestOptions(Redis.Address, Name) with { NodeId = $"n{_members.Count}" });
-        var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, logging => logging.AddProvider(log), async broker => node = await ClusterNode.StartAsync(broker, options));
+        var brokerOptions = new BrokerOptions { Port = 0, HttpPort = http ? 0 : null };
+        var host = await BrokerHost.StartAsync(brokerOptions, logging => logging.AddProvider(log), async broker => node = await ClusterNode.StartAsync(broker, options));
         var member = new Member(host, node!, log);
         _members.Add(member);
         return member;

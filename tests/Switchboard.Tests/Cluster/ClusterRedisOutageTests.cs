@@ -55,6 +55,35 @@ public sealed class ClusterRedisOutageTests
         Assert.Contains("s1", (await b.GetSendersAsync(Ct)).Select(s => s.Name)); // re-announced after the restart
     }
 
+    [Fact]
+    public async Task Healthz_and_metrics_report_the_outage_and_the_recovery()
+    {
+        await using var cluster = await ClusterFixture.StartAsync(1);
+        var watched = await cluster.AddNodeAsync(http: true);
+        await cluster.WaitJoinedAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(watched.Host.HttpAddress!) };
+        Assert.Equal("ok", await http.GetStringAsync(new Uri("/healthz", UriKind.Relative), Ct));
+        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct);
+        Assert.Contains("\nswitchboard_cluster_redis_up 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("\nswitchboard_cluster_nodes 1\n", metrics, StringComparison.Ordinal);
+
+        await cluster.Redis.KillAsync();
+        await Wait.UntilAsync(() => !watched.Node.IsConnected, "the node notices Redis is gone");
+        using (var down = await http.GetAsync(new Uri("/healthz", UriKind.Relative), Ct))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, down.StatusCode);
+            Assert.Contains("Redis", await down.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct);
+        Assert.Contains("\nswitchboard_cluster_redis_up 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("\nswitchboard_cluster_redis_outages_total 1\n", metrics, StringComparison.Ordinal);
+
+        await cluster.Redis.StartAgainAsync();
+        await Wait.UntilAsync(() => watched.Node.IsConnected, "the node is back", TimeSpan.FromSeconds(30));
+        Assert.Equal("ok", await http.GetStringAsync(new Uri("/healthz", UriKind.Relative), Ct));
+    }
+
     private static ValueTask Add(List<int> list, BusMessage message)
     {
         lock (list)
