@@ -15,6 +15,7 @@ need socat socat            # the serial carrier test makes a pseudo-terminal pa
 need chromium chromium      # the dashboard test drives Debian's headless chromium with Playwright (never `playwright install`)
 need ss iproute2            # the JSON-lines keepalive test reads the broker's socket timers with ss
 need python3 python3        # the Python client and example tests run a real python3 against the broker (they must not skip)
+need redis-server redis-server # the cluster tests start real redis-server processes on free ports (Debian's is 7.0)
 
 results=artifacts/test-results
 rm -rf "$results" && mkdir -p "$results"

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Switchboard.Redis;
 using Switchboard.Server;
 using Switchboard.Server.Security;
 
@@ -57,6 +58,7 @@ public static class ServeCommand
         var logLevel = LogLevels.Option();
         var tuning = new ServeTuning();
         var security = new ServeSecurity();
+        var cluster = ClusterFlags.Create();
 
         var command = new Command("serve", "Runs a broker. Prints 'listening: ADDRESS' for each endpoint once it accepts clients; Ctrl+C or SIGTERM tells clients to move elsewhere (lame duck), prints 'stopped' and exits 0.")
         {
@@ -64,6 +66,7 @@ public static class ServeCommand
         };
         tuning.AddTo(command);
         security.AddTo(command);
+        cluster.AddTo(command);
         command.SetAction((result, _) => RunAsync(
             result.GetValue(host)!,
             result.GetValue(port),
@@ -73,7 +76,8 @@ public static class ServeCommand
             ParsePort(result.GetValue(httpPort)),
             LogLevels.Parse(result.GetValue(logLevel)),
             tuning.Read(result),
-            security.Read(result, result.GetValue(host)!)));
+            security.Read(result, result.GetValue(host)!),
+            cluster.Read(result)));
         return command;
     }
 
@@ -99,7 +103,7 @@ public static class ServeCommand
 
     private static int? ParsePort(string? value) => value is null or "off" ? null : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
 
-    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning, SecurityOptions security)
+    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning, SecurityOptions security, ClusterOptions? clusterOptions)
     {
         foreach (var path in new[] { unix, jsonlUnix })
         {
@@ -128,9 +132,14 @@ public static class ServeCommand
         });
 
         BrokerHost broker;
+        ClusterNode? node = null;
         try
         {
-            broker = await BrokerHost.StartAsync(options, logging: builder => LogLevels.ConfigureConsole(builder, level), cancellationToken: shutdown.Token);
+            broker = await BrokerHost.StartAsync(
+                options,
+                logging: builder => LogLevels.ConfigureConsole(builder, level),
+                beforeListening: async b => node = clusterOptions is null ? null : await ClusterNode.StartAsync(b, clusterOptions, shutdown.Token),
+                cancellationToken: shutdown.Token);
         }
         catch (Exception ex) when (ex is IOException or SocketException)
         {
@@ -140,7 +149,12 @@ public static class ServeCommand
         {
             throw new CliException(ExitCodes.Usage, $"--config: {ex.Message}"); // an identity or permission the broker cannot use
         }
+        catch (SwitchboardException ex) when (ex.Code == ErrorCodes.ConnectFailed)
+        {
+            throw new CliException(ExitCodes.Usage, ex.Message);
+        }
 
+        await using (node)
         await using (broker)
         await using (IdleMemoryTrim.Start()) // this process is only a broker: give back what a burst of load left behind
         {
@@ -149,6 +163,11 @@ public static class ServeCommand
             foreach (var endpoint in broker.Endpoints)
             {
                 await Console.Out.WriteLineAsync($"listening: {endpoint}");
+            }
+
+            if (node is not null)
+            {
+                await Console.Out.WriteLineAsync($"cluster: {node.Options.Name} as node {node.Member} through redis {node.Options.Redis}");
             }
 
             await Console.Out.FlushAsync();

@@ -251,7 +251,7 @@ public sealed class ServeTuning
     private static int Ms(TimeSpan value) => (int)value.TotalMilliseconds;
 
     /// <summary>An integer flag with a range; a value outside it is an error naming the flag, the value and the range.</summary>
-    private static Option<int> Number(string name, string helpName, int defaultValue, int min, int max, string description)
+    internal static Option<int> Number(string name, string helpName, int defaultValue, int min, int max, string description)
     {
         var range = max == int.MaxValue ? $"at least {min}" : $"{min} to {max}";
         var option = new Option<int>(name)

@@ -61,8 +61,7 @@ internal sealed partial class BinaryPeer
                 var flush = Read(body, type);
                 var flushCorrelation = flush.U32("correlation");
                 flush.End();
-                SendOk(flushCorrelation);
-                return default;
+                return OkAcrossCluster(flushCorrelation, null);
             case FrameType.Goodbye:
                 Stop("goodbye", clean: true);
                 return default;
@@ -76,6 +75,25 @@ internal sealed partial class BinaryPeer
     }
 
     private static SpanReader Read(ReadOnlySpan<byte> body, FrameType type) => new(body, type);
+
+    /// <summary>OK; in a cluster, once every other node has processed what this one sent it before (FLUSH, and the
+    /// producer and result-listener changes the nodes learn of asynchronously), so the client cannot tell.</summary>
+    private ValueTask OkAcrossCluster(uint correlation, string? detail)
+    {
+        if (Router.Cluster is not { } cluster)
+        {
+            SendOk(correlation, detail);
+            return default;
+        }
+
+        return OkAfterAsync(cluster, correlation, detail);
+    }
+
+    private async ValueTask OkAfterAsync(IRouterCluster cluster, uint correlation, string? detail)
+    {
+        await cluster.FlushAsync();
+        SendOk(correlation, detail);
+    }
 
     private static string Describe(FrameType type) => Enum.IsDefined(type) ? $"{type} (0x{(byte)type:x2})" : $"0x{(byte)type:x2}";
 
@@ -386,7 +404,7 @@ internal sealed partial class BinaryPeer
     {
         try
         {
-            SendOk(correlation, call());
+            return OkAcrossCluster(correlation, call());
         }
         catch (SwitchboardException ex)
         {
@@ -463,7 +481,7 @@ internal sealed partial class BinaryPeer
                 throw new SwitchboardException(ErrorCodes.InvalidArgument, $"Subscription id {id} is already in use on this connection.");
             }
 
-            SendOk(correlation);
+            return OkAcrossCluster(correlation, null);
         }
         catch (SwitchboardException ex)
         {

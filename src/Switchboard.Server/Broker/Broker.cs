@@ -120,6 +120,13 @@ public sealed class Broker : IAsyncDisposable
 
     internal Router Router { get; }
 
+    /// <summary>Set by a cluster node (src/Switchboard.Redis): why this broker is unhealthy now, or null; <c>/healthz</c>
+    /// answers 503 with it. The broker still serves its clients meanwhile.</summary>
+    internal Func<string?>? HealthProblem { get; set; }
+
+    /// <summary>Set by a cluster node: writes its own families at the end of <c>GET /metrics</c>.</summary>
+    internal Action<Http.PrometheusText>? ExtraMetrics { get; set; }
+
     internal ILogger Log { get; }
 
     internal CancellationToken Stopping => _stopping.Token;

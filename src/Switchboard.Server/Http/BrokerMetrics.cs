@@ -180,6 +180,8 @@ internal sealed class BrokerMetrics : IDisposable
 
         RequestLatency.Write(text, "switchboard_http_bus_request_duration_seconds", "How long POST /request calls took, from the body read to the answer, whatever the outcome.");
         GatherLatency.Write(text, "switchboard_http_gather_duration_seconds", "How long POST /gather calls took.");
+        broker.ExtraMetrics?.Invoke(text);
+
         return text.ToString();
     }
 

@@ -22,7 +22,9 @@ public static class HttpEndpoints
         app.Map("/ws", context => ServeWebSocketAsync(context, broker));
         app.MapGet("/healthz", () => broker.IsShuttingDown
             ? Results.Text("shutting down", statusCode: StatusCodes.Status503ServiceUnavailable)
-            : Results.Text("ok"));
+            : broker.HealthProblem?.Invoke() is { } problem
+                ? Results.Text(problem, statusCode: StatusCodes.Status503ServiceUnavailable)
+                : Results.Text("ok"));
         var gateway = new HttpGateway(broker, app.Lifetime.ApplicationStopping);
         gateway.Map(app);
     }

@@ -8,4 +8,8 @@ public enum DisconnectReason
 
     /// <summary>Its connection died (closed uncleanly or heartbeats missed); its last will was triggered.</summary>
     ConnectionLost,
+
+    /// <summary>The cluster node its connection was on stopped renewing its lease (crashed, or cut off from Redis); the
+    /// other nodes triggered its last will.</summary>
+    NodeLost,
 }

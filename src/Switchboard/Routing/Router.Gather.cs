@@ -8,6 +8,10 @@ internal sealed partial class Router
     private readonly Dictionary<string, ProducerRegistration> _producerNames = new(StringComparer.Ordinal);
     private int _producerSequence;
 
+    /// <summary>How unnamed producers are named (<c>producer-1</c>...); a cluster node makes it its own, so two nodes
+    /// never pick the same name.</summary>
+    public string ProducerNamePrefix { get; set; } = "producer-";
+
     /// <summary>Checks a producer's topics, handler, name and group (the same on every kind of bus); returns the options to use.</summary>
     public static ProducerOptions ValidateProducer(IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options)
     {
@@ -51,7 +55,7 @@ internal sealed partial class Router
             var name = options.Name;
             while (name is null || (options.Name is null && _producerNames.ContainsKey(name)))
             {
-                name = $"producer-{++_producerSequence}";
+                name = $"{ProducerNamePrefix}{++_producerSequence}";
             }
 
             if (_producerNames.ContainsKey(name))
@@ -67,7 +71,17 @@ internal sealed partial class Router
                 _producers[topic] = _producers.GetValueOrDefault(topic, TopicProducers.Empty).With(producer);
             }
 
+            Cluster?.ProducerChanged(producer, removed: false);
             return producer;
+        }
+    }
+
+    /// <summary>The producer registered under <paramref name="name"/> (a cluster node asks it for another node's gather).</summary>
+    public bool TryGetProducer(string name, out ProducerRegistration producer)
+    {
+        lock (_lock)
+        {
+            return _producerNames.TryGetValue(name, out producer!);
         }
     }
 
@@ -96,6 +110,7 @@ internal sealed partial class Router
             producer.TopicArray = add ? [.. topics, topic] : [.. topics.Where(t => t != topic)];
             var current = _producers.GetValueOrDefault(topic, TopicProducers.Empty);
             SetProducers(topic, add ? current.With(producer) : current.Without(producer));
+            Cluster?.ProducerChanged(producer, removed: false);
         }
     }
 
@@ -130,6 +145,8 @@ internal sealed partial class Router
             {
                 SetProducers(topic, _producers.GetValueOrDefault(topic, TopicProducers.Empty).Without(producer));
             }
+
+            Cluster?.ProducerChanged(producer, removed: true);
         }
     }
 
@@ -172,6 +189,13 @@ internal sealed partial class Router
 
     /// <summary>Hands a gather result to the topic's result listeners.</summary>
     internal async ValueTask DeliverResultAsync(string topic, BusMessage message)
+    {
+        Cluster?.ResultDelivered(message);
+        await DeliverLocalResultAsync(topic, message);
+    }
+
+    /// <summary>Hands a result to this router's result listeners only (a cluster node, for another node's gather).</summary>
+    internal async ValueTask DeliverLocalResultAsync(string topic, BusMessage message)
     {
         if (_resultListeners.TryGetValue(topic, out var listeners))
         {

@@ -144,6 +144,11 @@ internal sealed partial class Router
             retained = receiveRetained && _retained.Count > 0 ? _retained.Matching(sender, pattern) : [];
         }
 
+        if (Cluster is { } cluster)
+        {
+            await cluster.SubscribedAsync(subscription);
+        }
+
         foreach (var message in retained)
         {
             await subscription.DeliverAsync(message);
@@ -170,6 +175,7 @@ internal sealed partial class Router
             }
         }
 
+        Cluster?.Unsubscribed(subscription);
         return default;
     }
 
@@ -183,6 +189,7 @@ internal sealed partial class Router
         {
             session.Add(listener);
             _resultListeners[topic] = _resultListeners.TryGetValue(topic, out var existing) ? [.. existing, listener] : [listener];
+            Cluster?.ResultListenerChanged(listener, topic, removed: false);
         }
 
         return listener;
@@ -205,6 +212,8 @@ internal sealed partial class Router
                 {
                     _resultListeners[topic] = rest;
                 }
+
+                Cluster?.ResultListenerChanged(listener, topic, removed: true);
             }
         }
 

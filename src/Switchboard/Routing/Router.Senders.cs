@@ -42,11 +42,42 @@ internal sealed partial class Router
         }
 
         var sender = new SenderRegistration(this, session, name, declared, requests, options);
+        if (Cluster is { } cluster)
+        {
+            if (_senders.ContainsKey(name))
+            {
+                throw SenderTaken(name); // taken here: the same error at once, without asking the cluster
+            }
+
+            await cluster.ClaimAsync(sender);
+        }
+
+        try
+        {
+            Register(session, sender);
+        }
+        catch
+        {
+            Cluster?.Unclaim(sender);
+            throw;
+        }
+
+        if (Cluster is { } joined)
+        {
+            await joined.AddedAsync(sender);
+        }
+
+        await sender.RaiseAsync(NameRules.ConnectEvent, PresencePayload(sender.Info, null));
+        return sender;
+    }
+
+    private void Register(RouterSession session, SenderRegistration sender)
+    {
         lock (_lock)
         {
-            if (!_senders.TryAdd(name, sender))
+            if (!_senders.TryAdd(sender.Name, sender))
             {
-                throw new SwitchboardException(ErrorCodes.SenderExists, $"The sender name '{name}' is already taken on this bus; sender names are unique across the whole bus. Pick another name or remove the other sender first.");
+                throw SenderTaken(sender.Name);
             }
 
             try
@@ -55,14 +86,15 @@ internal sealed partial class Router
             }
             catch
             {
-                _senders.TryRemove(name, out _);
+                _senders.TryRemove(sender.Name, out _);
                 throw;
             }
         }
-
-        await sender.RaiseAsync(NameRules.ConnectEvent, PresencePayload(sender.Info, null));
-        return sender;
     }
+
+    /// <summary>The error for a sender name that is taken, on this node or (in a cluster) on another.</summary>
+    public static SwitchboardException SenderTaken(string name) =>
+        new(ErrorCodes.SenderExists, $"The sender name '{name}' is already taken on this bus; sender names are unique across the whole bus. Pick another name or remove the other sender first.");
 
     /// <summary>Checks a sender's name, events (and channel patterns), request names and last will; returns what it declared, without repeats.</summary>
     public static DeclaredEvents ValidateSender(string name, IReadOnlyList<string> events, IEnumerable<string> requests, SenderOptions options)
@@ -116,9 +148,14 @@ internal sealed partial class Router
             }
         }
 
-        if (reason == DisconnectReason.ConnectionLost && sender.WillEvent is { } will)
+        if (reason is DisconnectReason.ConnectionLost or DisconnectReason.NodeLost && sender.WillEvent is { } will)
         {
             await sender.RaiseAsync(will, sender.WillData);
+        }
+
+        if (Cluster is { } cluster)
+        {
+            await cluster.RemovedAsync(sender, reason);
         }
 
         Log.SenderLeft(sender.Name, reason);
@@ -142,7 +179,17 @@ internal sealed partial class Router
         {
             _retained.Set(message);
         }
+
+        Cluster?.Retained(message);
     }
+
+    /// <summary>How <c>#disconnect</c> names a reason.</summary>
+    public static string ReasonName(DisconnectReason reason) => reason switch
+    {
+        DisconnectReason.Closed => "closed",
+        DisconnectReason.NodeLost => "node_lost",
+        _ => "connection_lost",
+    };
 
     /// <summary>The data of <c>#connect</c> (<paramref name="reason"/> null) and <c>#disconnect</c>:
     /// <c>{"name":..., "events":[...], "requests":[...]}</c> plus <c>"reason"</c> on leaving.</summary>
@@ -169,7 +216,7 @@ internal sealed partial class Router
             json.WriteEndArray();
             if (reason is { } why)
             {
-                json.WriteString("reason", why == DisconnectReason.Closed ? "closed" : "connection_lost");
+                json.WriteString("reason", ReasonName(why));
             }
 
             json.WriteEndObject();

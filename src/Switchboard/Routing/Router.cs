@@ -31,6 +31,10 @@ internal sealed partial class Router : IAsyncDisposable
 
     public ILogger Log { get; }
 
+    /// <summary>A cluster of brokers plugged in (see <see cref="IRouterCluster"/>); null on a broker alone and in a
+    /// <see cref="LocalBus"/>. Set once, before any client connects.</summary>
+    public IRouterCluster? Cluster { get; set; }
+
     /// <summary>The listener registrations, keyed by (sender or any, pattern or any).</summary>
     public RoutingIndex<DeliveryTarget> Listeners { get; } = new();
 

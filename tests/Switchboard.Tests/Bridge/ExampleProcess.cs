@@ -38,7 +38,15 @@ internal sealed class ExampleProcess : IAsyncDisposable
         }
     }
 
-    public static ExampleProcess Start(params string[] args)
+    public static ExampleProcess Start(params string[] args) => StartDll(FindDll(Path.Combine("examples", "Switchboard.Examples.Bridge"), "Switchboard.Examples.Bridge"), args);
+
+    /// <summary><c>switchboard</c> itself (src/Switchboard.Cli), as a real child process.</summary>
+    public static ExampleProcess StartCli(params string[] args) => StartDll(FindDll(Path.Combine("src", "Switchboard.Cli"), "Switchboard.Cli"), args);
+
+    /// <summary>Ends the process with SIGKILL, as a crash would: nothing of it runs after.</summary>
+    public void Kill() => _process.Kill();
+
+    private static ExampleProcess StartDll(string dll, string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -49,7 +57,7 @@ internal sealed class ExampleProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        info.ArgumentList.Add(FindDll());
+        info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -139,9 +147,9 @@ internal sealed class ExampleProcess : IAsyncDisposable
         lines?.Writer.TryComplete();
     }
 
-    /// <summary>examples/Switchboard.Examples.Bridge/bin/CONFIGURATION/net10.0/Switchboard.Examples.Bridge.dll, found
-    /// from the repository root, in the configuration these tests were built in (the test project's reference builds it).</summary>
-    private static string FindDll()
+    /// <summary>PROJECT/bin/CONFIGURATION/net10.0/ASSEMBLY.dll, found from the repository root, in the configuration these
+    /// tests were built in (the test project's references build it).</summary>
+    private static string FindDll(string project, string assembly)
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Switchboard.sln")))
@@ -156,7 +164,7 @@ internal sealed class ExampleProcess : IAsyncDisposable
 
         var configuration = typeof(ExampleProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
         var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Name;
-        var dll = Path.Combine(directory.FullName, "examples", "Switchboard.Examples.Bridge", "bin", configuration, framework, "Switchboard.Examples.Bridge.dll");
-        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build examples/Switchboard.Examples.Bridge in {configuration} first.");
+        var dll = Path.Combine(directory.FullName, project, "bin", configuration, framework, assembly + ".dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build {project} in {configuration} first.");
     }
 }
