@@ -87,7 +87,13 @@ public sealed class LocalBus : IBus
 
     /// <inheritdoc />
     public ValueTask<Payload> RequestAsync(string sender, string request, Payload data = default, TimeSpan? timeout = null, MessageHeaders? headers = null, CancellationToken cancellationToken = default) =>
-        _router.RequestAsync(sender, request, data, timeout, headers, cancellationToken);
+        SwitchboardTelemetry.RequestObserved
+            ? ObservedRequestAsync(sender, request, data, timeout, headers, cancellationToken)
+            : _router.RequestAsync(sender, request, data, timeout, headers, cancellationToken);
+
+    // Apart, so the closure is made only for a request someone observes.
+    private ValueTask<Payload> ObservedRequestAsync(string sender, string request, Payload data, TimeSpan? timeout, MessageHeaders? headers, CancellationToken cancellationToken) =>
+        SwitchboardTelemetry.ObserveRequestAsync(sender, request, headers, traced => _router.RequestAsync(sender, request, data, timeout, traced, cancellationToken));
 
     /// <inheritdoc />
     public ValueTask<IProducer> AddProducerAsync(IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options = null, CancellationToken cancellationToken = default)

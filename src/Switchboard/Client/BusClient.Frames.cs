@@ -180,6 +180,11 @@ public sealed partial class BusClient
         string? message = null;
         Payload answer = default;
         var handler = _senders.TryGetValue(senderName, out var sender) ? sender.FindHandler(request) : null;
+        if (handler is not null && SwitchboardTelemetry.ProcessObserved)
+        {
+            handler = SwitchboardTelemetry.Instrument(senderName, handler); // its run is a 'process' span under the asker's
+        }
+
         if (handler is null)
         {
             code = sender is null ? ErrorCodes.NoSender : ErrorCodes.NoHandler;

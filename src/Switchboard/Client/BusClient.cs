@@ -260,7 +260,16 @@ public sealed partial class BusClient : IBus
     }
 
     /// <inheritdoc />
-    public async ValueTask<Payload> RequestAsync(string sender, string request, Payload data = default, TimeSpan? timeout = null, MessageHeaders? headers = null, CancellationToken cancellationToken = default)
+    public ValueTask<Payload> RequestAsync(string sender, string request, Payload data = default, TimeSpan? timeout = null, MessageHeaders? headers = null, CancellationToken cancellationToken = default) =>
+        SwitchboardTelemetry.RequestObserved
+            ? ObservedRequestAsync(sender, request, data, timeout, headers, cancellationToken)
+            : AskAsync(sender, request, data, timeout, headers, cancellationToken);
+
+    // Apart, so the closure is made only for a request someone observes.
+    private ValueTask<Payload> ObservedRequestAsync(string sender, string request, Payload data, TimeSpan? timeout, MessageHeaders? headers, CancellationToken cancellationToken) =>
+        SwitchboardTelemetry.ObserveRequestAsync(sender, request, headers, traced => AskAsync(sender, request, data, timeout, traced, cancellationToken));
+
+    private async ValueTask<Payload> AskAsync(string sender, string request, Payload data, TimeSpan? timeout, MessageHeaders? headers, CancellationToken cancellationToken)
     {
         NameRules.ValidateSender(sender);
         NameRules.ValidateRequest(request);
