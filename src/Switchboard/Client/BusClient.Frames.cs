@@ -230,7 +230,10 @@ public sealed partial class BusClient
 
         try
         {
-            var result = await producer.Handler(new GatherRequest(topic, producerName, data, headers), _disposing.Token);
+            var request = new GatherRequest(topic, producerName, data, headers);
+            var result = await (SwitchboardTelemetry.ProcessObserved
+                ? SwitchboardTelemetry.ProduceAsync(producer.Handler, request, _disposing.Token)
+                : producer.Handler(request, _disposing.Token));
             SendReply(id, null, null, result);
         }
         catch (Exception ex)

@@ -306,7 +306,16 @@ public sealed partial class BusClient : IBus
     }
 
     /// <inheritdoc />
-    public GatherCall GatherAsync(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers = null, CancellationToken cancellationToken = default)
+    public GatherCall GatherAsync(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers = null, CancellationToken cancellationToken = default) =>
+        SwitchboardTelemetry.GatherObserved
+            ? ObservedGather(topic, data, ttl, headers, cancellationToken)
+            : StartGather(topic, data, ttl, headers, cancellationToken);
+
+    // Apart, so the closure is made only for a gather someone observes.
+    private GatherCall ObservedGather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken) =>
+        SwitchboardTelemetry.ObserveGather(topic, headers, traced => StartGather(topic, data, ttl, traced, cancellationToken));
+
+    private GatherCall StartGather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken)
     {
         NameRules.ValidateTopic(topic);
         if (ttl <= TimeSpan.Zero)

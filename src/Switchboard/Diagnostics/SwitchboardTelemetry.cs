@@ -77,6 +77,9 @@ public static class SwitchboardTelemetry
     /// <summary>True when a request has anything to record.</summary>
     internal static bool RequestObserved => Source.HasListeners() || OperationDuration.Enabled;
 
+    /// <summary>True when a gather has anything to record.</summary>
+    internal static bool GatherObserved => Source.HasListeners() || OperationDuration.Enabled;
+
     /// <summary>A request as a <c>request SENDER</c> span (CLIENT) whose context goes to the handler in the request's
     /// headers; it ends with the answer, or as an error whose <c>error.type</c> is the failure's code.</summary>
     internal static async ValueTask<Payload> ObserveRequestAsync(string sender, string request, MessageHeaders? headers, Func<MessageHeaders?, ValueTask<Payload>> ask)
@@ -139,6 +142,103 @@ public static class SwitchboardTelemetry
         finally
         {
             ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, Tags(sender, "process", failure));
+            activity?.Dispose();
+        }
+    }
+
+    /// <summary>A gather as a <c>gather TOPIC</c> span (CLIENT) lasting until its summary, whose context goes to the
+    /// producers in the gather's headers; it ends with the counts of who answered, who did not and how many came late.</summary>
+    internal static GatherCall ObserveGather(string topic, MessageHeaders? headers, Func<MessageHeaders?, GatherCall> start)
+    {
+        var previous = Activity.Current;
+        var activity = Source.StartActivity($"gather {topic}", ActivityKind.Client);
+        if (activity is not null)
+        {
+            if (activity.IsAllDataRequested)
+            {
+                SetCommonTags(activity, topic, "send", "gather");
+            }
+
+            headers = WithContext(headers, activity);
+        }
+
+        var began = Stopwatch.GetTimestamp();
+        GatherCall call;
+        try
+        {
+            call = start(headers);
+        }
+        catch (Exception ex)
+        {
+            var failure = Failed(activity, ex);
+            OperationDuration.Record(Stopwatch.GetElapsedTime(began).TotalSeconds, Tags(topic, "gather", failure));
+            activity?.Dispose();
+            Activity.Current = previous;
+            throw;
+        }
+
+        Activity.Current = previous; // the span lasts as long as the gather, not as the caller's code after it
+        _ = call.Summary.ContinueWith(
+            static (done, state) => EndGather(done, ((Activity?, string, long))state!),
+            (activity, topic, began),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return call;
+    }
+
+    private static void EndGather(Task<GatherSummary> done, (Activity? Activity, string Topic, long Began) gather)
+    {
+        string? failure = null;
+        var activity = gather.Activity;
+        if (!done.IsCompletedSuccessfully || done.Result.Canceled)
+        {
+            failure = "canceled";
+            activity?.SetStatus(ActivityStatusCode.Error, "the gather was canceled");
+            activity?.SetTag("error.type", failure);
+        }
+        else if (activity is not null)
+        {
+            var summary = done.Result;
+            activity.SetTag("messaging.switchboard.answered", summary.Answered.Count);
+            activity.SetTag("messaging.switchboard.missing", summary.Missing.Count);
+            activity.SetTag("messaging.switchboard.failed", summary.Failed.Count);
+            activity.SetTag("messaging.switchboard.late", summary.Late);
+        }
+
+        OperationDuration.Record(Stopwatch.GetElapsedTime(gather.Began).TotalSeconds, Tags(gather.Topic, "gather", failure));
+        activity?.Dispose();
+    }
+
+    /// <summary>Wraps an in-process producer so each answer is a <c>process TOPIC</c> span, while anyone listens.</summary>
+    internal static ProducerHandler Instrument(ProducerHandler handler) =>
+        (request, cancellationToken) => ProcessObserved ? ProduceAsync(handler, request, cancellationToken) : handler(request, cancellationToken);
+
+    /// <summary>A producer's answer to a gather as a <c>process TOPIC</c> span (CONSUMER) under the gather's span;
+    /// call it only while <see cref="ProcessObserved"/>.</summary>
+    internal static async ValueTask<Payload> ProduceAsync(ProducerHandler handler, GatherRequest request, CancellationToken cancellationToken)
+    {
+        var activity = StartConsumer($"process {request.Topic}", request.Headers);
+        if (activity is { IsAllDataRequested: true })
+        {
+            SetCommonTags(activity, request.Topic, "process", "process");
+            activity.SetTag("messaging.switchboard.producer", request.Producer);
+        }
+
+        var start = Stopwatch.GetTimestamp();
+        string? failure = null;
+        try
+        {
+            return await handler(request, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            failure = Failed(activity, ex);
+            throw;
+        }
+        finally
+        {
+            ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, Tags(request.Topic, "process", failure));
             activity?.Dispose();
         }
     }
