@@ -7,12 +7,19 @@ using Switchboard.Cli.Tests.Support;
 
 namespace Switchboard.Cli.Tests;
 
+/// <summary>Tests that load the machine run alone, after the others.</summary>
+[CollectionDefinition(nameof(PackingCollection), DisableParallelization = true)]
+public sealed class PackingCollection;
+
 /// <summary>
 /// What a user of the packages gets: <c>dotnet pack</c> into a folder, the <c>switchboard</c> tool installed from that
 /// folder into a tool path of its own and serving, and a new console app restored from that folder talking to it with
 /// <c>BusClient</c>. Offline: every NuGet source here is a local folder (the packed one, and the machine's package
 /// cache for the libraries' own dependencies), so nothing is fetched and the machine's NuGet setup is not touched.
+/// It packs, restores and builds (both cores, for about 30 s): it runs alone, so the timing tests of the examples do not
+/// run beside it.
 /// </summary>
+[Collection(nameof(PackingCollection))]
 public sealed class PackageTests
 {
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(5);

@@ -87,19 +87,33 @@ public sealed class LocalBus : IBus
 
     /// <inheritdoc />
     public ValueTask<Payload> RequestAsync(string sender, string request, Payload data = default, TimeSpan? timeout = null, MessageHeaders? headers = null, CancellationToken cancellationToken = default) =>
-        _router.RequestAsync(sender, request, data, timeout, headers, cancellationToken);
+        SwitchboardTelemetry.RequestObserved
+            ? ObservedRequestAsync(sender, request, data, timeout, headers, cancellationToken)
+            : _router.RequestAsync(sender, request, data, timeout, headers, cancellationToken);
+
+    // Apart, so the closure is made only for a request someone observes.
+    private ValueTask<Payload> ObservedRequestAsync(string sender, string request, Payload data, TimeSpan? timeout, MessageHeaders? headers, CancellationToken cancellationToken) =>
+        SwitchboardTelemetry.ObserveRequestAsync(sender, request, headers, traced => _router.RequestAsync(sender, request, data, timeout, traced, cancellationToken));
 
     /// <inheritdoc />
     public ValueTask<IProducer> AddProducerAsync(IReadOnlyList<string> topics, ProducerHandler handler, ProducerOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ArgumentNullException.ThrowIfNull(handler);
-        return ValueTask.FromResult<IProducer>(_router.AddProducer(_session, topics, HandlerThreads.Offload(handler), options));
+        // Instrumented here, not where the router runs producers: a broker's forwarders to its clients' producers are no
+        // application's answers.
+        return ValueTask.FromResult<IProducer>(_router.AddProducer(_session, topics, HandlerThreads.Offload(SwitchboardTelemetry.Instrument(handler)), options));
     }
 
     /// <inheritdoc />
     public GatherCall GatherAsync(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers = null, CancellationToken cancellationToken = default) =>
-        _router.Gather(topic, data, ttl, headers, cancellationToken);
+        SwitchboardTelemetry.GatherObserved
+            ? ObservedGather(topic, data, ttl, headers, cancellationToken)
+            : _router.Gather(topic, data, ttl, headers, cancellationToken);
+
+    // Apart, so the closure is made only for a gather someone observes.
+    private GatherCall ObservedGather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken) =>
+        SwitchboardTelemetry.ObserveGather(topic, headers, traced => _router.Gather(topic, data, ttl, traced, cancellationToken));
 
     /// <inheritdoc />
     public ValueTask<IListener> ListenResultsAsync(string topic, MessageHandler handler, ListenerOptions? options = null, CancellationToken cancellationToken = default)

@@ -199,6 +199,11 @@ public sealed partial class BusClient
         string? message = null;
         Payload answer = default;
         var handler = _senders.TryGetValue(senderName, out var sender) ? sender.FindHandler(request) : null;
+        if (handler is not null && SwitchboardTelemetry.ProcessObserved)
+        {
+            handler = SwitchboardTelemetry.Instrument(senderName, handler); // its run is a 'process' span under the asker's
+        }
+
         if (handler is null)
         {
             code = sender is null ? ErrorCodes.NoSender : ErrorCodes.NoHandler;
@@ -244,7 +249,10 @@ public sealed partial class BusClient
 
         try
         {
-            var result = await producer.Handler(new GatherRequest(topic, producerName, data, headers), _disposing.Token);
+            var request = new GatherRequest(topic, producerName, data, headers);
+            var result = await (SwitchboardTelemetry.ProcessObserved
+                ? SwitchboardTelemetry.ProduceAsync(producer.Handler, request, _disposing.Token)
+                : producer.Handler(request, _disposing.Token));
             SendReply(id, null, null, result);
         }
         catch (Exception ex)

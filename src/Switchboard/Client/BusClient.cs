@@ -262,7 +262,16 @@ public sealed partial class BusClient : IBus
     }
 
     /// <inheritdoc />
-    public async ValueTask<Payload> RequestAsync(string sender, string request, Payload data = default, TimeSpan? timeout = null, MessageHeaders? headers = null, CancellationToken cancellationToken = default)
+    public ValueTask<Payload> RequestAsync(string sender, string request, Payload data = default, TimeSpan? timeout = null, MessageHeaders? headers = null, CancellationToken cancellationToken = default) =>
+        SwitchboardTelemetry.RequestObserved
+            ? ObservedRequestAsync(sender, request, data, timeout, headers, cancellationToken)
+            : AskAsync(sender, request, data, timeout, headers, cancellationToken);
+
+    // Apart, so the closure is made only for a request someone observes.
+    private ValueTask<Payload> ObservedRequestAsync(string sender, string request, Payload data, TimeSpan? timeout, MessageHeaders? headers, CancellationToken cancellationToken) =>
+        SwitchboardTelemetry.ObserveRequestAsync(sender, request, headers, traced => AskAsync(sender, request, data, timeout, traced, cancellationToken));
+
+    private async ValueTask<Payload> AskAsync(string sender, string request, Payload data, TimeSpan? timeout, MessageHeaders? headers, CancellationToken cancellationToken)
     {
         NameRules.ValidateSender(sender);
         NameRules.ValidateRequest(request);
@@ -299,7 +308,16 @@ public sealed partial class BusClient : IBus
     }
 
     /// <inheritdoc />
-    public GatherCall GatherAsync(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers = null, CancellationToken cancellationToken = default)
+    public GatherCall GatherAsync(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers = null, CancellationToken cancellationToken = default) =>
+        SwitchboardTelemetry.GatherObserved
+            ? ObservedGather(topic, data, ttl, headers, cancellationToken)
+            : StartGather(topic, data, ttl, headers, cancellationToken);
+
+    // Apart, so the closure is made only for a gather someone observes.
+    private GatherCall ObservedGather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken) =>
+        SwitchboardTelemetry.ObserveGather(topic, headers, traced => StartGather(topic, data, ttl, traced, cancellationToken));
+
+    private GatherCall StartGather(string topic, Payload data, TimeSpan ttl, MessageHeaders? headers, CancellationToken cancellationToken)
     {
         NameRules.ValidateTopic(topic);
         if (ttl <= TimeSpan.Zero)

@@ -64,7 +64,7 @@ public static class SwitchboardTelemetry
         {
             if (activity.IsAllDataRequested)
             {
-                SetCommonTags(activity, destination, "send");
+                SetCommonTags(activity, destination, "send", "send");
                 activity.SetTag("messaging.switchboard.sender", sender);
             }
 
@@ -72,6 +72,188 @@ public static class SwitchboardTelemetry
         }
 
         return new SendScope(activity, destination, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>True when a request has anything to record.</summary>
+    internal static bool RequestObserved => Source.HasListeners() || OperationDuration.Enabled;
+
+    /// <summary>True when a gather has anything to record.</summary>
+    internal static bool GatherObserved => Source.HasListeners() || OperationDuration.Enabled;
+
+    /// <summary>A request as a <c>request SENDER</c> span (CLIENT) whose context goes to the handler in the request's
+    /// headers; it ends with the answer, or as an error whose <c>error.type</c> is the failure's code.</summary>
+    internal static async ValueTask<Payload> ObserveRequestAsync(string sender, string request, MessageHeaders? headers, Func<MessageHeaders?, ValueTask<Payload>> ask)
+    {
+        var activity = Source.StartActivity($"request {sender}", ActivityKind.Client);
+        if (activity is not null)
+        {
+            if (activity.IsAllDataRequested)
+            {
+                SetCommonTags(activity, sender, "send", "request");
+                activity.SetTag("messaging.switchboard.request", request);
+            }
+
+            headers = WithContext(headers, activity);
+        }
+
+        var start = Stopwatch.GetTimestamp();
+        string? failure = null;
+        try
+        {
+            return await ask(headers);
+        }
+        catch (Exception ex)
+        {
+            failure = Failed(activity, ex);
+            throw;
+        }
+        finally
+        {
+            OperationDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, Tags(sender, "request", failure));
+            activity?.Dispose();
+        }
+    }
+
+    /// <summary>Wraps a request handler so its run is a <c>process SENDER</c> span, a child of the asker's span; only
+    /// called while anyone listens (a handler found for a request otherwise runs as it is).</summary>
+    internal static RequestHandler Instrument(string sender, RequestHandler handler) =>
+        (request, cancellationToken) => ProcessRequestAsync(sender, handler, request, cancellationToken);
+
+    private static async ValueTask<Payload> ProcessRequestAsync(string sender, RequestHandler handler, BusRequest request, CancellationToken cancellationToken)
+    {
+        var activity = StartConsumer($"process {sender}", request.Headers);
+        if (activity is { IsAllDataRequested: true })
+        {
+            SetCommonTags(activity, sender, "process", "process");
+            activity.SetTag("messaging.switchboard.request", request.Name);
+        }
+
+        var start = Stopwatch.GetTimestamp();
+        string? failure = null;
+        try
+        {
+            return await handler(request, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            failure = Failed(activity, ex);
+            throw;
+        }
+        finally
+        {
+            ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, Tags(sender, "process", failure));
+            activity?.Dispose();
+        }
+    }
+
+    /// <summary>A gather as a <c>gather TOPIC</c> span (CLIENT) lasting until its summary, whose context goes to the
+    /// producers in the gather's headers; it ends with the counts of who answered, who did not and how many came late.</summary>
+    internal static GatherCall ObserveGather(string topic, MessageHeaders? headers, Func<MessageHeaders?, GatherCall> start)
+    {
+        var previous = Activity.Current;
+        var activity = Source.StartActivity($"gather {topic}", ActivityKind.Client);
+        if (activity is not null)
+        {
+            if (activity.IsAllDataRequested)
+            {
+                SetCommonTags(activity, topic, "send", "gather");
+            }
+
+            headers = WithContext(headers, activity);
+        }
+
+        var began = Stopwatch.GetTimestamp();
+        GatherCall call;
+        try
+        {
+            call = start(headers);
+        }
+        catch (Exception ex)
+        {
+            var failure = Failed(activity, ex);
+            OperationDuration.Record(Stopwatch.GetElapsedTime(began).TotalSeconds, Tags(topic, "gather", failure));
+            activity?.Dispose();
+            Activity.Current = previous;
+            throw;
+        }
+
+        Activity.Current = previous; // the span lasts as long as the gather, not as the caller's code after it
+        _ = call.Summary.ContinueWith(
+            static (done, state) => EndGather(done, ((Activity?, string, long))state!),
+            (activity, topic, began),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return call;
+    }
+
+    private static void EndGather(Task<GatherSummary> done, (Activity? Activity, string Topic, long Began) gather)
+    {
+        string? failure = null;
+        var activity = gather.Activity;
+        if (!done.IsCompletedSuccessfully || done.Result.Canceled)
+        {
+            failure = "canceled";
+            activity?.SetStatus(ActivityStatusCode.Error, "the gather was canceled");
+            activity?.SetTag("error.type", failure);
+        }
+        else if (activity is not null)
+        {
+            var summary = done.Result;
+            activity.SetTag("messaging.switchboard.answered", summary.Answered.Count);
+            activity.SetTag("messaging.switchboard.missing", summary.Missing.Count);
+            activity.SetTag("messaging.switchboard.failed", summary.Failed.Count);
+            activity.SetTag("messaging.switchboard.late", summary.Late);
+        }
+
+        OperationDuration.Record(Stopwatch.GetElapsedTime(gather.Began).TotalSeconds, Tags(gather.Topic, "gather", failure));
+        activity?.Dispose();
+    }
+
+    /// <summary>Wraps an in-process producer so each answer is a <c>process TOPIC</c> span, while anyone listens.</summary>
+    internal static ProducerHandler Instrument(ProducerHandler handler) =>
+        (request, cancellationToken) => ProcessObserved ? ProduceAsync(handler, request, cancellationToken) : handler(request, cancellationToken);
+
+    /// <summary>A producer's answer to a gather as a <c>process TOPIC</c> span (CONSUMER) under the gather's span;
+    /// call it only while <see cref="ProcessObserved"/>.</summary>
+    internal static async ValueTask<Payload> ProduceAsync(ProducerHandler handler, GatherRequest request, CancellationToken cancellationToken)
+    {
+        var activity = StartConsumer($"process {request.Topic}", request.Headers);
+        if (activity is { IsAllDataRequested: true })
+        {
+            SetCommonTags(activity, request.Topic, "process", "process");
+            activity.SetTag("messaging.switchboard.producer", request.Producer);
+        }
+
+        var start = Stopwatch.GetTimestamp();
+        string? failure = null;
+        try
+        {
+            return await handler(request, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            failure = Failed(activity, ex);
+            throw;
+        }
+        finally
+        {
+            ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, Tags(request.Topic, "process", failure));
+            activity?.Dispose();
+        }
+    }
+
+    /// <summary>Marks the span failed; returns the <c>error.type</c>: a Switchboard code, or the exception's type.</summary>
+    private static string Failed(Activity? activity, Exception ex)
+    {
+        var type = ex is SwitchboardException switchboard ? switchboard.Code : ex.GetType().FullName ?? "error";
+        if (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity.SetTag("error.type", type);
+        }
+
+        return type;
     }
 
     /// <summary>The destination name of a trigger of several events at once.</summary>
@@ -142,49 +324,43 @@ public static class SwitchboardTelemetry
             return null;
         }
 
-        var parent = default(ActivityContext);
-        var hasParent = message.Headers[TraceParentHeader] is { } traceParent
-            && ActivityContext.TryParse(traceParent, message.Headers[TraceStateHeader], isRemote: true, out parent);
-        var activity = Source.StartActivity(
-            $"process {message.Event}",
-            ActivityKind.Consumer,
-            parent,
-            links: hasParent ? [new ActivityLink(parent)] : null);
+        var activity = StartConsumer($"process {message.Event}", message.Headers);
         if (activity is { IsAllDataRequested: true })
         {
-            SetCommonTags(activity, message.Event, "process");
+            SetCommonTags(activity, message.Event, "process", "process");
             activity.SetTag("messaging.switchboard.sender", message.Sender);
         }
 
         return activity;
     }
 
-    private static void EndProcess(Activity? activity, string destination, long start, Exception? error)
+    /// <summary>A CONSUMER span, a child of the context in <paramref name="headers"/> (and linked to it), if any.</summary>
+    private static Activity? StartConsumer(string name, MessageHeaders headers)
     {
-        var tags = Tags(destination, "process", error);
-        Consumed.Add(1, tags);
-        ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
-        if (activity is not null)
-        {
-            if (error is not null)
-            {
-                activity.SetStatus(ActivityStatusCode.Error, error.Message);
-                activity.SetTag("error.type", error.GetType().FullName);
-            }
-
-            activity.Dispose();
-        }
+        var parent = default(ActivityContext);
+        var hasParent = headers[TraceParentHeader] is { } traceParent
+            && ActivityContext.TryParse(traceParent, headers[TraceStateHeader], isRemote: true, out parent);
+        return Source.StartActivity(name, ActivityKind.Consumer, parent, links: hasParent ? [new ActivityLink(parent)] : null);
     }
 
-    private static void SetCommonTags(Activity activity, string destination, string operation)
+    private static void EndProcess(Activity? activity, string destination, long start, Exception? error)
+    {
+        var failure = error is null ? null : Failed(activity, error);
+        var tags = Tags(destination, "process", failure);
+        Consumed.Add(1, tags);
+        ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
+        activity?.Dispose();
+    }
+
+    private static void SetCommonTags(Activity activity, string destination, string type, string operation)
     {
         activity.SetTag("messaging.system", MessagingSystem);
         activity.SetTag("messaging.destination.name", destination);
-        activity.SetTag("messaging.operation.type", operation);
+        activity.SetTag("messaging.operation.type", type);
         activity.SetTag("messaging.operation.name", operation);
     }
 
-    private static TagList Tags(string destination, string operation, Exception? error)
+    private static TagList Tags(string destination, string operation, string? errorType)
     {
         var tags = new TagList
         {
@@ -192,9 +368,9 @@ public static class SwitchboardTelemetry
             { "messaging.destination.name", destination },
             { "messaging.operation.name", operation },
         };
-        if (error is not null)
+        if (errorType is not null)
         {
-            tags.Add("error.type", error.GetType().FullName);
+            tags.Add("error.type", errorType);
         }
 
         return tags;
@@ -231,7 +407,7 @@ public static class SwitchboardTelemetry
                 return; // nobody was listening when it started
             }
 
-            var tags = Tags(destination, "send", null);
+            var tags = Tags(destination, "send", errorType: null);
             Sent.Add(1, tags);
             OperationDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
             activity?.Dispose();

@@ -6,6 +6,11 @@ internal sealed partial class Router
     public async ValueTask<Payload> RequestAsync(string sender, string request, Payload data, TimeSpan? timeout, MessageHeaders? headers, CancellationToken cancellationToken)
     {
         var handler = FindRequestHandler(sender, request, timeout, out var wait);
+        if (SwitchboardTelemetry.ProcessObserved)
+        {
+            handler = SwitchboardTelemetry.Instrument(sender, handler); // its run is a 'process' span under the asker's
+        }
+
         using var deadline = new CancellationTokenSource(wait, Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
         var call = new BusRequest(sender, request, data, headers ?? MessageHeaders.Empty);

@@ -68,6 +68,74 @@ public sealed class TelemetryTests
     }
 
     [Fact]
+    public async Task A_request_through_a_broker_is_a_client_span_and_its_handler_a_child_span_and_failures_carry_their_code()
+    {
+        var spans = new LockedList<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var broker = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+        await using var asker = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "asker" }, Ct);
+        await using var answerer = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "answerer" }, Ct);
+        await using var clock = await answerer.AddSenderAsync("clock", ["#ticks"], new()
+        {
+            ["now"] = (_, _) => ValueTask.FromResult(Payload.Json(12)),
+            ["broken"] = (_, _) => throw new InvalidOperationException("no time today"),
+        }, cancellationToken: Ct);
+
+        Assert.Equal(12, await asker.RequestAsync<int>("clock", "now", cancellationToken: Ct));
+        await Assert.ThrowsAsync<RequestFailedException>(async () => await asker.RequestAsync("clock", "broken", cancellationToken: Ct));
+        await Assert.ThrowsAsync<RequestFailedException>(async () => await asker.RequestAsync("nobody", "now", cancellationToken: Ct));
+        await Wait.UntilAsync(() => spans.Snapshot().Count(s => s.DisplayName.StartsWith("request ", StringComparison.Ordinal)) == 3, "three request spans");
+
+        var requests = spans.Snapshot().Where(s => s.DisplayName.StartsWith("request ", StringComparison.Ordinal)).ToList();
+        var processes = spans.Snapshot().Where(s => s.DisplayName == "process clock").ToList();
+        Assert.All(requests, r => Assert.Equal(ActivityKind.Client, r.Kind));
+        var now = requests.Single(r => Equals(r.GetTagItem("messaging.switchboard.request"), "now") && r.DisplayName == "request clock");
+        var broken = requests.Single(r => Equals(r.GetTagItem("messaging.switchboard.request"), "broken"));
+        var nobody = requests.Single(r => r.DisplayName == "request nobody");
+        Assert.Equal(ActivityStatusCode.Unset, now.Status);
+        Assert.Equal(ErrorCodes.HandlerError, broken.GetTagItem("error.type"));
+        Assert.Equal(ActivityStatusCode.Error, broken.Status);
+        Assert.Equal(ErrorCodes.NoSender, nobody.GetTagItem("error.type"));
+        Assert.Equal(2, processes.Count); // the handler ran for 'now' and 'broken', in the answering client, under each asker's span
+        Assert.Contains(processes, p => p.ParentSpanId == now.SpanId && p.TraceId == now.TraceId && p.Status == ActivityStatusCode.Unset);
+        Assert.Contains(processes, p => p.ParentSpanId == broken.SpanId && p.Status == ActivityStatusCode.Error
+            && Equals(p.GetTagItem("error.type"), typeof(InvalidOperationException).FullName));
+    }
+
+    [Fact]
+    public async Task A_gather_through_a_broker_is_a_client_span_with_its_outcome_and_each_producers_answer_a_child_span()
+    {
+        var spans = new LockedList<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var broker = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+        await using var asker = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "asker" }, Ct);
+        await using var shops = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "shops" }, Ct);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fast = await shops.AddProducerAsync(["prices"], (_, _) => ValueTask.FromResult(Payload.Json(3)), new ProducerOptions { Name = "fast-shop" }, Ct);
+        await using var slow = await shops.AddProducerAsync(["prices"], async (_, ct) =>
+        {
+            await release.Task.WaitAsync(ct);
+            return Payload.Json(4);
+        }, new ProducerOptions { Name = "slow-shop" }, Ct);
+
+        var gather = asker.GatherAsync("prices", Payload.Json("espresso"), TimeSpan.FromMilliseconds(500), cancellationToken: Ct);
+        var summary = await gather.Summary.WaitAsync(Wait.Timeout, Ct);
+        release.TrySetResult();
+        Assert.Equal(new[] { "fast-shop" }, summary.Answered);
+        await Wait.UntilAsync(() => spans.Snapshot().Any(s => s.DisplayName == "gather prices"), "the gather span to end");
+
+        var span = spans.Snapshot().Single(s => s.DisplayName == "gather prices");
+        Assert.Equal(ActivityKind.Client, span.Kind);
+        Assert.Equal("gather", span.GetTagItem("messaging.operation.name"));
+        Assert.Equal(1, span.GetTagItem("messaging.switchboard.answered"));
+        Assert.Equal(1, span.GetTagItem("messaging.switchboard.missing"));
+        await Wait.UntilAsync(() => spans.Snapshot().Count(s => s.DisplayName == "process prices") == 2, "both producers' spans to end");
+        var produced = spans.Snapshot().Where(s => s.DisplayName == "process prices").ToList();
+        Assert.All(produced, p => Assert.Equal(span.SpanId, p.ParentSpanId));
+        Assert.Equal(new[] { "fast-shop", "slow-shop" }, produced.Select(p => (string)p.GetTagItem("messaging.switchboard.producer")!).Order());
+    }
+
+    [Fact]
     public async Task A_failing_callback_ends_its_span_as_an_error()
     {
         var spans = new LockedList<Activity>();
