@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Switchboard.Cli.Tests.Support;
 using Switchboard.Server.Security;
@@ -57,6 +59,35 @@ public sealed class SecurityServeTests : IDisposable
         var (missingCode, _, missing) = await CliProcess.RunAsync("serve", "--port", "0", "--config", Path.Combine(_directory, "nope.json"));
         Assert.Equal(2, missingCode);
         Assert.Contains("does not exist", missing, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_with_tls_flags_listens_on_sbs_and_a_client_trusting_its_ca_connects()
+    {
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=Serve Test CA", caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=broker", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7), RandomNumberGenerator.GetBytes(16));
+        var certFile = Path.Combine(_directory, "broker.pem");
+        var keyFile = Path.Combine(_directory, "broker.key");
+        await File.WriteAllTextAsync(certFile, certificate.ExportCertificatePem(), Ct);
+        await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem(), Ct);
+
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "off", "--tls-cert", certFile, "--tls-key", keyFile);
+        Assert.Contains("; TLS;", await serve.WaitForErrAsync("security: "), StringComparison.Ordinal);
+        var address = (await serve.WaitForOutAsync("listening: sbs://"))["listening: ".Length..];
+        await using var client = await BusClient.ConnectAsync(address, new BusClientOptions { Tls = new BusTlsOptions { TrustedRoots = [ca] } }, Ct);
+        Assert.True(client.IsConnected);
+
+        var (code, _, err) = await CliProcess.RunAsync("serve", "--port", "0", "--tls-cert", certFile);
+        Assert.Equal(2, code);
+        Assert.Contains("--tls-cert and --tls-key go together", err, StringComparison.Ordinal);
     }
 
     [Fact]

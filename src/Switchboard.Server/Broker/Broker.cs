@@ -78,7 +78,12 @@ public sealed class Broker : IAsyncDisposable
         if (result.Identity is null)
         {
             CountAuthRefusal();
-            Throttle.Failed(request.RemoteAddress);
+            if (!string.IsNullOrEmpty(request.Credentials))
+            {
+                // Only a wrong guess costs the address: a first call without credentials (a browser before its login
+                // prompt, a script that forgot them) guesses nothing.
+                Throttle.Failed(request.RemoteAddress);
+            }
         }
 
         return result;

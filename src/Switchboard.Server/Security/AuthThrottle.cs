@@ -5,7 +5,7 @@ using System.Threading.RateLimiting;
 namespace Switchboard.Server.Security;
 
 /// <summary>
-/// Slows down an address that keeps presenting wrong credentials: each refusal takes a token from that address's bucket
+/// Slows down an address that keeps presenting wrong credentials: each wrong one takes a token from that address's bucket
 /// (<see cref="SecurityOptions.AuthFailureBurst"/> tokens, one back every <see cref="SecurityOptions.AuthFailureRefill"/>);
 /// while its bucket is empty, the address is refused without its credentials being checked, so guessing goes no faster
 /// than one try per refill however many connections it opens. IPv6 addresses count per /64 (one host holds a whole
@@ -42,8 +42,8 @@ internal sealed class AuthThrottle : IDisposable
             return null;
         }
 
-        using var peek = _failures.AttemptAcquire(address, 0);
-        return peek.IsAcquired ? null : $"Too many refused credentials from {address} lately; it may try again in about {_refill.TotalSeconds:0.#} s (Security.AuthFailureBurst, AuthFailureRefill).";
+        // Not AttemptAcquire(address, 0): the partitioned limiter grants that even from an empty bucket.
+        return _failures.GetStatistics(address) is not { CurrentAvailablePermits: 0 } ? null : $"Too many refused credentials from {address} lately; it may try again in about {_refill.TotalSeconds:0.#} s (Security.AuthFailureBurst, AuthFailureRefill).";
     }
 
     /// <summary>Counts one refused credential from <paramref name="address"/>.</summary>

@@ -92,25 +92,59 @@ public sealed record BusAddress
         }, lossy: true);
 
     /// <summary>The binary protocol over a WebSocket (the broker's <c>/ws</c> endpoint), for networks that only let HTTP through.</summary>
-    /// <param name="uri">The WebSocket URI, e.g. <c>ws://127.0.0.1:7280/ws</c>.</param>
+    /// <param name="uri">The WebSocket URI, e.g. <c>ws://127.0.0.1:7280/ws</c> (<c>wss://</c> with TLS).</param>
     public static BusAddress WebSocket(Uri uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
-        return new(uri.ToString(), null, async cancellationToken =>
+        return new(uri.ToString(), null, cancellationToken => OpenWebSocketAsync(uri, null, cancellationToken), lossy: false) { WebSocketUri = uri };
+    }
+
+    /// <summary>The WebSocket URI of a <see cref="WebSocket"/> address (null for others): a client with its own TLS
+    /// settings opens it through <see cref="OpenWebSocketAsync"/>.</summary>
+    internal Uri? WebSocketUri { get; private init; }
+
+    /// <summary>Opens a WebSocket carrier; for <c>wss://</c> with <paramref name="tls"/>, its roots replace the system's
+    /// and its client certificate is presented (the broker's certificate is verified either way).</summary>
+    internal static async ValueTask<Stream> OpenWebSocketAsync(Uri uri, BusTlsOptions? tls, CancellationToken cancellationToken)
+    {
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        try
         {
-            var socket = new System.Net.WebSockets.ClientWebSocket();
-            try
+            if (tls?.TrustedRoots is { } roots)
             {
-                await socket.ConnectAsync(uri, cancellationToken);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
+                socket.Options.RemoteCertificateValidationCallback = (_, certificate, _, errors) => IsTrusted(certificate, errors, roots);
             }
 
-            return System.Net.WebSockets.WebSocketStream.Create(socket, System.Net.WebSockets.WebSocketMessageType.Binary, ownsWebSocket: true);
-        }, lossy: false);
+            if (tls?.ClientCertificate is { } client)
+            {
+                socket.Options.ClientCertificates.Add(client);
+            }
+
+            await socket.ConnectAsync(uri, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return System.Net.WebSockets.WebSocketStream.Create(socket, System.Net.WebSockets.WebSocketMessageType.Binary, ownsWebSocket: true);
+    }
+
+    /// <summary>The name must match (no name errors), and the chain must end at one of <paramref name="roots"/>.</summary>
+    private static bool IsTrusted(System.Security.Cryptography.X509Certificates.X509Certificate? certificate, System.Net.Security.SslPolicyErrors errors, System.Security.Cryptography.X509Certificates.X509Certificate2Collection roots)
+    {
+        if (certificate is null || (errors & (System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch | System.Net.Security.SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+        {
+            return false;
+        }
+
+        using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+        chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        using var leaf = new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate);
+        return chain.Build(leaf);
     }
 
     /// <summary>Any duplex stream as a carrier; <paramref name="open"/> is called again on every reconnect.</summary>

@@ -100,7 +100,11 @@ public sealed partial class BusClient
         Connection? connection = null;
         try
         {
-            if (address.OpenStream is { } open)
+            if (address.WebSocketUri is { } webSocket && _options.Tls != BusTlsOptions.Default)
+            {
+                stream = await BusAddress.OpenWebSocketAsync(webSocket, _options.Tls, timeout.Token);
+            }
+            else if (address.OpenStream is { } open)
             {
                 stream = await open(timeout.Token);
             }

@@ -118,9 +118,14 @@ public sealed class IdentityTests
     [Fact]
     public async Task An_address_that_keeps_failing_is_refused_unchecked_on_every_surface_until_it_gets_a_try_back()
     {
-        var options = SecurityKit.Broker(SecurityKit.Options() with { AuthFailureBurst = 3, AuthFailureRefill = TimeSpan.FromSeconds(2) });
+        var options = SecurityKit.Broker(SecurityKit.Options() with { AuthFailureBurst = 3, AuthFailureRefill = TimeSpan.FromSeconds(5) });
         await using var gateway = await HttpGatewayHarness.StartAsync(options, cancellationToken: Ct);
         var address = gateway.Host.TcpAddress!;
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Contains("requires credentials", await RefusedAsync(address, null), StringComparison.Ordinal); // guesses nothing, costs nothing
+        }
+
         for (var i = 0; i < 3; i++)
         {
             Assert.Contains("not a configured token", await RefusedAsync(address, "guess-" + i), StringComparison.Ordinal);

@@ -47,13 +47,22 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
-    public async Task Https_serves_the_gateway_and_a_renewed_certificate_is_used_without_a_restart()
+    public async Task Https_and_wss_serve_with_the_certificate_and_a_renewed_one_is_used_without_a_restart()
     {
         var tls = WriteServerFiles(_ca, "first");
         await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, HttpPort = 0, Security = new SecurityOptions { Tls = tls } }, cancellationToken: Ct);
         Assert.StartsWith("https://", host.HttpAddress, StringComparison.Ordinal);
         Assert.StartsWith("wss://", host.WebSocketAddress, StringComparison.Ordinal);
         Assert.Equal("CN=first", await PresentedSubjectAsync(host.HttpAddress!));
+        await using (var overWss = await BusClient.ConnectAsync(host.WebSocketAddress!, Trusting(_ca), Ct))
+        {
+            Assert.Contains(await overWss.GetSendersAsync(Ct), s => s.Name == Server.Broker.SystemSender);
+        }
+
+        using (var other = new TestCa("Some Other CA"))
+        {
+            await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await BusClient.ConnectAsync(host.WebSocketAddress!, Trusting(other), Ct));
+        }
 
         WriteServerFiles(_ca, "renewed");
         var deadline = DateTime.UtcNow + Wait.Timeout;
