@@ -206,16 +206,8 @@ public sealed partial class ClusterNode
     /// <summary>ADD_SENDER from another node: its sender gets a mirror here (or keeps the one it has).</summary>
     private ValueTask AddMirror(NodeLink link, ReadOnlySpan<byte> body)
     {
-        var r = new SpanReader(body, FrameType.AddSender);
-        var correlation = r.U32("correlation");
-        var name = r.RequiredString("name");
-        var events = r.Strings("events");
-        var requests = r.Strings("requests");
-        var hasDefault = r.U8("has default") != 0;
-        var will = r.String("will event", emptyIsNull: true);
-        var willData = r.Payload("will data");
-        r.End();
-        return new ValueTask(AddMirrorAsync(link, new SenderInfo(name, events, requests, hasDefault), will, willData, correlation));
+        var add = Frames.ReadAddSender(body);
+        return new ValueTask(AddMirrorAsync(link, new SenderInfo(add.Name, add.Events, add.Requests, add.HasDefault), add.WillEvent, add.WillData, add.Correlation));
     }
 
     private async Task AddMirrorAsync(NodeLink link, SenderInfo info, string? will, Payload willData, uint correlation)

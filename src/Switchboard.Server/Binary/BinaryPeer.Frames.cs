@@ -252,16 +252,8 @@ internal sealed partial class BinaryPeer
 
     private ValueTask OnAddSender(ReadOnlySpan<byte> body)
     {
-        var r = Read(body, FrameType.AddSender);
-        var correlation = r.U32("correlation");
-        var name = r.RequiredString("name");
-        var events = r.Strings("events");
-        var requests = r.Strings("requests");
-        var hasDefault = r.U8("has default") != 0;
-        var will = r.String("will event", emptyIsNull: true);
-        var willData = r.Payload("will data");
-        r.End();
-        return GuardAsync(ThenOk(AddSenderAsync(name, events, requests, hasDefault, will, willData), correlation), correlation);
+        var add = Frames.ReadAddSender(body);
+        return GuardAsync(ThenOk(AddSenderAsync(add.Name, add.Events, add.Requests, add.HasDefault, add.WillEvent, add.WillData), add.Correlation), add.Correlation);
     }
 
     private ValueTask OnRemoveSender(ReadOnlySpan<byte> body)

@@ -36,8 +36,21 @@ public readonly record struct IncomingFrame(uint Id, string Target, string Name,
 /// <param name="Canceled">Whether the gather was canceled before its end.</param>
 public readonly record struct GatherDoneFrame(uint Id, string[] Answered, string[] Missing, Dictionary<string, string> Failed, bool Canceled);
 
+/// <summary>An ADD_SENDER frame, read.</summary>
+public readonly record struct AddSenderFrame(uint Correlation, string Name, string[] Events, string[] Requests, bool HasDefault, string? WillEvent, Payload WillData);
+
 public static partial class Frames
 {
+    /// <summary>Reads an ADD_SENDER body (a client's, or another node's).</summary>
+    public static AddSenderFrame ReadAddSender(ReadOnlySpan<byte> body)
+    {
+        var r = new SpanReader(body, FrameType.AddSender);
+        var frame = new AddSenderFrame(r.U32("correlation"), r.RequiredString("name"), r.Strings("events"), r.Strings("requests"),
+            r.U8("has default") != 0, r.String("will event", emptyIsNull: true), r.Payload("will data"));
+        r.End();
+        return frame;
+    }
+
     /// <summary>Reads an OK body.</summary>
     public static OkFrame ReadOk(ReadOnlySpan<byte> body)
     {
