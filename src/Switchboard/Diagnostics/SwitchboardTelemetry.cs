@@ -119,20 +119,24 @@ public static class SwitchboardTelemetry
     internal static RequestHandler Instrument(string sender, RequestHandler handler) =>
         (request, cancellationToken) => ProcessRequestAsync(sender, handler, request, cancellationToken);
 
-    private static async ValueTask<Payload> ProcessRequestAsync(string sender, RequestHandler handler, BusRequest request, CancellationToken cancellationToken)
+    private static ValueTask<Payload> ProcessRequestAsync(string sender, RequestHandler handler, BusRequest request, CancellationToken cancellationToken) =>
+        ProcessAsync(sender, "messaging.switchboard.request", request.Name, request.Headers, (handler, request), static (state, ct) => state.handler(state.request, ct), cancellationToken);
+
+    /// <summary>Runs application code that answers (a request handler, a producer) in a <c>process</c> span, timed.</summary>
+    private static async ValueTask<Payload> ProcessAsync<TState>(string destination, string tag, string value, MessageHeaders headers, TState state, Func<TState, CancellationToken, ValueTask<Payload>> run, CancellationToken cancellationToken)
     {
-        var activity = StartConsumer($"process {sender}", request.Headers);
+        var activity = StartConsumer($"process {destination}", headers);
         if (activity is { IsAllDataRequested: true })
         {
-            SetCommonTags(activity, sender, "process", "process");
-            activity.SetTag("messaging.switchboard.request", request.Name);
+            SetCommonTags(activity, destination, "process", "process");
+            activity.SetTag(tag, value);
         }
 
         var start = Stopwatch.GetTimestamp();
         string? failure = null;
         try
         {
-            return await handler(request, cancellationToken);
+            return await run(state, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -141,7 +145,7 @@ public static class SwitchboardTelemetry
         }
         finally
         {
-            ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, Tags(sender, "process", failure));
+            ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, Tags(destination, "process", failure));
             activity?.Dispose();
         }
     }
@@ -216,32 +220,8 @@ public static class SwitchboardTelemetry
 
     /// <summary>A producer's answer to a gather as a <c>process TOPIC</c> span (CONSUMER) under the gather's span;
     /// call it only while <see cref="ProcessObserved"/>.</summary>
-    internal static async ValueTask<Payload> ProduceAsync(ProducerHandler handler, GatherRequest request, CancellationToken cancellationToken)
-    {
-        var activity = StartConsumer($"process {request.Topic}", request.Headers);
-        if (activity is { IsAllDataRequested: true })
-        {
-            SetCommonTags(activity, request.Topic, "process", "process");
-            activity.SetTag("messaging.switchboard.producer", request.Producer);
-        }
-
-        var start = Stopwatch.GetTimestamp();
-        string? failure = null;
-        try
-        {
-            return await handler(request, cancellationToken);
-        }
-        catch (Exception ex)
-        {
-            failure = Failed(activity, ex);
-            throw;
-        }
-        finally
-        {
-            ProcessDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, Tags(request.Topic, "process", failure));
-            activity?.Dispose();
-        }
-    }
+    internal static ValueTask<Payload> ProduceAsync(ProducerHandler handler, GatherRequest request, CancellationToken cancellationToken) =>
+        ProcessAsync(request.Topic, "messaging.switchboard.producer", request.Producer, request.Headers, (handler, request), static (state, ct) => state.handler(state.request, ct), cancellationToken);
 
     /// <summary>Marks the span failed; returns the <c>error.type</c>: a Switchboard code, or the exception's type.</summary>
     private static string Failed(Activity? activity, Exception ex)
