@@ -158,19 +158,7 @@ public static class ServeCommand
         await using (broker)
         await using (IdleMemoryTrim.Start()) // this process is only a broker: give back what a burst of load left behind
         {
-            // What protects it, on stderr beside the other status lines (stdout is one 'listening:' line per endpoint).
-            await Console.Error.WriteLineAsync($"security: {broker.Broker.DescribeSecurity()}; {(security.Tls is null ? "no TLS" : "TLS")}; {(ServeSecurity.IsLoopback(host) ? "loopback only" : $"exposed on {host}")}");
-            foreach (var endpoint in broker.Endpoints)
-            {
-                await Console.Out.WriteLineAsync($"listening: {endpoint}");
-            }
-
-            if (node is not null)
-            {
-                await Console.Out.WriteLineAsync($"cluster: {node.Options.Name} as node {node.Member} through redis {node.Options.Redis}");
-            }
-
-            await Console.Out.FlushAsync();
+            await AnnounceAsync(broker, node, security, host);
             try
             {
                 await Task.Delay(Timeout.Infinite, shutdown.Token);
@@ -186,6 +174,24 @@ public static class ServeCommand
         await Console.Out.WriteLineAsync("stopped");
         await Console.Out.FlushAsync();
         return ExitCodes.Ok;
+    }
+
+    /// <summary>What protects the broker, on stderr beside the other status lines; then one 'listening:' line per
+    /// endpoint on stdout, and the cluster it joined.</summary>
+    private static async Task AnnounceAsync(BrokerHost broker, ClusterNode? node, SecurityOptions security, string host)
+    {
+        await Console.Error.WriteLineAsync($"security: {broker.Broker.DescribeSecurity()}; {(security.Tls is null ? "no TLS" : "TLS")}; {(ServeSecurity.IsLoopback(host) ? "loopback only" : $"exposed on {host}")}");
+        foreach (var endpoint in broker.Endpoints)
+        {
+            await Console.Out.WriteLineAsync($"listening: {endpoint}");
+        }
+
+        if (node is not null)
+        {
+            await Console.Out.WriteLineAsync($"cluster: {node.Options.Name} as node {node.Member} through redis {node.Options.Redis}");
+        }
+
+        await Console.Out.FlushAsync();
     }
 
     /// <summary>A Unix socket path that cannot work, said before Kestrel says it less clearly; null when it looks fine.</summary>
