@@ -34,6 +34,12 @@ internal static partial class ClusterLog
     [LoggerMessage(309, LogLevel.Warning, "Cluster: node {Member}'s sender '{Sender}' could not be mirrored here: {Reason}")]
     public static partial void MirrorRefused(this ILogger logger, string member, string sender, string reason);
 
+    [LoggerMessage(311, LogLevel.Error, "Cluster: this node's inbox subscription delivers nothing ({Missed} probes did not come back); reporting unhealthy and subscribing again.")]
+    public static partial void InboxSilent(this ILogger logger, long missed);
+
+    [LoggerMessage(312, LogLevel.Warning, "Cluster: this node's inbox delivers again.")]
+    public static partial void InboxBack(this ILogger logger);
+
     [LoggerMessage(310, LogLevel.Warning, "Cluster: the heartbeat failed ({Failure}).")]
     public static partial void HeartbeatFailed(this ILogger logger, string failure);
 }

@@ -48,6 +48,11 @@ public sealed partial class ClusterNode
         var (member, sequence) = ReadBatchHeader(body.Span);
         if (member == Member)
         {
+            if (_inboxParser.TryReadFrame(ref frames, out type, out body) && type == NodeFrames.Probe)
+            {
+                OnProbe(ReadProbe(body.Span));
+            }
+
             return;
         }
 
@@ -82,6 +87,8 @@ public sealed partial class ClusterNode
             OutboundBuffer.SignalDeferred();
         }
     }
+
+    private static ulong ReadProbe(ReadOnlySpan<byte> body) => new SpanReader(body, NodeFrames.Probe).U64("nonce");
 
     private static (string Member, ulong Sequence) ReadBatchHeader(ReadOnlySpan<byte> body)
     {

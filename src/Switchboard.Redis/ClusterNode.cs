@@ -131,7 +131,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
         Router.Cluster = this;
         await Router.AddSubscriptionAsync(_own, new ClusterTarget(this), receiveRetained: false);
         await WhileStartingAsync(async () => { await RejoinAsync(); return true; }, cancellationToken);
-        _broker.HealthProblem = () => _connected ? null : $"cluster: Redis at {Options.Redis} is unreachable; serving local clients only";
+        _broker.HealthProblem = HealthProblemNow;
         _broker.ExtraMetrics = WriteMetrics;
         _heartbeat = RunHeartbeatAsync();
         Log.Joined(Options.Name, Member, Options.Redis);
@@ -231,6 +231,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
         if (renew)
         {
             await DiscoverAsync(db);
+            await ProbeAsync(db);
         }
     }
 

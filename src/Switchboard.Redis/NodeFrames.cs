@@ -60,6 +60,17 @@ internal static class NodeFrames
         w.End(output);
     }
 
+    /// <summary>PROBE: u64 nonce; a node publishes it to its own inbox (after a BATCH naming itself) to learn that its
+    /// subscription still delivers.</summary>
+    public const FrameType Probe = (FrameType)0x48;
+
+    public static void WriteProbe(IBufferWriter<byte> output, ulong nonce)
+    {
+        var w = SpanWriter.Begin(output, Probe, 8, crc: false);
+        w.U64(nonce);
+        w.End(output);
+    }
+
     /// <summary>HELLO's feature flag: the member (re)joined and wants every node's state.</summary>
     public const uint HelloResync = 1;
 

@@ -80,18 +80,19 @@ internal sealed partial class BinaryPeer
     /// producer and result-listener changes the nodes learn of asynchronously), so the client cannot tell.</summary>
     private ValueTask OkAcrossCluster(uint correlation, string? detail)
     {
-        if (Router.Cluster is not { } cluster)
+        var known = WhenClusterKnows();
+        if (known.IsCompletedSuccessfully)
         {
             SendOk(correlation, detail);
             return default;
         }
 
-        return OkAfterAsync(cluster, correlation, detail);
+        return OkAfterAsync(known, correlation, detail);
     }
 
-    private async ValueTask OkAfterAsync(IRouterCluster cluster, uint correlation, string? detail)
+    private async ValueTask OkAfterAsync(ValueTask known, uint correlation, string? detail)
     {
-        await cluster.FlushAsync();
+        await known;
         SendOk(correlation, detail);
     }
 

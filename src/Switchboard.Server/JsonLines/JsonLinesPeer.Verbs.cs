@@ -398,8 +398,26 @@ internal sealed partial class JsonLinesPeer
         var name = line.OptionalString("name");
         var topics = line.Strings("topics", required: true);
         var group = line.OptionalString("group");
-        SendOk(id, "name", AddProducer(name, group, topics));
-        return default;
+        return OkWhenClusterKnows(id, "name", AddProducer(name, group, topics));
+    }
+
+    /// <summary>OK; in a cluster, once every other node knows of the change (see <see cref="BrokerPeer.WhenClusterKnows"/>).</summary>
+    private ValueTask OkWhenClusterKnows(LineId? id, string? name = null, string? value = null)
+    {
+        var known = WhenClusterKnows();
+        if (known.IsCompletedSuccessfully)
+        {
+            SendOk(id, name, value);
+            return default;
+        }
+
+        return OkAfterAsync(known, id, name, value);
+    }
+
+    private async ValueTask OkAfterAsync(ValueTask known, LineId? id, string? name, string? value)
+    {
+        await known;
+        SendOk(id, name, value);
     }
 
     /// <summary>Adds and removes topics of a live producer, its other
@@ -408,8 +426,7 @@ internal sealed partial class JsonLinesPeer
     {
         var name = line.RequiredString("producer");
         ChangeProducerTopics(name, line.Strings("add"), line.Strings("remove"));
-        SendOk(id);
-        return default;
+        return OkWhenClusterKnows(id);
     }
 
     private ValueTask OnUnproducer(JsonLine line, LineId? id)

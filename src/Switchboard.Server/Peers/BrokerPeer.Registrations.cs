@@ -116,6 +116,10 @@ internal abstract partial class BrokerPeer
         }
     }
 
+    /// <summary>Completes at once on a broker alone; in a cluster, once every other node processed what this node sent it
+    /// before (a producer or result listener just changed), so a client told OK can use the change from any node.</summary>
+    protected ValueTask WhenClusterKnows() => Router.Cluster?.FlushAsync() ?? default;
+
     /// <summary>Removes one of this peer's producers.</summary>
     protected void RemoveProducer(string name)
     {

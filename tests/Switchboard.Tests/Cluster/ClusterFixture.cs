@@ -40,13 +40,21 @@ internal sealed class ClusterFixture : IAsyncDisposable
     public static async Task<ClusterFixture> StartAsync(int nodes)
     {
         var fixture = new ClusterFixture(await RedisServer.StartAsync(), "t" + Guid.NewGuid().ToString("N")[..8]);
-        for (var i = 0; i < nodes; i++)
+        try
         {
-            await fixture.AddNodeAsync();
-        }
+            for (var i = 0; i < nodes; i++)
+            {
+                await fixture.AddNodeAsync();
+            }
 
-        await fixture.WaitJoinedAsync();
-        return fixture;
+            await fixture.WaitJoinedAsync();
+            return fixture;
+        }
+        catch
+        {
+            await fixture.DisposeAsync(); // no redis-server or broker outlives a fixture that failed to start
+            throw;
+        }
     }
 
     public ClusterNode Node(int index) => _members[index].Node;
@@ -97,7 +105,7 @@ internal sealed class ClusterFixture : IAsyncDisposable
         }
 
         await Redis.DisposeAsync();
-        var errors = _members.SelectMany(m => m.Log.Errors).Where(e => !e.Contains("Redis is unreachable", StringComparison.Ordinal)).ToList();
+        var errors = _members.SelectMany(m => m.Log.Errors).Where(e => !e.Contains("Redis is unreachable", StringComparison.Ordinal) && !e.Contains("delivers nothing", StringComparison.Ordinal)).ToList();
         Assert.True(errors.Count == 0, "A node logged errors: " + string.Join(Environment.NewLine, errors));
     }
 

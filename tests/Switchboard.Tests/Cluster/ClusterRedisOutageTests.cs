@@ -114,3 +114,43 @@ public sealed class ClusterRedisOutageTests
         return i;
     }
 }
+
+/// <summary>A subscription that dies silently (the connection up, nothing delivered): the node notices by its probe,
+/// reports itself unhealthy, subscribes again and delivers again.</summary>
+public sealed class ClusterInboxProbeTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_silent_inbox_is_noticed_reported_and_healed()
+    {
+        await using var cluster = await ClusterFixture.StartAsync(1);
+        var watched = await cluster.AddNodeAsync(http: true);
+        await cluster.WaitJoinedAsync();
+        var a = await cluster.ConnectAsync(0, "a");
+        var b = await cluster.ConnectAsync(1, "b");
+        await using var sender = await a.AddSenderAsync("s1", ["tick"], cancellationToken: Ct);
+        await using var listener = await b.ListenAsync("s1", "tick", cancellationToken: Ct);
+        using var http = new HttpClient { BaseAddress = new Uri(watched.Host.HttpAddress!) };
+
+        await watched.Node.SilenceInboxAsync();
+        var deadline = DateTime.UtcNow + Wait.Timeout;
+        while (true)
+        {
+            using var health = await http.GetAsync(new Uri("/healthz", UriKind.Relative), Ct);
+            if (health.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
+            {
+                Assert.Contains("inbox", await health.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "/healthz never reported the silent inbox");
+            await Task.Delay(5, Ct);
+        }
+
+        await Wait.UntilAsync(() => !watched.Node.InboxSilent, "the node subscribes again and its probe comes back");
+        Assert.Equal("ok", await http.GetStringAsync(new Uri("/healthz", UriKind.Relative), Ct));
+        await sender.TriggerAsync("tick", Payload.Utf8("after"), cancellationToken: Ct);
+        Assert.Equal("after", (await listener.NextAsync()).Data.ToString());
+    }
+}

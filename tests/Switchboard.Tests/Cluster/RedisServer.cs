@@ -22,32 +22,58 @@ internal sealed class RedisServer : IAsyncDisposable
 
     public static async Task<RedisServer> StartAsync()
     {
-        var server = new RedisServer(Fixtures.FreePort());
-        await server.StartAgainAsync();
-        return server;
+        for (var attempt = 1; ; attempt++)
+        {
+            // A free port can be taken by another test between FreePort and the bind: then try another.
+            var server = new RedisServer(Fixtures.FreePort());
+            if (await server.TryStartAsync() || attempt == 5)
+            {
+                Assert.True(server._process is not null, $"redis-server could not bind a free port in {attempt} attempts");
+                return server;
+            }
+        }
     }
 
-    /// <summary>Starts the server (again) on its port; returns once it accepts connections.</summary>
-    public async Task StartAgainAsync()
+    /// <summary>Starts the server again on its port; returns once it accepts connections.</summary>
+    public async Task StartAgainAsync() => Assert.True(await TryStartAsync(), $"redis-server did not start again on port {Port}");
+
+    /// <summary>Starts redis-server on <see cref="Port"/> and waits for its own "Ready to accept connections" (so a
+    /// server of another test on the same port is never mistaken for this one); false when it exited instead.</summary>
+    private async Task<bool> TryStartAsync()
     {
         var info = new ProcessStartInfo("redis-server") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning" })
+        foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice" })
         {
             info.ArgumentList.Add(arg);
         }
 
-        _process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow + Wait.Timeout;
-        while (!await AcceptsAsync())
+        var ready = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start");
+        process.OutputDataReceived += (_, e) =>
         {
-            Assert.False(_process.HasExited, $"redis-server exited with {(_process.HasExited ? _process.ExitCode : 0)} (port {Port})");
-            Assert.True(DateTime.UtcNow < deadline, $"redis-server did not accept connections on {Address} in time");
-            await Task.Delay(20);
+            if (e.Data is null)
+            {
+                ready.TrySetResult(false); // exited (the port was taken)
+            }
+            else if (e.Data.Contains("Ready to accept connections", StringComparison.Ordinal))
+            {
+                ready.TrySetResult(true);
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var started = await ready.Task.WaitAsync(Wait.Timeout);
+        if (!started)
+        {
+            await process.WaitForExitAsync();
+            process.Dispose();
+            return false;
         }
+
+        _process = process;
+        Assert.True(await AcceptsAsync(), $"redis-server said it was ready but {Address} refuses connections");
+        return true;
     }
 
     private async Task<bool> AcceptsAsync()
