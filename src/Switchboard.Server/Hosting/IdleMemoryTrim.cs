@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Switchboard.Server;
 
 /// <summary>
@@ -8,7 +10,7 @@ namespace Switchboard.Server;
 /// decommitting full collection. Process-wide (collections are), so only a process that is only a broker starts it
 /// (<c>switchboard serve</c> does); a busy broker is not trimmed, and one that trimmed waits before the next.
 /// </summary>
-public sealed class IdleMemoryTrim : IAsyncDisposable
+public sealed partial class IdleMemoryTrim : IAsyncDisposable
 {
     /// <summary>How often the process is looked at.</summary>
     public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(2);
@@ -17,7 +19,7 @@ public sealed class IdleMemoryTrim : IAsyncDisposable
     public const long QuietBytes = 16L << 20;
 
     /// <summary>Growth of the working set since the last trim that makes a trim worth its pause.</summary>
-    public const long GrowthBytes = 16L << 20;
+    public const long GrowthBytes = 8L << 20;
 
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
@@ -65,9 +67,18 @@ public sealed class IdleMemoryTrim : IAsyncDisposable
         }
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        if (OperatingSystem.IsLinux())
+        {
+            // What sockets and the runtime allocated natively and freed stays in glibc's arenas until trimmed.
+            _ = MallocTrim(0);
+        }
+
         _baseline = Environment.WorkingSet;
         Interlocked.Increment(ref _trims);
     }
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
