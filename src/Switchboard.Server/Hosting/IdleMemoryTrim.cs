@@ -25,6 +25,7 @@ public sealed partial class IdleMemoryTrim : IAsyncDisposable
     private readonly Task _loop;
     private long _baseline = Environment.WorkingSet;
     private int _trims;
+    private bool _noMallocTrim;
 
     private IdleMemoryTrim() => _loop = RunAsync();
 
@@ -67,10 +68,17 @@ public sealed partial class IdleMemoryTrim : IAsyncDisposable
         }
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        if (OperatingSystem.IsLinux())
+        if (OperatingSystem.IsLinux() && !_noMallocTrim)
         {
             // What sockets and the runtime allocated natively and freed stays in glibc's arenas until trimmed.
-            _ = MallocTrim(0);
+            try
+            {
+                _ = MallocTrim(0);
+            }
+            catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+            {
+                _noMallocTrim = true; // not glibc (musl, say): the collection alone has to do
+            }
         }
 
         _baseline = Environment.WorkingSet;
