@@ -8,10 +8,12 @@ namespace Switchboard.Routing;
 /// </summary>
 internal sealed class RetainedStore(BusOptions options)
 {
-    private readonly Dictionary<(string Sender, string Event), BusMessage> _values = [];
+    // By sender, then event: a sender leaving (RetainedLifetime.WhileSenderOnline) and a listener of one sender touch
+    // only that sender's values, never the whole store (this runs under the router's lock).
+    private readonly Dictionary<string, Dictionary<string, BusMessage>> _bySender = [];
 
     /// <summary>Values kept.</summary>
-    public int Count => _values.Count;
+    public int Count { get; private set; }
 
     /// <summary>Bytes the kept values account for (data, headers and names).</summary>
     public long Bytes { get; private set; }
@@ -19,36 +21,44 @@ internal sealed class RetainedStore(BusOptions options)
     /// <summary>Keeps a detached <paramref name="message"/> as its event's value; an empty payload clears it.</summary>
     public void Set(BusMessage message)
     {
-        var key = (message.Sender, message.Event);
-        var had = _values.TryGetValue(key, out var old);
+        _bySender.TryGetValue(message.Sender, out var events);
+        BusMessage old = default;
+        var had = events?.TryGetValue(message.Event, out old) == true;
         var freed = had ? SizeOf(old) : 0;
         if (message.Data.IsEmpty)
         {
-            Remove(key, had, freed);
+            if (had)
+            {
+                Remove(events!, message.Sender, message.Event, freed);
+            }
+
             return;
         }
 
         var size = SizeOf(message);
         Check(message, had, size, freed);
-        _values[key] = message;
+        if (events is null)
+        {
+            _bySender[message.Sender] = events = new Dictionary<string, BusMessage>(StringComparer.Ordinal);
+        }
+
+        events[message.Event] = message;
+        Count += had ? 0 : 1;
         Bytes += size - freed;
     }
 
     /// <summary>Drops every value of <paramref name="sender"/> (its lifetime is <see cref="RetainedLifetime.WhileSenderOnline"/>).</summary>
     public void RemoveSender(string sender)
     {
-        if (_values.Count == 0)
+        if (!_bySender.Remove(sender, out var events))
         {
             return;
         }
 
-        foreach (var (key, message) in _values)
+        Count -= events.Count;
+        foreach (var message in events.Values)
         {
-            if (key.Sender == sender)
-            {
-                _values.Remove(key); // removing while enumerating a Dictionary is allowed
-                Bytes -= SizeOf(message);
-            }
+            Bytes -= SizeOf(message);
         }
     }
 
@@ -56,24 +66,45 @@ internal sealed class RetainedStore(BusOptions options)
     public List<BusMessage> Matching(string? sender, string? pattern)
     {
         var found = new List<BusMessage>();
-        foreach (var ((s, e), message) in _values)
+        if (sender is not null)
         {
-            if ((sender is null || sender == s) && (pattern is null || EventPattern.IsMatch(pattern, e)))
+            if (_bySender.TryGetValue(sender, out var events))
             {
-                found.Add(message);
+                AddMatching(events, pattern, found);
             }
+
+            return found;
+        }
+
+        foreach (var events in _bySender.Values)
+        {
+            AddMatching(events, pattern, found);
         }
 
         return found;
     }
 
-    private void Remove((string, string) key, bool had, long freed)
+    private static void AddMatching(Dictionary<string, BusMessage> events, string? pattern, List<BusMessage> found)
     {
-        if (had)
+        foreach (var (e, message) in events)
         {
-            _values.Remove(key);
-            Bytes -= freed;
+            if (pattern is null || EventPattern.IsMatch(pattern, e))
+            {
+                found.Add(message);
+            }
         }
+    }
+
+    private void Remove(Dictionary<string, BusMessage> events, string sender, string @event, long freed)
+    {
+        events.Remove(@event);
+        if (events.Count == 0)
+        {
+            _bySender.Remove(sender);
+        }
+
+        Count--;
+        Bytes -= freed;
     }
 
     private void Check(in BusMessage message, bool had, long size, long freed)
@@ -84,7 +115,7 @@ internal sealed class RetainedStore(BusOptions options)
             throw Refused($"A retained value may take at most {options.MaxRetainedValueBytes} bytes (BusOptions.MaxRetainedValueBytes); {what}.");
         }
 
-        if (!had && _values.Count >= options.MaxRetained)
+        if (!had && Count >= options.MaxRetained)
         {
             throw Refused($"The bus already retains {options.MaxRetained} values (BusOptions.MaxRetained); {what}. Clear retained values with an empty retained trigger, or raise the limit.");
         }

@@ -50,10 +50,23 @@ public sealed class LocalBusLimitsTests
     {
         foreach (var lifetime in new[] { RetainedLifetime.UntilCleared, RetainedLifetime.WhileSenderOnline })
         {
-            await using var bus = new LocalBus(new BusOptions { RetainedLifetime = lifetime });
+            await using var bus = new LocalBus(new BusOptions { RetainedLifetime = lifetime, MaxRetainedBytes = 270 });
             var sensor = await bus.AddSenderAsync("sensor", ["#reading"], cancellationToken: Ct);
+            await using var other = await bus.AddSenderAsync("other", ["#reading"], cancellationToken: Ct);
             await sensor.TriggerAsync("#reading", Payload.Json(21.5), retain: true, cancellationToken: Ct);
+            await other.TriggerAsync("#reading", Payload.Json(7), retain: true, cancellationToken: Ct);
             await sensor.DisposeAsync();
+
+            await using (var others = await bus.ListenAsync("other", "#reading", cancellationToken: Ct))
+            {
+                Assert.Equal(7, (await others.NextAsync()).As<int>()); // another sender's value is untouched
+            }
+
+            // What a leaving sender held is free again only when its values end with it.
+            var refill = lifetime == RetainedLifetime.WhileSenderOnline
+                ? other.TriggerAsync("#reading", new byte[250], retain: true, cancellationToken: Ct).AsTask()
+                : Assert.ThrowsAsync<SwitchboardException>(async () => await other.TriggerAsync("#reading", new byte[250], retain: true, cancellationToken: Ct));
+            await refill;
 
             await using var late = await bus.ListenAsync("sensor", "#reading", cancellationToken: Ct); // replays before it returns
             Assert.Equal(lifetime == RetainedLifetime.UntilCleared, late.TryRead(out var kept));
