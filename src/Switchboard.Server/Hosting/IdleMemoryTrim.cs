@@ -6,7 +6,9 @@ namespace Switchboard.Server;
 /// Gives memory back to the operating system once a process is quiet again after a burst (an attacker cut, thousands of
 /// connections gone): a process that allocates little does not collect, so what the burst left would stay resident.
 /// Every <see cref="CheckInterval"/> it looks at what was allocated meanwhile and at the working set; when allocation was
-/// low and the working set is <see cref="GrowthBytes"/> above where the last trim left it, it runs one compacting,
+/// low, the process used little CPU (a broker routing millions of messages allocates nothing, so allocation alone does
+/// not tell a busy broker from an idle one) and the working set is <see cref="GrowthBytes"/> above where the last trim
+/// left it, it runs one compacting,
 /// decommitting full collection. Process-wide (collections are), so only a process that is only a broker starts it
 /// (<c>switchboard serve</c> does); a busy broker is not trimmed, and one that trimmed waits before the next.
 /// </summary>
@@ -17,6 +19,9 @@ public sealed partial class IdleMemoryTrim : IAsyncDisposable
 
     /// <summary>Allocated between two checks below this, the process counts as quiet.</summary>
     public const long QuietBytes = 16L << 20;
+
+    /// <summary>CPU time used between two checks below this share of the interval (of one core), the process counts as quiet.</summary>
+    public const double QuietCpuShare = 0.05;
 
     /// <summary>Growth of the working set since the last trim that makes a trim worth its pause.</summary>
     public const long GrowthBytes = 8L << 20;
@@ -39,13 +44,16 @@ public sealed partial class IdleMemoryTrim : IAsyncDisposable
     {
         using var timer = new PeriodicTimer(CheckInterval);
         var allocated = GC.GetTotalAllocatedBytes();
+        var cpu = Environment.CpuUsage.TotalTime;
         try
         {
             while (await timer.WaitForNextTickAsync(_stop.Token))
             {
                 var now = GC.GetTotalAllocatedBytes();
-                var quiet = now - allocated < QuietBytes;
+                var cpuNow = Environment.CpuUsage.TotalTime;
+                var quiet = now - allocated < QuietBytes && (cpuNow - cpu).TotalSeconds < QuietCpuShare * CheckInterval.TotalSeconds;
                 allocated = now;
+                cpu = cpuNow;
                 TrimIfWorthIt(quiet);
             }
         }
