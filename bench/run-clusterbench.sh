@@ -6,6 +6,7 @@
 #
 #   bench/run-clusterbench.sh                  # 3 s per throughput figure, 5000 requests per latency figure
 #   bench/run-clusterbench.sh --seconds 5      # options are passed to Switchboard.ClusterBench
+# Node a's switchboard_cluster_* counters from /metrics are printed to stderr at the end.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -63,18 +64,21 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$
 REDIS_PID=$!; PIDS+=("$REDIS_PID")
 wait_line "$WORK/redis.log" ".*Ready to accept connections" "$REDIS_PID" redis-server >/dev/null
 
-start_node() { # start_node ID: sets NODE_PID and NODE_ADDRESS
+start_node() { # start_node ID [HTTP_PORT]: sets NODE_PID and NODE_ADDRESS
     dotnet "$ROOT/src/Switchboard.Cli/bin/Release/net10.0/Switchboard.Cli.dll" serve --port 0 --jsonl-port off \
-        --http-port off --cluster "redis://127.0.0.1:$REDIS_PORT" --cluster-name clusterbench --node-id "$1" \
+        --http-port "${2:-off}" --cluster "redis://127.0.0.1:$REDIS_PORT" --cluster-name clusterbench --node-id "$1" \
         >"$WORK/$1.log" 2>&1 &
     NODE_PID=$!; PIDS+=("$NODE_PID")
     NODE_ADDRESS=$(wait_line "$WORK/$1.log" "listening: sb://" "$NODE_PID" "node $1")
     NODE_ADDRESS=${NODE_ADDRESS#listening: }
     wait_line "$WORK/$1.log" "cluster: " "$NODE_PID" "node $1" >&2
 }
-start_node a; A_ADDRESS=$NODE_ADDRESS
+HTTP_PORT=$(free_port)
+start_node a "$HTTP_PORT"; A_ADDRESS=$NODE_ADDRESS
 start_node b; B_ADDRESS=$NODE_ADDRESS; B_PID=$NODE_PID
 log "redis-server PID $REDIS_PID on 127.0.0.1:$REDIS_PORT; node a $A_ADDRESS; node b PID $B_PID $B_ADDRESS"
 
 timeout 300 dotnet "$ROOT/bench/Switchboard.ClusterBench/bin/Release/net10.0/Switchboard.ClusterBench.dll" \
     --a "$A_ADDRESS" --b "$B_ADDRESS" --redis "127.0.0.1:$REDIS_PORT" --kill-pid "$B_PID" --kill-address "$B_ADDRESS" "$@"
+# Node a's cluster counters after the run (lost messages, batches, publishes): why a figure is what it is.
+curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null | grep '^switchboard_cluster' >&2 || log "no /metrics from node a"

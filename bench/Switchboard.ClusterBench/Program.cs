@@ -22,7 +22,7 @@ var crossNode = await BusThroughput.RunAsync(options.NodeA, options.NodeB, optio
 var oneNodeRequests = await RequestLatency.RunAsync(options.NodeA, options.NodeA, options.Requests, ct);
 var crossNodeRequests = await RequestLatency.RunAsync(options.NodeA, options.NodeB, options.Requests, ct);
 
-Console.WriteLine($"| measurement (16 B payloads, {options.Duration.TotalSeconds:0} s each) | result | vs baseline |");
+Console.WriteLine($"| measurement (16 B payloads, {options.Duration.TotalSeconds:0} s each, at most {BusThroughput.Window:N0} in flight) | result | vs baseline |");
 Console.WriteLine("|---|---|---|");
 Console.WriteLine($"| raw Redis PUBLISH/SUBSCRIBE (StackExchange.Redis, fire and forget) | {raw:N0} msg/s | baseline |");
 Console.WriteLine($"| bus 1→1, both clients on one node | {oneNode:N0} msg/s | {oneNode / raw:0.00}x |");

@@ -32,6 +32,7 @@ internal static class RawRedisThroughput
             // One awaited publish per 1024 bounds what is queued in the client to what Redis has not answered yet.
             await publisher.PublishAsync(channel, payload);
             sent += 1024;
+            await BusThroughput.WindowAsync(sent, () => Interlocked.Read(ref received), ct);
         }
         await BusThroughput.WaitForAsync(() => Interlocked.Read(ref received) >= sent, () => Interlocked.Read(ref received), ct);
         var got = Interlocked.Read(ref received);
