@@ -70,10 +70,17 @@ if [[ $SB_SERVER == cli ]]; then
             SB_COMMAND+=("$gateway" off)
         fi
     done
+    # S5 opens 200 + runs x 2,000 connections from 127.0.0.1, more than the default per-address limit (10,000) with
+    # --runs 5: lift both connection limits to nats-server's default max_connections (64K, no per-address limit).
+    for limit in --max-connections-per-address --max-connections; do
+        if grep -q -- "$limit" <<<"$SERVE_HELP"; then
+            SB_COMMAND+=("$limit" 65536)
+        fi
+    done
     SB_HOW="switchboard serve (src/Switchboard.Cli, Release)${SB_COMMAND[3]:+ with ${SB_COMMAND[*]:3}}"
 else
     SB_COMMAND=("${LOADTEST[@]}" serve)
-    SB_HOW="Switchboard.LoadTest serve (BrokerHost with default BrokerOptions, Release)"
+    SB_HOW="Switchboard.LoadTest serve (BrokerHost with default BrokerOptions but MaxConnections and MaxConnectionsPerAddress 65536, like nats-server's default max_connections, Release)"
 fi
 
 wait_port() { # port pid name

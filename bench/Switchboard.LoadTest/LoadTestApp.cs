@@ -147,7 +147,15 @@ public static class LoadTestApp
         }
 
         BrokerHost.UseInlineSocketCompletions(); // as switchboard serve does
-        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Host = "127.0.0.1", Port = port });
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions
+        {
+            Host = "127.0.0.1",
+            Port = port,
+            // S5 opens 200 + runs x 2,000 connections from 127.0.0.1: above the default per-address limit with
+            // --runs 5. nats-server's default is 64K connections in all and no per-address limit.
+            MaxConnections = 65_536,
+            MaxConnectionsPerAddress = 65_536,
+        });
         Console.WriteLine($"listening: {host.TcpAddress}");
         await host.WaitForShutdownAsync(); // SIGTERM or Ctrl+C
         return 0;
