@@ -5,11 +5,20 @@
 #
 #   bench/run-loadtest.sh                         # defaults: every scenario, 3 runs x 3 s each (about 5 minutes)
 #   bench/run-loadtest.sh --runs 1 --duration 1   # any Switchboard.LoadTest 'run' option is passed through
+#   bench/run-loadtest.sh --memory --scenarios S1,S2,S3,S4,S5,S6   # plus the memory report (issue 16 item 1): each
+#                                                 # broker's RSS idle right after start, after the scenarios + 30 s idle,
+#                                                 # and per idle connection of 2,000 opened, closed, 2,000 opened again
 #
 # SB_SERVER=cli|loadtest chooses how the Switchboard broker is started: 'cli' is `switchboard serve` (src/Switchboard.Cli,
 # used by default when it is committed and builds), 'loadtest' is the generator's own bare BrokerHost (`serve`).
 # RESULTS=path changes the output file (default docs/loadtest-results.md).
 set -euo pipefail
+
+MEMORY=0
+if [[ ${1:-} == --memory ]]; then
+    MEMORY=1
+    shift
+fi
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -70,10 +79,17 @@ if [[ $SB_SERVER == cli ]]; then
             SB_COMMAND+=("$gateway" off)
         fi
     done
+    # S5 opens 200 + runs x 2,000 connections from 127.0.0.1, more than the default per-address limit (10,000) with
+    # --runs 5: lift both connection limits to nats-server's default max_connections (64K, no per-address limit).
+    for limit in --max-connections-per-address --max-connections; do
+        if grep -q -- "$limit" <<<"$SERVE_HELP"; then
+            SB_COMMAND+=("$limit" 65536)
+        fi
+    done
     SB_HOW="switchboard serve (src/Switchboard.Cli, Release)${SB_COMMAND[3]:+ with ${SB_COMMAND[*]:3}}"
 else
     SB_COMMAND=("${LOADTEST[@]}" serve)
-    SB_HOW="Switchboard.LoadTest serve (BrokerHost with default BrokerOptions, Release)"
+    SB_HOW="Switchboard.LoadTest serve (BrokerHost with default BrokerOptions but MaxConnections and MaxConnectionsPerAddress 65536, like nats-server's default max_connections, Release)"
 fi
 
 wait_port() { # port pid name
@@ -98,6 +114,14 @@ wait_port "$NATS_PORT" "$NATS_PID" nats-server || { cat "$WORK/nats.log" >&2; ex
 wait_port "$SB_PORT" "$SB_PID" Switchboard || { cat "$WORK/switchboard.log" >&2; exit 1; }
 log "nats-server PID $NATS_PID on 127.0.0.1:$NATS_PORT; Switchboard PID $SB_PID on 127.0.0.1:$SB_PORT"
 
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
+# (a) idle right after start: both brokers are listening; give a starting runtime a moment to finish its startup work.
+if [[ $MEMORY == 1 ]]; then
+    sleep 2
+    SB_RSS_START=$(rss_mib "$SB_PID")
+    NATS_RSS_START=$(rss_mib "$NATS_PID")
+fi
+
 NATS_VERSION=$(nats-server --version 2>&1 | head -1)
 DOTNET_VERSION=$(dotnet --version)
 COMMIT=$(git rev-parse --short HEAD)
@@ -110,6 +134,27 @@ STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
     --nats "$NATS_PORT:$NATS_PID" --nats-label "$NATS_VERSION (Debian package), defaults" \
     --clk-tck "$(getconf CLK_TCK)" \
     "$@" >"$WORK/table.md" || RUN_STATUS=$?
+
+if [[ $MEMORY == 1 ]]; then
+    log "memory: 30 s idle after the scenarios"
+    sleep 30
+    SB_RSS_IDLE=$(rss_mib "$SB_PID")
+    NATS_RSS_IDLE=$(rss_mib "$NATS_PID")
+    "${LOADTEST[@]}" memory --switchboard "$SB_PORT:$SB_PID" --nats "$NATS_PORT:$NATS_PID" >"$WORK/memory.md" || RUN_STATUS=$?
+    {
+        echo
+        echo "Memory (\`--memory\`; VmRSS from /proc/PID/status; targets for Switchboard: (a) ≤ 60 MB, (b) ≤ 100 MB, (c) batch 2 no more than batch 1):"
+        echo
+        echo "| broker | (a) idle, 2 s after start | (b) after the scenarios ($(grep -o -- '--scenarios [^ ]*' <<<"$*" || echo all)) + 30 s idle |"
+        echo "|---|---:|---:|"
+        echo "| Switchboard | $SB_RSS_START | $SB_RSS_IDLE |"
+        echo "| nats-server | $NATS_RSS_START | $NATS_RSS_IDLE |"
+        echo
+        echo "(c) Idle connections: a batch of 2,000 opened (handshake done, keep-alive pings only), all closed, a second batch of 2,000 opened; the RSS cost per connection of each batch:"
+        echo
+        cat "$WORK/memory.md"
+    } >>"$WORK/table.md"
+fi
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # Did either broker log a problem (slow consumer, error)?

@@ -27,6 +27,11 @@ public static class LoadTestApp
           alloc [--messages N (10000000)] [--warmup N (200000)] [--payload BYTES (16)] [--copy-data]
                                  the steady-state allocation proof: broker + publisher + listener BusClients in this
                                  process, GC.GetTotalAllocatedBytes before and after N messages (markdown on stdout)
+          memory [--switchboard PORT:PID] [--nats PORT:PID] [--connections N (2000)] [--settle SECONDS (2)]
+                                 idle-connection memory: per broker, N idle connections opened, closed, N opened
+                                 again; RSS (VmRSS) after each step and the cost per connection of each batch (markdown
+                                 table on stdout). bench/run-loadtest.sh --memory adds idle RSS right after start and
+                                 30 s after the scenarios, and runs this.
           free-port              print a free TCP port on 127.0.0.1
         """;
 
@@ -46,6 +51,7 @@ public static class LoadTestApp
                 "serve" => await ServeAsync(args[1..]),
                 "free-port" => FreePort(),
                 "alloc" => await AllocAsync(args[1..]),
+                "memory" => Memory(args[1..]),
                 "run" => await MeasureAsync(args[1..]),
                 _ when args[0].StartsWith("--", StringComparison.Ordinal) => await MeasureAsync(args),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
@@ -117,6 +123,38 @@ public static class LoadTestApp
         return failed == 0 ? 0 : 1;
     }
 
+    private static int Memory(string[] args)
+    {
+        var targets = new List<BrokerTarget>();
+        var connections = 2000;
+        var settle = TimeSpan.FromSeconds(2);
+        for (var i = 0; i < args.Length; i++)
+        {
+            var name = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value.");
+            switch (name)
+            {
+                case "--switchboard": targets.Add(ParseTarget(BrokerKind.Switchboard, Value())); break;
+                case "--nats": targets.Add(ParseTarget(BrokerKind.Nats, Value())); break;
+                case "--connections":
+                    connections = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException("--connections needs a positive whole number.");
+                    break;
+                case "--settle":
+                    settle = double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s >= 0 ? TimeSpan.FromSeconds(s) : throw new ArgumentException("--settle needs a number of seconds.");
+                    break;
+                default: throw new ArgumentException($"Unknown option '{name}'.");
+            }
+        }
+
+        if (targets.Count == 0)
+        {
+            throw new ArgumentException("memory needs --switchboard PORT:PID and/or --nats PORT:PID.");
+        }
+
+        Console.Out.Write(MemoryReport.Measure(targets, connections, settle, Console.Error));
+        return 0;
+    }
+
     private static BrokerTarget ParseTarget(BrokerKind kind, string text)
     {
         var parts = text.Split(':');
@@ -147,7 +185,15 @@ public static class LoadTestApp
         }
 
         BrokerHost.UseInlineSocketCompletions(); // as switchboard serve does
-        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Host = "127.0.0.1", Port = port });
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions
+        {
+            Host = "127.0.0.1",
+            Port = port,
+            // S5 opens 200 + runs x 2,000 connections from 127.0.0.1: above the default per-address limit with
+            // --runs 5. nats-server's default is 64K connections in all and no per-address limit.
+            MaxConnections = 65_536,
+            MaxConnectionsPerAddress = 65_536,
+        });
         Console.WriteLine($"listening: {host.TcpAddress}");
         await host.WaitForShutdownAsync(); // SIGTERM or Ctrl+C
         return 0;
