@@ -153,6 +153,20 @@ class Client:
             raise
         return listen_id if callback is not None else (listen_id, target)
 
+    def results(self, topic, callback=None):
+        """Listens to the results of every gather on `topic`, whoever gathered. Each is a dict with producer,
+        topic, data and seq. Like `listen`: returns the listen id (and a queue without a `callback`); end it
+        with `unlisten`."""
+        listen_id = f"R{next(self._ids)}"
+        target = callback if callback is not None else queue.Queue()
+        self._listens[listen_id] = target
+        try:
+            self.call({"op": "results", "topic": topic}, listen_id)
+        except Exception:
+            self._listens.pop(listen_id, None)
+            raise
+        return listen_id if callback is not None else (listen_id, target)
+
     def unlisten(self, listen_id):
         self.call({"op": "unlisten", "listen": listen_id})
         self._listens.pop(listen_id, None)
@@ -176,6 +190,10 @@ class Client:
         answer = self.call(line)
         self._producers[answer["name"]] = handler
         return answer["name"]
+
+    def topics(self, producer, add=(), remove=()):
+        """Adds and removes topics of a live producer of this connection; its other topics are answered throughout."""
+        self.call({"op": "topics", "producer": producer, "add": list(add), "remove": list(remove)})
 
     def unproducer(self, name):
         self.call({"op": "unproducer", "name": name})
@@ -267,7 +285,7 @@ class Client:
             # The broker's heartbeat (after a hello): any line proves we are alive; pong says so without side effects.
             self._send({"op": "pong"})
             return
-        if op == "event":
+        if op == "event" or (op == "result" and "listen" in line):
             self._events.put(line)
         elif op in ("request", "produce"):
             threading.Thread(target=self._answer, args=(line,), daemon=True).start()
