@@ -13,7 +13,7 @@ import argparse
 import threading
 import time
 
-from switchboard_client import Client, SwitchboardError  # pip install ./clients/python (or PYTHONPATH=clients/python/src)
+from switchboard_client import Client, SwitchboardError
 
 
 def main():

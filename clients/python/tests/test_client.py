@@ -160,3 +160,28 @@ def test_a_closed_client_raises_connection_error(connect):
     app.close()
     with pytest.raises((ConnectionError, OSError)):
         app.ping()
+
+
+def test_a_dropped_connection_reconnects_and_declares_everything_again(connect):
+    service, app = connect(client="svc"), connect()
+    s, topic = _name("back"), _name("topic")
+    service.sender(s, events=["e"], requests={"ping": lambda data: "pong"})
+    _, deliveries = service.listen(s, "e")
+    producer = service.producer(topic, lambda t, data: "here")
+    old = service._socket
+    old.shutdown(socket.SHUT_RDWR)  # the connection drops; the client was not closed
+
+    deadline = time.monotonic() + 10
+    while service._socket is old or s not in [x["name"] for x in app.senders()]:
+        assert time.monotonic() < deadline, "the client did not reconnect and declare its sender again"
+        time.sleep(0.05)
+    assert app.request(s, "ping") == "pong"
+    while True:
+        try:
+            service.trigger(s, "e", 7, wait=True)
+            break
+        except SwitchboardError:  # the listen may not be declared yet: wait for it
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert deliveries.get(timeout=5)["data"] == 7
+    assert app.gather(topic, None, ttl=2).answered == [producer]

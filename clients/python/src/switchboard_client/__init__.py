@@ -20,6 +20,7 @@ import json
 import queue
 import socket
 import threading
+import time
 
 __all__ = ["Client", "SwitchboardError", "Gather"]
 
@@ -79,8 +80,16 @@ class _Waiter:
 class Client:
     """A connection to a Switchboard broker's JSON-lines gateway (default port 7223)."""
 
-    def __init__(self, host="127.0.0.1", port=7223, client=None, token=None, timeout=5.0):
+    def __init__(self, host="127.0.0.1", port=7223, client=None, token=None, timeout=5.0, reconnect=True):
+        """Connects now. With `reconnect`, a connection that drops (anything but `close()`) is opened again, retrying
+        with a growing pause of up to 2 s, and every sender, listen, results listen and producer this client declared
+        is declared again on it; calls in flight when it dropped raise ConnectionError."""
         self.timeout = timeout
+        self._address = (host, port)
+        self._reconnect = reconnect
+        self._closing = False
+        self._declared = {}  # ("sender", name) / ("listen", id) / ("producer", name) -> the line to send again
+        self._hello = None
         self._socket = socket.create_connection((host, port), timeout=timeout)
         self._socket.settimeout(None)
         self._reader = self._socket.makefile("rb")
@@ -99,7 +108,8 @@ class Client:
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="switchboard-listens", daemon=True)
         self._dispatcher.start()
         if client is not None or token is not None:
-            self.call({"op": "hello", "client": client, "token": token})
+            self._hello = {"op": "hello", "client": client, "token": token}
+            self.call(dict(self._hello))
 
     # ---- the verbs -------------------------------------------------------------------------------------------
 
@@ -116,10 +126,12 @@ class Client:
             line["will"] = {"event": will[0], "data": will[1]}
         self._requests[name] = requests
         self.call(line)
+        self._declared[("sender", name)] = line
 
     def unsender(self, name):
         self.call({"op": "unsender", "name": name})
         self._requests.pop(name, None)
+        self._declared.pop(("sender", name), None)
 
     def trigger(self, sender, event, data=None, retain=False, wait=False):
         """Triggers `event` (a name, or a list of channel events) as `sender`. Fire and forget unless `wait`:
@@ -151,6 +163,7 @@ class Client:
         except Exception:
             self._listens.pop(listen_id, None)
             raise
+        self._declared[("listen", listen_id)] = line
         return listen_id if callback is not None else (listen_id, target)
 
     def results(self, topic, callback=None):
@@ -161,15 +174,18 @@ class Client:
         target = callback if callback is not None else queue.Queue()
         self._listens[listen_id] = target
         try:
-            self.call({"op": "results", "topic": topic}, listen_id)
+            line = {"op": "results", "topic": topic}
+            self.call(line, listen_id)
         except Exception:
             self._listens.pop(listen_id, None)
             raise
+        self._declared[("listen", listen_id)] = line
         return listen_id if callback is not None else (listen_id, target)
 
     def unlisten(self, listen_id):
         self.call({"op": "unlisten", "listen": listen_id})
         self._listens.pop(listen_id, None)
+        self._declared.pop(("listen", listen_id), None)
 
     def request(self, sender, request, data=None, timeout=None):
         """Asks `sender` and returns its answer's data; raises SwitchboardError (no_sender, no_handler,
@@ -189,15 +205,22 @@ class Client:
             line["group"] = group
         answer = self.call(line)
         self._producers[answer["name"]] = handler
+        line["name"] = answer["name"]  # declared again under the same name after a reconnect
+        self._declared[("producer", answer["name"])] = line
         return answer["name"]
 
     def topics(self, producer, add=(), remove=()):
         """Adds and removes topics of a live producer of this connection; its other topics are answered throughout."""
         self.call({"op": "topics", "producer": producer, "add": list(add), "remove": list(remove)})
+        declared = self._declared.get(("producer", producer))
+        if declared is not None:
+            declared["topics"] = [t for t in declared["topics"] if t not in remove] + \
+                [t for t in add if t not in declared["topics"]]
 
     def unproducer(self, name):
         self.call({"op": "unproducer", "name": name})
         self._producers.pop(name, None)
+        self._declared.pop(("producer", name), None)
 
     def gather(self, topic, data=None, ttl=0.3):
         """Asks every producer on `topic` at once and returns a `Gather` once every one answered or `ttl`
@@ -220,6 +243,7 @@ class Client:
         """Leaves cleanly (no last wills fire) and closes the connection."""
         if self._closed.is_set():
             return
+        self._closing = True
         try:
             self.call({"op": "bye"}, wait=2)
         except (SwitchboardError, OSError, TimeoutError):
@@ -266,18 +290,47 @@ class Client:
             self._socket.sendall(data)
 
     def _read_loop(self):
-        try:
-            for raw in self._reader:
-                self._on_line(json.loads(raw))
-        except (OSError, ValueError):
-            pass
-        finally:
-            self._closed.set()
-            self._events.put(None)
+        while True:
+            try:
+                for raw in self._reader:
+                    self._on_line(json.loads(raw))
+            except (OSError, ValueError):
+                pass
             with self._waiters_lock:
                 waiters, self._waiters = list(self._waiters.values()), {}
             for waiter in waiters:
-                waiter.event.set()
+                waiter.event.set()  # no answer: the call raises ConnectionError
+            if self._closing or not self._reconnect or not self._connect_again():
+                break
+        self._closed.set()
+        self._events.put(None)
+
+    def _connect_again(self):
+        """Opens a new connection (retrying until it opens or `close()` is called) and declares everything again on
+        a thread of its own, since the answers arrive on this, the reader thread."""
+        pause = 0.05
+        while not self._closing:
+            try:
+                fresh = socket.create_connection(self._address, timeout=self.timeout)
+            except OSError:
+                time.sleep(pause)
+                pause = min(2.0, pause * 2)
+                continue
+            fresh.settimeout(None)
+            old, self._socket = self._socket, fresh
+            old.close()
+            self._reader = fresh.makefile("rb")
+            threading.Thread(target=self._declare_again, name="switchboard-redeclare", daemon=True).start()
+            return True
+        return False
+
+    def _declare_again(self):
+        lines = ([(None, self._hello)] if self._hello is not None else []) + list(self._declared.items())
+        for key, line in lines:
+            try:
+                self.call(dict(line), key[1] if key is not None and key[0] == "listen" else None)
+            except (SwitchboardError, OSError, TimeoutError) as error:
+                print(f"switchboard: declaring {line['op']} again after a reconnect failed: {error}")
 
     def _on_line(self, line):
         op = line.get("op")
