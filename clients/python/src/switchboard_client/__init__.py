@@ -21,6 +21,7 @@ import queue
 import socket
 import threading
 import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 __all__ = ["Client", "SwitchboardError", "Gather"]
 
@@ -48,7 +49,7 @@ class Gather:
         self.late = 0
         self._changed = threading.Condition()
 
-    def wait_late(self, count, timeout):
+    def wait_late(self, count: int, timeout: Optional[float]) -> int:
         """Waits until at least `count` late results were reported; returns the late count."""
         with self._changed:
             self._changed.wait_for(lambda: self.late >= count, timeout)
@@ -80,7 +81,8 @@ class _Waiter:
 class Client:
     """A connection to a Switchboard broker's JSON-lines gateway (default port 7223)."""
 
-    def __init__(self, host="127.0.0.1", port=7223, client=None, token=None, timeout=5.0, reconnect=True):
+    def __init__(self, host: str = "127.0.0.1", port: int = 7223, client: Optional[str] = None,
+                 token: Optional[str] = None, timeout: float = 5.0, reconnect: bool = True) -> None:
         """Connects now. With `reconnect`, a connection that drops (anything but `close()`) is opened again, retrying
         with a growing pause of up to 2 s, and every sender, listen, results listen and producer this client declared
         is declared again on it; calls in flight when it dropped raise ConnectionError."""
@@ -113,7 +115,8 @@ class Client:
 
     # ---- the verbs -------------------------------------------------------------------------------------------
 
-    def sender(self, name, events=(), requests=None, default=None, will=None):
+    def sender(self, name: str, events: Iterable[str] = (), requests: Optional[Dict[str, Callable[[Any], Any]]] = None,
+               default: Optional[Callable[[str, Any], Any]] = None, will: Optional[Tuple[str, Any]] = None) -> None:
         """Declares a sender. `requests` maps request names to handlers `handler(data) -> answer` (raise to fail);
         `default` answers any other request name as `default(name, data)`; `will` is `(event, data)`: the event
         the broker triggers for this sender if the connection dies without `close()`."""
@@ -128,12 +131,13 @@ class Client:
         self.call(line)
         self._declared[("sender", name)] = line
 
-    def unsender(self, name):
+    def unsender(self, name: str) -> None:
         self.call({"op": "unsender", "name": name})
         self._requests.pop(name, None)
         self._declared.pop(("sender", name), None)
 
-    def trigger(self, sender, event, data=None, retain=False, wait=False):
+    def trigger(self, sender: str, event: Union[str, Sequence[str]], data: Any = None, retain: bool = False,
+                wait: bool = False) -> None:
         """Triggers `event` (a name, or a list of channel events) as `sender`. Fire and forget unless `wait`:
         then it returns once the broker accepted it, or raises."""
         line = {"op": "trigger", "sender": sender, "data": data}
@@ -148,7 +152,8 @@ class Client:
         else:
             self._send(line)
 
-    def listen(self, sender=None, event=None, callback=None, group=None):
+    def listen(self, sender: Optional[str] = None, event: Optional[str] = None,
+               callback: Optional[Callable[[Dict[str, Any]], None]] = None, group: Optional[str] = None) -> Any:
         """Listens to `event` (a pattern; None = any) from `sender` (None = any). Each delivery is a dict with
         sender, event, data and seq (1, 2, 3... per listen). With a `callback`, it is called with each one;
         without, they go to a `queue.Queue` returned with the listen id. Returns the listen id (and the queue)."""
@@ -166,7 +171,7 @@ class Client:
         self._declared[("listen", listen_id)] = line
         return listen_id if callback is not None else (listen_id, target)
 
-    def results(self, topic, callback=None):
+    def results(self, topic: str, callback: Optional[Callable[[Dict[str, Any]], None]] = None) -> Any:
         """Listens to the results of every gather on `topic`, whoever gathered. Each is a dict with producer,
         topic, data and seq. Like `listen`: returns the listen id (and a queue without a `callback`); end it
         with `unlisten`."""
@@ -182,12 +187,12 @@ class Client:
         self._declared[("listen", listen_id)] = line
         return listen_id if callback is not None else (listen_id, target)
 
-    def unlisten(self, listen_id):
+    def unlisten(self, listen_id: str) -> None:
         self.call({"op": "unlisten", "listen": listen_id})
         self._listens.pop(listen_id, None)
         self._declared.pop(("listen", listen_id), None)
 
-    def request(self, sender, request, data=None, timeout=None):
+    def request(self, sender: str, request: str, data: Any = None, timeout: Optional[float] = None) -> Any:
         """Asks `sender` and returns its answer's data; raises SwitchboardError (no_sender, no_handler,
         handler_error, timeout)."""
         timeout = self.timeout if timeout is None else timeout
@@ -195,7 +200,8 @@ class Client:
                             "timeout_ms": max(1, int(timeout * 1000))}, wait=timeout + 5)
         return answer.get("data")
 
-    def producer(self, topics, handler, name=None, group=None):
+    def producer(self, topics: Union[str, Iterable[str]], handler: Callable[[str, Any], Any], name: Optional[str] = None,
+                 group: Optional[str] = None) -> str:
         """Registers a producer on `topics`: `handler(topic, data) -> result` answers each gather (raise to fail).
         Returns its name (the broker picks one when `name` is None)."""
         line = {"op": "producer", "topics": [topics] if isinstance(topics, str) else list(topics)}
@@ -209,7 +215,7 @@ class Client:
         self._declared[("producer", answer["name"])] = line
         return answer["name"]
 
-    def topics(self, producer, add=(), remove=()):
+    def topics(self, producer: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
         """Adds and removes topics of a live producer of this connection; its other topics are answered throughout."""
         self.call({"op": "topics", "producer": producer, "add": list(add), "remove": list(remove)})
         declared = self._declared.get(("producer", producer))
@@ -217,12 +223,12 @@ class Client:
             declared["topics"] = [t for t in declared["topics"] if t not in remove] + \
                 [t for t in add if t not in declared["topics"]]
 
-    def unproducer(self, name):
+    def unproducer(self, name: str) -> None:
         self.call({"op": "unproducer", "name": name})
         self._producers.pop(name, None)
         self._declared.pop(("producer", name), None)
 
-    def gather(self, topic, data=None, ttl=0.3):
+    def gather(self, topic: str, data: Any = None, ttl: float = 0.3) -> "Gather":
         """Asks every producer on `topic` at once and returns a `Gather` once every one answered or `ttl`
         (seconds) passed."""
         result = Gather(topic)
@@ -232,14 +238,14 @@ class Client:
                   gather_id, wait=ttl + self.timeout)
         return result
 
-    def senders(self):
+    def senders(self) -> List[Dict[str, Any]]:
         """The senders online: a list of {"name", "events", "requests"}."""
         return self.call({"op": "senders"})["senders"]
 
-    def ping(self):
+    def ping(self) -> None:
         self.call({"op": "ping"})
 
-    def close(self):
+    def close(self) -> None:
         """Leaves cleanly (no last wills fire) and closes the connection."""
         if self._closed.is_set():
             return
@@ -258,7 +264,7 @@ class Client:
 
     # ---- lines in and out ------------------------------------------------------------------------------------
 
-    def call(self, line, line_id=None, wait=None):
+    def call(self, line: Dict[str, Any], line_id: Any = None, wait: Optional[float] = None) -> Dict[str, Any]:
         """Sends `line` with an id and returns the line that answers it; raises SwitchboardError for an error."""
         waiter = _Waiter()
         line_id = self._register(waiter, line_id)
