@@ -15,6 +15,10 @@ need socat socat            # the serial carrier test makes a pseudo-terminal pa
 need chromium chromium      # the dashboard test drives Debian's headless chromium with Playwright (never `playwright install`)
 need ss iproute2            # the JSON-lines keepalive test reads the broker's socket timers with ss
 need python3 python3        # the Python client and example tests run a real python3 against the broker (they must not skip)
+# the venv it makes needs Debian's ensurepip (python3-venv) and wheel (python3-wheel) to pip install offline
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need python3-venv python3-venv
+/usr/bin/python3 -c 'import wheel' 2>/dev/null || need python3-wheel python3-wheel
+need pytest-3 python3-pytest # the Python package test runs its pytest suite in a venv over Debian's python3 (PyPI is not reachable)
 need redis-server redis-server # the cluster tests start real redis-server processes on free ports (Debian's is 7.0)
 
 results=artifacts/test-results

@@ -2,6 +2,7 @@
 
 Start a broker with the JSON-lines gateway on (`switchboard serve` listens on 127.0.0.1:7223), then:
 
+    pip install ./clients/python      # the package switchboard_client, standard library only
     python3 examples/python/example.py --port 7223
 
 Two connections play two programs: "service" owns the sender `clock` and two producers; "app" listens to the

@@ -28,6 +28,7 @@ public sealed class PythonExampleTests
         start.ArgumentList.Add("--port");
         start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.Environment["PYTHONUNBUFFERED"] = "1";
+        start.Environment["PYTHONPATH"] = Path.Combine(RepoRoot(), "clients", "python", "src"); // the package, uninstalled
 
         Process process;
         try
@@ -94,7 +95,8 @@ public sealed class PythonExampleTests
         }
     }
 
-    private static string RepoRoot()
+    /// <summary>The repository root: the directory above the test binaries holding Switchboard.sln.</summary>
+    internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

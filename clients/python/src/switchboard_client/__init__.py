@@ -20,6 +20,8 @@ import json
 import queue
 import socket
 import threading
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 __all__ = ["Client", "SwitchboardError", "Gather"]
 
@@ -47,7 +49,7 @@ class Gather:
         self.late = 0
         self._changed = threading.Condition()
 
-    def wait_late(self, count, timeout):
+    def wait_late(self, count: int, timeout: Optional[float]) -> int:
         """Waits until at least `count` late results were reported; returns the late count."""
         with self._changed:
             self._changed.wait_for(lambda: self.late >= count, timeout)
@@ -79,8 +81,17 @@ class _Waiter:
 class Client:
     """A connection to a Switchboard broker's JSON-lines gateway (default port 7223)."""
 
-    def __init__(self, host="127.0.0.1", port=7223, client=None, token=None, timeout=5.0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 7223, client: Optional[str] = None,
+                 token: Optional[str] = None, timeout: float = 5.0, reconnect: bool = True) -> None:
+        """Connects now. With `reconnect`, a connection that drops (anything but `close()`) is opened again, retrying
+        with a growing pause of up to 2 s, and every sender, listen, results listen and producer this client declared
+        is declared again on it; calls in flight when it dropped raise ConnectionError."""
         self.timeout = timeout
+        self._address = (host, port)
+        self._reconnect = reconnect
+        self._closing = False
+        self._declared = {}  # ("sender", name) / ("listen", id) / ("producer", name) -> the line to send again
+        self._hello = None
         self._socket = socket.create_connection((host, port), timeout=timeout)
         self._socket.settimeout(None)
         self._reader = self._socket.makefile("rb")
@@ -99,11 +110,13 @@ class Client:
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="switchboard-listens", daemon=True)
         self._dispatcher.start()
         if client is not None or token is not None:
-            self.call({"op": "hello", "client": client, "token": token})
+            self._hello = {"op": "hello", "client": client, "token": token}
+            self.call(dict(self._hello))
 
     # ---- the verbs -------------------------------------------------------------------------------------------
 
-    def sender(self, name, events=(), requests=None, default=None, will=None):
+    def sender(self, name: str, events: Iterable[str] = (), requests: Optional[Dict[str, Callable[[Any], Any]]] = None,
+               default: Optional[Callable[[str, Any], Any]] = None, will: Optional[Tuple[str, Any]] = None) -> None:
         """Declares a sender. `requests` maps request names to handlers `handler(data) -> answer` (raise to fail);
         `default` answers any other request name as `default(name, data)`; `will` is `(event, data)`: the event
         the broker triggers for this sender if the connection dies without `close()`."""
@@ -116,12 +129,15 @@ class Client:
             line["will"] = {"event": will[0], "data": will[1]}
         self._requests[name] = requests
         self.call(line)
+        self._declared[("sender", name)] = line
 
-    def unsender(self, name):
+    def unsender(self, name: str) -> None:
         self.call({"op": "unsender", "name": name})
         self._requests.pop(name, None)
+        self._declared.pop(("sender", name), None)
 
-    def trigger(self, sender, event, data=None, retain=False, wait=False):
+    def trigger(self, sender: str, event: Union[str, Sequence[str]], data: Any = None, retain: bool = False,
+                wait: bool = False) -> None:
         """Triggers `event` (a name, or a list of channel events) as `sender`. Fire and forget unless `wait`:
         then it returns once the broker accepted it, or raises."""
         line = {"op": "trigger", "sender": sender, "data": data}
@@ -136,7 +152,8 @@ class Client:
         else:
             self._send(line)
 
-    def listen(self, sender=None, event=None, callback=None, group=None):
+    def listen(self, sender: Optional[str] = None, event: Optional[str] = None,
+               callback: Optional[Callable[[Dict[str, Any]], None]] = None, group: Optional[str] = None) -> Any:
         """Listens to `event` (a pattern; None = any) from `sender` (None = any). Each delivery is a dict with
         sender, event, data and seq (1, 2, 3... per listen). With a `callback`, it is called with each one;
         without, they go to a `queue.Queue` returned with the listen id. Returns the listen id (and the queue)."""
@@ -151,13 +168,31 @@ class Client:
         except Exception:
             self._listens.pop(listen_id, None)
             raise
+        self._declared[("listen", listen_id)] = line
         return listen_id if callback is not None else (listen_id, target)
 
-    def unlisten(self, listen_id):
+    def results(self, topic: str, callback: Optional[Callable[[Dict[str, Any]], None]] = None) -> Any:
+        """Listens to the results of every gather on `topic`, whoever gathered. Each is a dict with producer,
+        topic, data and seq. Like `listen`: returns the listen id (and a queue without a `callback`); end it
+        with `unlisten`."""
+        listen_id = f"R{next(self._ids)}"
+        target = callback if callback is not None else queue.Queue()
+        self._listens[listen_id] = target
+        try:
+            line = {"op": "results", "topic": topic}
+            self.call(line, listen_id)
+        except Exception:
+            self._listens.pop(listen_id, None)
+            raise
+        self._declared[("listen", listen_id)] = line
+        return listen_id if callback is not None else (listen_id, target)
+
+    def unlisten(self, listen_id: str) -> None:
         self.call({"op": "unlisten", "listen": listen_id})
         self._listens.pop(listen_id, None)
+        self._declared.pop(("listen", listen_id), None)
 
-    def request(self, sender, request, data=None, timeout=None):
+    def request(self, sender: str, request: str, data: Any = None, timeout: Optional[float] = None) -> Any:
         """Asks `sender` and returns its answer's data; raises SwitchboardError (no_sender, no_handler,
         handler_error, timeout)."""
         timeout = self.timeout if timeout is None else timeout
@@ -165,7 +200,8 @@ class Client:
                             "timeout_ms": max(1, int(timeout * 1000))}, wait=timeout + 5)
         return answer.get("data")
 
-    def producer(self, topics, handler, name=None, group=None):
+    def producer(self, topics: Union[str, Iterable[str]], handler: Callable[[str, Any], Any], name: Optional[str] = None,
+                 group: Optional[str] = None) -> str:
         """Registers a producer on `topics`: `handler(topic, data) -> result` answers each gather (raise to fail).
         Returns its name (the broker picks one when `name` is None)."""
         line = {"op": "producer", "topics": [topics] if isinstance(topics, str) else list(topics)}
@@ -175,13 +211,24 @@ class Client:
             line["group"] = group
         answer = self.call(line)
         self._producers[answer["name"]] = handler
+        line["name"] = answer["name"]  # declared again under the same name after a reconnect
+        self._declared[("producer", answer["name"])] = line
         return answer["name"]
 
-    def unproducer(self, name):
+    def topics(self, producer: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
+        """Adds and removes topics of a live producer of this connection; its other topics are answered throughout."""
+        self.call({"op": "topics", "producer": producer, "add": list(add), "remove": list(remove)})
+        declared = self._declared.get(("producer", producer))
+        if declared is not None:
+            declared["topics"] = [t for t in declared["topics"] if t not in remove] + \
+                [t for t in add if t not in declared["topics"]]
+
+    def unproducer(self, name: str) -> None:
         self.call({"op": "unproducer", "name": name})
         self._producers.pop(name, None)
+        self._declared.pop(("producer", name), None)
 
-    def gather(self, topic, data=None, ttl=0.3):
+    def gather(self, topic: str, data: Any = None, ttl: float = 0.3) -> "Gather":
         """Asks every producer on `topic` at once and returns a `Gather` once every one answered or `ttl`
         (seconds) passed."""
         result = Gather(topic)
@@ -191,17 +238,18 @@ class Client:
                   gather_id, wait=ttl + self.timeout)
         return result
 
-    def senders(self):
+    def senders(self) -> List[Dict[str, Any]]:
         """The senders online: a list of {"name", "events", "requests"}."""
         return self.call({"op": "senders"})["senders"]
 
-    def ping(self):
+    def ping(self) -> None:
         self.call({"op": "ping"})
 
-    def close(self):
+    def close(self) -> None:
         """Leaves cleanly (no last wills fire) and closes the connection."""
         if self._closed.is_set():
             return
+        self._closing = True
         try:
             self.call({"op": "bye"}, wait=2)
         except (SwitchboardError, OSError, TimeoutError):
@@ -216,7 +264,7 @@ class Client:
 
     # ---- lines in and out ------------------------------------------------------------------------------------
 
-    def call(self, line, line_id=None, wait=None):
+    def call(self, line: Dict[str, Any], line_id: Any = None, wait: Optional[float] = None) -> Dict[str, Any]:
         """Sends `line` with an id and returns the line that answers it; raises SwitchboardError for an error."""
         waiter = _Waiter()
         line_id = self._register(waiter, line_id)
@@ -248,18 +296,47 @@ class Client:
             self._socket.sendall(data)
 
     def _read_loop(self):
-        try:
-            for raw in self._reader:
-                self._on_line(json.loads(raw))
-        except (OSError, ValueError):
-            pass
-        finally:
-            self._closed.set()
-            self._events.put(None)
+        while True:
+            try:
+                for raw in self._reader:
+                    self._on_line(json.loads(raw))
+            except (OSError, ValueError):
+                pass
             with self._waiters_lock:
                 waiters, self._waiters = list(self._waiters.values()), {}
             for waiter in waiters:
-                waiter.event.set()
+                waiter.event.set()  # no answer: the call raises ConnectionError
+            if self._closing or not self._reconnect or not self._connect_again():
+                break
+        self._closed.set()
+        self._events.put(None)
+
+    def _connect_again(self):
+        """Opens a new connection (retrying until it opens or `close()` is called) and declares everything again on
+        a thread of its own, since the answers arrive on this, the reader thread."""
+        pause = 0.05
+        while not self._closing:
+            try:
+                fresh = socket.create_connection(self._address, timeout=self.timeout)
+            except OSError:
+                time.sleep(pause)
+                pause = min(2.0, pause * 2)
+                continue
+            fresh.settimeout(None)
+            old, self._socket = self._socket, fresh
+            old.close()
+            self._reader = fresh.makefile("rb")
+            threading.Thread(target=self._declare_again, name="switchboard-redeclare", daemon=True).start()
+            return True
+        return False
+
+    def _declare_again(self):
+        lines = ([(None, self._hello)] if self._hello is not None else []) + list(self._declared.items())
+        for key, line in lines:
+            try:
+                self.call(dict(line), key[1] if key is not None and key[0] == "listen" else None)
+            except (SwitchboardError, OSError, TimeoutError) as error:
+                print(f"switchboard: declaring {line['op']} again after a reconnect failed: {error}")
 
     def _on_line(self, line):
         op = line.get("op")
@@ -267,7 +344,7 @@ class Client:
             # The broker's heartbeat (after a hello): any line proves we are alive; pong says so without side effects.
             self._send({"op": "pong"})
             return
-        if op == "event":
+        if op == "event" or (op == "result" and "listen" in line):
             self._events.put(line)
         elif op in ("request", "produce"):
             threading.Thread(target=self._answer, args=(line,), daemon=True).start()
