@@ -38,6 +38,51 @@ public sealed class SecurityServeTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_reloads_its_config_file_when_it_changes_and_on_sighup_and_keeps_the_old_one_when_the_new_is_invalid()
+    {
+        const string Svc = """{"Name":"svc","Token":"svc-token-123456","Permissions":{"Senders":{"Allow":["svc","svc2"]}}}""";
+        const string Old = """{"Name":"old","Token":"old-token-123456"}""";
+        var config = WriteConfig($$$"""{"Security":{"Tokens":[{{{Svc}}},{{{Old}}}]}}""");
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "off", "--config", config);
+        var address = (await serve.WaitForOutAsync("listening: sb://"))["listening: ".Length..];
+        await using var svc = await BusClient.ConnectAsync(address, new BusClientOptions { Credentials = "svc-token-123456" }, Ct);
+        await using var old = await BusClient.ConnectAsync(address, new BusClientOptions { Credentials = "old-token-123456" }, Ct);
+        await using (await svc.AddSenderAsync("svc2", ["x"], cancellationToken: Ct))
+        {
+        }
+
+        // The edit removes 'old' and narrows what svc may register.
+        WriteConfig("""{"Security":{"Tokens":[{"Name":"svc","Token":"svc-token-123456","Permissions":{"Senders":{"Allow":["svc"]}}}]}}""");
+        var reloaded = await serve.WaitForErrAsync("config reloaded (the file changed)");
+        Assert.Contains("1 token(s)", reloaded, StringComparison.Ordinal);
+        Assert.Contains("1 connection(s) closed with identity_revoked", reloaded, StringComparison.Ordinal);
+        var forbidden = await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await svc.AddSenderAsync("svc2", ["x"], cancellationToken: Ct));
+        Assert.Equal(ErrorCodes.Forbidden, forbidden.Code);
+        await using (await svc.AddSenderAsync("svc", ["x"], cancellationToken: Ct))
+        {
+        }
+
+        Assert.True(svc.IsConnected);
+        var revoked = await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await BusClient.ConnectAsync(address, new BusClientOptions { Credentials = "old-token-123456" }, Ct));
+        Assert.Contains("not a configured token", revoked.Message, StringComparison.Ordinal);
+
+        // An invalid file is refused in one line naming the problem; SIGHUP reads it again, with the same answer.
+        WriteConfig("""{"Security":{"Tokens":[{"Name":"svc","Token":"short"}]}}""");
+        var refused = await serve.WaitForErrAsync("config reload refused (the file changed)");
+        Assert.Contains("the old configuration stays: Security.Tokens[0] 'svc': Token must be at least 8 characters", refused, StringComparison.Ordinal);
+        using (var hangup = System.Diagnostics.Process.Start("kill", ["-HUP", serve.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await hangup.WaitForExitAsync(Ct);
+        }
+
+        await serve.WaitForErrAsync("config reload refused (SIGHUP)");
+        Assert.False(serve.HasExited);
+        await using (await svc.AddSenderAsync("svc", ["y"], cancellationToken: Ct)) // the old configuration still holds
+        {
+        }
+    }
+
+    [Fact]
     public async Task Serve_refuses_to_listen_beyond_loopback_without_identities_in_one_line()
     {
         var (code, _, err) = await CliProcess.RunAsync("serve", "--host", "0.0.0.0", "--port", "0", "--jsonl-port", "off", "--http-port", "off");

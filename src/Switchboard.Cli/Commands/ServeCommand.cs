@@ -77,7 +77,8 @@ public static class ServeCommand
             LogLevels.Parse(result.GetValue(logLevel)),
             tuning.Read(result),
             security.Read(result, result.GetValue(host)!),
-            cluster.Read(result)));
+            cluster.Read(result),
+            security));
         return command;
     }
 
@@ -103,7 +104,7 @@ public static class ServeCommand
 
     private static int? ParsePort(string? value) => value is null or "off" ? null : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
 
-    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning, SecurityOptions security, ClusterOptions? clusterOptions)
+    private static async Task<int> RunAsync(string host, int port, string? unix, int? jsonlPort, string? jsonlUnix, int? httpPort, LogLevel level, BrokerTuning tuning, SecurityOptions security, ClusterOptions? clusterOptions, ServeSecurity flags)
     {
         foreach (var path in new[] { unix, jsonlUnix })
         {
@@ -157,6 +158,7 @@ public static class ServeCommand
         await using (node)
         await using (broker)
         await using (IdleMemoryTrim.Start()) // this process is only a broker: give back what a burst of load left behind
+        using (flags.ConfigFile is { } file && flags.Reread is { } reread ? new ConfigReloader(file, reread, broker.Broker) : null)
         {
             await AnnounceAsync(broker, node, security, host);
             try

@@ -16,7 +16,7 @@ public sealed class ServeSecurity
 {
     private readonly Option<string?> _config = new("--config")
     {
-        Description = "A JSON file whose 'Security' section names the identities (tokens, users, JWT keys), their permissions and the browser rules (docs/security.md).",
+        Description = "A JSON file whose 'Security' section names the identities (tokens, users, JWT keys), their permissions and the browser rules (docs/security.md). Reloaded when it changes and on SIGHUP.",
         HelpName = "FILE",
     };
 
@@ -68,15 +68,30 @@ public sealed class ServeSecurity
     {
         ArgumentNullException.ThrowIfNull(result);
         SecurityOptions options;
+        var path = result.GetValue(_config);
         try
         {
-            options = result.GetValue(_config) is { } path ? SecurityOptions.Load(path) : SecurityOptions.None;
+            options = path is not null ? SecurityOptions.Load(path) : SecurityOptions.None;
         }
         catch (SwitchboardException ex)
         {
             throw new CliException(ExitCodes.Usage, $"--config: {ex.Message}");
         }
 
+        ConfigFile = path is null ? null : Path.GetFullPath(path);
+        Reread = path is null ? null : () => Apply(result, host, SecurityOptions.Load(path));
+        return Apply(result, host, options);
+    }
+
+    /// <summary>The <c>--config</c> file, in full (null: none); <c>serve</c> watches it.</summary>
+    public string? ConfigFile { get; private set; }
+
+    /// <summary>Reads the <c>--config</c> file again with the same flags applied (null without one): what a reload
+    /// gives the broker. Throws <see cref="SwitchboardException"/> or <see cref="CliException"/> naming the problem.</summary>
+    public Func<SecurityOptions>? Reread { get; private set; }
+
+    private SecurityOptions Apply(ParseResult result, string host, SecurityOptions options)
+    {
         var allowAnonymous = result.GetValue(_allowAnonymous);
         if (allowAnonymous && options.HasIdentities && options.Anonymous is null)
         {

@@ -43,15 +43,53 @@ public sealed class Broker : IAsyncDisposable
         Router = new Router(Options.Bus);
         _bus = LocalBus.Over(Router);
         Log = Options.Bus.LoggerFactory.CreateLogger("Switchboard.Broker");
-        Authenticator = Options.Authenticator
+        _authenticator = Options.Authenticator
             ?? (Options.Security.HasIdentities || Options.Security.Anonymous is not null ? new ConfiguredAuthenticator(Options.Security) : null)
             ?? (Options.Authenticate is { } check ? new CallbackAuthenticator(check) : (IAuthenticator?)null);
         Throttle = new AuthThrottle(Options.Security.AuthFailureBurst, Options.Security.AuthFailureRefill);
         Router.ReserveSystemEvents(SystemSender, SystemEvents);
     }
 
+    private volatile IAuthenticator? _authenticator;
+
     /// <summary>Who decides clients' identities; null: nobody is asked, every client may do everything.</summary>
-    internal IAuthenticator? Authenticator { get; }
+    internal IAuthenticator? Authenticator => _authenticator;
+
+    /// <summary>
+    /// Replaces the configured identities and permissions without a restart (<c>serve --config</c> calls it when the
+    /// file changes or on SIGHUP). The new settings are checked whole first: an invalid one throws
+    /// <see cref="SwitchboardException"/> (<c>invalid_argument</c>, naming the problem) and the old one stays. Then new
+    /// connections are checked against it, a live connection whose identity is gone is closed with
+    /// <c>identity_revoked</c>, and the others get their identity's new permissions for their next operation. JWT
+    /// connections keep the permissions their token carries. Only a broker built from <see cref="BrokerOptions.Security"/>
+    /// can be reloaded, and a reload cannot turn credentials off.
+    /// </summary>
+    /// <param name="security">The new settings (their TLS and browser rules are not reloaded here).</param>
+    /// <returns>How many live connections were closed because their identity was removed.</returns>
+    public int Reload(SecurityOptions security)
+    {
+        ArgumentNullException.ThrowIfNull(security);
+        if (_authenticator is not ConfiguredAuthenticator)
+        {
+            throw new InvalidOperationException("Only a broker whose identities come from BrokerOptions.Security can reload them.");
+        }
+
+        if (!security.HasIdentities && security.Anonymous is null)
+        {
+            throw new SwitchboardException(ErrorCodes.InvalidArgument, "The new configuration has no identities and no Anonymous permissions; a reload cannot turn credentials off (restart the broker for that).");
+        }
+
+        var next = new ConfiguredAuthenticator(security);
+        _authenticator = next;
+        var revoked = 0;
+        foreach (var connection in _connections.Keys)
+        {
+            revoked += connection.Reidentify(next) ? 1 : 0;
+        }
+
+        Log.SecurityReloaded(next.Describe(), revoked);
+        return revoked;
+    }
 
     private AuthThrottle Throttle { get; }
 

@@ -223,6 +223,31 @@ internal abstract partial class BrokerPeer
         return true;
     }
 
+    /// <summary>Carries the connection over to a reloaded configuration: its identity's new permissions from now on, or,
+    /// when its identity was removed, a fatal <c>identity_revoked</c> and the end of the connection (true).</summary>
+    internal bool Reidentify(ConfiguredAuthenticator authenticator)
+    {
+        if (_identity is not { Kind: not "jwt" } current)
+        {
+            return false; // no identity (admitted before any check) or a JWT: its permissions are in the token.
+        }
+
+        if (authenticator.Find(current.Kind, current.Name) is { } next)
+        {
+            Volatile.Write(ref _identity, next);
+            return false;
+        }
+
+        if (Interlocked.Exchange(ref _cut, 1) != 0)
+        {
+            return false;
+        }
+
+        SendFatal(ErrorCodes.IdentityRevoked, $"The identity {current} was removed from the broker's configuration; this connection is closed.");
+        Abort(ErrorCodes.IdentityRevoked, hard: false);
+        return true;
+    }
+
     /// <summary>Throws <c>forbidden</c> when the identity may not listen to (sender, pattern): checked here for both
     /// codecs, after the names' own rules.</summary>
     protected void ValidateListen(string? sender, string? pattern)

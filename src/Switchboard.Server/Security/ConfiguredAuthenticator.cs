@@ -41,6 +41,18 @@ internal sealed class ConfiguredAuthenticator : IAuthenticator
         _anonymous = options.Anonymous is { } anonymous ? new Identity("anonymous", anonymous, kind: "anonymous") : null;
     }
 
+    /// <summary>The identity configured here under <paramref name="kind"/> and <paramref name="name"/> (a token, user,
+    /// certificate or the anonymous one), or null when there is none: a reload uses it to carry live connections over to
+    /// the new configuration. JWT identities are not configured one by one, so they are never found.</summary>
+    public Identity? Find(string kind, string name) => kind switch
+    {
+        "token" => _tokens.Values.FirstOrDefault(i => i.Name == name),
+        "user" => _users.TryGetValue(name, out var user) ? user.Identity : null,
+        "certificate" => _certificates.GetValueOrDefault(name),
+        "anonymous" => _anonymous,
+        _ => null,
+    };
+
     /// <summary>What is configured, in a few words (<c>serve</c> prints it).</summary>
     public string Describe() =>
         string.Join(", ", new[]

@@ -35,6 +35,9 @@ public static class ErrorCodes
     public const string Forbidden = "forbidden";
     /// <summary>The signed token (JWT) a connection was admitted with expired; the connection is closed after this error.</summary>
     public const string TokenExpired = "token_expired";
+    /// <summary>The identity a connection was admitted as was removed by a configuration reload; the connection is closed
+    /// after this error.</summary>
+    public const string IdentityRevoked = "identity_revoked";
     /// <summary>No broker of those given could be reached.</summary>
     public const string ConnectFailed = "connect_failed";
     /// <summary>The connection to the broker was lost before it answered.</summary>

@@ -1,0 +1,79 @@
+using Switchboard.Wire;
+using Switchboard.Server;
+using Switchboard.Server.Security;
+using Switchboard.Tests.Support;
+
+namespace Switchboard.Tests.Security;
+
+/// <summary>Reloading identities and permissions on a running broker (<c>Broker.Reload</c>, what
+/// <c>serve --config</c> does when the file changes): removed identities lose their connections with
+/// <c>identity_revoked</c>, kept ones get their new permissions for their next operation, and an invalid
+/// configuration is refused whole with the old one kept.</summary>
+public sealed class ReloadTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_reload_closes_removed_identities_with_identity_revoked_and_gives_kept_ones_their_new_permissions()
+    {
+        await using var host = await BrokerHost.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
+        await using var reader = await AdmittedRawPeerAsync(host, SecurityKit.ReaderToken);
+        await using var admin = await BusClient.ConnectAsync(host.TcpAddress!, SecurityKit.Client("admin", SecurityKit.AdminToken), Ct);
+        await using (await admin.AddSenderAsync("before", ["x"], cancellationToken: Ct))
+        {
+        }
+
+        var options = SecurityKit.Options();
+        var revoked = host.Broker.Reload(options with
+        {
+            Tokens = [new TokenIdentity { Name = "admin", Token = SecurityKit.AdminToken, Permissions = new Permissions { Senders = new() { Allow = ["ops-one"] } } }],
+        });
+
+        Assert.Equal(1, revoked);
+        var (code, message) = await reader.ReadErrorAsync(Ct);
+        Assert.Equal(ErrorCodes.IdentityRevoked, code);
+        Assert.Contains("'reader' was removed", message, StringComparison.Ordinal);
+        Assert.True(await reader.ClosedByPeerAsync(Wait.Timeout), "The broker closes a revoked identity's connection.");
+
+        // The admin's connection stays, under its new permissions from its next operation on.
+        var denied = await Assert.ThrowsAsync<SwitchboardException>(() => admin.AddSenderAsync("after", ["x"], cancellationToken: Ct).AsTask());
+        Assert.Equal(ErrorCodes.Forbidden, denied.Code);
+        await using (await admin.AddSenderAsync("ops-one", ["x"], cancellationToken: Ct))
+        {
+        }
+
+        Assert.True(admin.IsConnected);
+
+        // New connections meet the new configuration: the removed token is refused.
+        await using var again = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
+        await again.SendAsync(b => Frames.Hello(b, false, Protocol.Version, "raw", SecurityKit.ReaderToken, 0, 60_000), Ct);
+        Assert.Equal(ErrorCodes.Unauthorized, (await again.ReadErrorAsync(Ct)).Code);
+    }
+
+    [Fact]
+    public async Task An_invalid_reload_is_refused_naming_the_problem_and_the_old_configuration_stays()
+    {
+        await using var host = await BrokerHost.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
+        await using var reader = await AdmittedRawPeerAsync(host, SecurityKit.ReaderToken);
+
+        var bad = SecurityKit.Options() with { Tokens = [new TokenIdentity { Name = "admin", Token = "short" }] };
+        var refused = Assert.Throws<SwitchboardException>(() => host.Broker.Reload(bad));
+        Assert.Contains("Security.Tokens[0] 'admin': Token must be at least 8 characters", refused.Message, StringComparison.Ordinal);
+        Assert.Throws<SwitchboardException>(() => host.Broker.Reload(new SecurityOptions())); // cannot turn credentials off
+
+        // The old configuration still holds: the reader is still connected and its token still admits new clients.
+        await using var second = await AdmittedRawPeerAsync(host, SecurityKit.ReaderToken);
+        await Wait.UntilAsync(() => host.Broker.ConnectionCount == 2, "both reader connections stay");
+    }
+
+    /// <summary>A raw binary connection admitted as <paramref name="token"/>: its denied whole-bus LISTEN answers
+    /// <c>forbidden</c> once the handshake passed, so the identity is known before the test goes on.</summary>
+    private static async Task<RawPeer> AdmittedRawPeerAsync(BrokerHost host, string token)
+    {
+        var peer = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
+        await peer.SendAsync(b => Frames.Hello(b, false, Protocol.Version, "raw", token, 0, 60_000), Ct);
+        await peer.SendAsync(b => Frames.Listen(b, false, 1, 1, null, null, null, false), Ct);
+        Assert.Equal(ErrorCodes.Forbidden, (await peer.ReadErrorAsync(Ct)).Code);
+        return peer;
+    }
+}
