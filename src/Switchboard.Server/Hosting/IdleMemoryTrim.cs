@@ -20,6 +20,9 @@ public sealed partial class IdleMemoryTrim : IAsyncDisposable
     /// <summary>Allocated between two checks below this, the process counts as quiet.</summary>
     public const long QuietBytes = 16L << 20;
 
+    /// <summary>Quiet checks after a trim at which one more runs, whatever the growth.</summary>
+    public const int FollowUpChecks = 5;
+
     /// <summary>CPU time used between two checks below this share of the interval (of one core), the process counts as quiet.</summary>
     public const double QuietCpuShare = 0.05;
 
@@ -30,6 +33,7 @@ public sealed partial class IdleMemoryTrim : IAsyncDisposable
     private readonly Task _loop;
     private long _baseline = Environment.WorkingSet;
     private int _trims;
+    private int _followUp;
     private bool _noMallocTrim;
 
     private IdleMemoryTrim() => _loop = RunAsync();
@@ -70,11 +74,22 @@ public sealed partial class IdleMemoryTrim : IAsyncDisposable
             _baseline = workingSet; // shrank by itself: measure growth from here
         }
 
-        if (!quiet || workingSet < _baseline + GrowthBytes)
+        if (!quiet)
         {
             return;
         }
 
+        // What a burst leaves is often released a little after its end (a cut peer's buffers, a sender's retained values
+        // that end with it): one trim FollowUpChecks quiet checks after a trim catches it even without new growth.
+        var followUp = _followUp > 0 && --_followUp == 0;
+        if (!followUp && workingSet < _baseline + GrowthBytes)
+        {
+            return;
+        }
+
+        _followUp = followUp ? 0 : FollowUpChecks;
+
+        LargeBlockMemoryPool.ReleaseFreeBlocks(); // pinned: kept, they could be neither moved nor given back
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         if (OperatingSystem.IsLinux() && !_noMallocTrim)
         {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 
@@ -22,11 +23,36 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
     /// <summary>Free blocks kept for reuse (16 MiB at 64 KiB each).</summary>
     public const int MaxRetained = 256;
 
+    // Every live pool, so an idle process can drop what they keep (ReleaseFreeBlocks); weak: a disposed transport's goes.
+    private static readonly ConditionalWeakTable<LargeBlockMemoryPool, object?> Pools = new();
+
     private readonly ConcurrentQueue<Block> _free = new();
     private int _freeCount;
     private bool _disposed;
 
+    public LargeBlockMemoryPool() => Pools.Add(this, null);
+
     public override int MaxBufferSize => BlockSize;
+
+    /// <summary>
+    /// Leaves every pool's free blocks to the GC (<see cref="IdleMemoryTrim"/> calls it before its collection): a burst
+    /// leaves up to <see cref="MaxRetained"/> pinned blocks per pool, which no collection can move or give back while
+    /// they are kept. Blocks in use are untouched; pools fill again as they are used. Returns the blocks released.
+    /// </summary>
+    public static int ReleaseFreeBlocks()
+    {
+        var released = 0;
+        foreach (var (pool, _) in Pools)
+        {
+            while (pool._free.TryDequeue(out _))
+            {
+                Interlocked.Decrement(ref pool._freeCount);
+                released++;
+            }
+        }
+
+        return released;
+    }
 
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
