@@ -83,6 +83,23 @@ public sealed class SecurityServeTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_started_without_identities_refuses_a_reload_that_adds_some_and_keeps_running()
+    {
+        var config = WriteConfig("""{"Security":{}}""");
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "off", "--config", config);
+        var address = (await serve.WaitForOutAsync("listening: sb://"))["listening: ".Length..];
+        await using var client = await BusClient.ConnectAsync(address, cancellationToken: Ct);
+
+        WriteConfig("""{"Security":{"Tokens":[{"Name":"svc","Token":"svc-token-123456"}]}}""");
+        var refused = await serve.WaitForErrAsync("config reload refused (the file changed)");
+        Assert.Contains("started without identities", refused, StringComparison.Ordinal);
+        Assert.False(serve.HasExited);
+        await using (await client.AddSenderAsync("still-served", ["x"], cancellationToken: Ct))
+        {
+        }
+    }
+
+    [Fact]
     public async Task Serve_refuses_to_listen_beyond_loopback_without_identities_in_one_line()
     {
         var (code, _, err) = await CliProcess.RunAsync("serve", "--host", "0.0.0.0", "--port", "0", "--jsonl-port", "off", "--http-port", "off");

@@ -55,7 +55,9 @@ internal sealed class ConfigReloader : IDisposable
                 var revoked = _broker.Reload(_reread());
                 Console.Error.WriteLine($"config reloaded ({why}): {_broker.DescribeSecurity()}; {revoked} connection(s) closed with identity_revoked");
             }
-            catch (Exception ex) when (ex is SwitchboardException or CliException or IOException or UnauthorizedAccessException)
+            // InvalidOperationException: a broker started without identities cannot take them on live (its connections were
+            // admitted unchecked); this runs on a timer or a signal, where an escaping exception would end the process.
+            catch (Exception ex) when (ex is SwitchboardException or CliException or IOException or UnauthorizedAccessException or InvalidOperationException)
             {
                 Console.Error.WriteLine($"config reload refused ({why}), the old configuration stays: {ex.Message}");
             }

@@ -71,7 +71,7 @@ public sealed class Broker : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(security);
         if (_authenticator is not ConfiguredAuthenticator)
         {
-            throw new InvalidOperationException("Only a broker whose identities come from BrokerOptions.Security can reload them.");
+            throw new InvalidOperationException("Only a broker whose identities come from BrokerOptions.Security can reload them: one started without identities admitted its connections unchecked, and one with its own authenticator owns them; restart it to change that.");
         }
 
         if (!security.HasIdentities && security.Anonymous is null)
