@@ -227,7 +227,7 @@ internal abstract partial class BrokerPeer
     /// when its identity was removed, a fatal <c>identity_revoked</c> and the end of the connection (true).</summary>
     internal bool Reidentify(ConfiguredAuthenticator authenticator)
     {
-        if (_identity is not { Kind: not "jwt" } current)
+        if (_identity is not { } current || current.Kind == "jwt")
         {
             return false; // no identity (admitted before any check) or a JWT: its permissions are in the token.
         }
