@@ -8,8 +8,8 @@ namespace Switchboard.Server;
 /// Every <see cref="CheckInterval"/> it looks at what was allocated meanwhile and at the working set; when allocation was
 /// low, the process used little CPU (a broker routing millions of messages allocates nothing, so allocation alone does
 /// not tell a busy broker from an idle one) and the working set is <see cref="GrowthBytes"/> above where the last trim
-/// left it, it runs one compacting,
-/// decommitting full collection. Process-wide (collections are), so only a process that is only a broker starts it
+/// left it, it drops the transports' free pinned blocks and runs one compacting, decommitting full collection, and
+/// one more <see cref="FollowUpChecks"/> quiet checks later. Process-wide (collections are), so only a process that is only a broker starts it
 /// (<c>switchboard serve</c> does); a busy broker is not trimmed, and one that trimmed waits before the next.
 /// </summary>
 public sealed partial class IdleMemoryTrim : IAsyncDisposable

@@ -168,6 +168,20 @@ public sealed class LargeBlockMemoryPoolTests
     }
 
     [Fact]
+    public void Released_free_blocks_are_not_handed_out_again_and_blocks_in_use_are_kept()
+    {
+        using var pool = new LargeBlockMemoryPool();
+        var freed = pool.Rent();
+        var inUse = pool.Rent();
+        freed.Dispose();
+        Assert.True(LargeBlockMemoryPool.ReleaseFreeBlocks() >= 1);
+        var fresh = pool.Rent();
+        Assert.NotSame(freed, fresh);
+        inUse.Dispose(); // returned after the release: pooled as usual
+        Assert.Same(inUse, pool.Rent());
+    }
+
+    [Fact]
     public void More_than_a_block_is_refused_clearly()
     {
         using var pool = new LargeBlockMemoryPool();
