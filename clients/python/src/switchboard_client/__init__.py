@@ -157,29 +157,24 @@ class Client:
         """Listens to `event` (a pattern; None = any) from `sender` (None = any). Each delivery is a dict with
         sender, event, data and seq (1, 2, 3... per listen). With a `callback`, it is called with each one;
         without, they go to a `queue.Queue` returned with the listen id. Returns the listen id (and the queue)."""
-        listen_id = f"L{next(self._ids)}"
-        target = callback if callback is not None else queue.Queue()
-        self._listens[listen_id] = target
-        line = {"op": "listen", "sender": sender, "event": event, "id": listen_id}
+        line: Dict[str, Any] = {"op": "listen", "sender": sender, "event": event}
         if group is not None:
             line["group"] = group
-        try:
-            self.call(line, listen_id)
-        except Exception:
-            self._listens.pop(listen_id, None)
-            raise
-        self._declared[("listen", listen_id)] = line
-        return listen_id if callback is not None else (listen_id, target)
+        return self._subscribe(f"L{next(self._ids)}", line, callback)
 
     def results(self, topic: str, callback: Optional[Callable[[Dict[str, Any]], None]] = None) -> Any:
         """Listens to the results of every gather on `topic`, whoever gathered. Each is a dict with producer,
         topic, data and seq. Like `listen`: returns the listen id (and a queue without a `callback`); end it
         with `unlisten`."""
-        listen_id = f"R{next(self._ids)}"
+        return self._subscribe(f"R{next(self._ids)}", {"op": "results", "topic": topic}, callback)
+
+    def _subscribe(self, listen_id: str, line: Dict[str, Any],
+                   callback: Optional[Callable[[Dict[str, Any]], None]]) -> Any:
+        """Sends a listen or results `line` under `listen_id`, its deliveries going to `callback` or a new queue;
+        kept to be declared again after a reconnect. Returns what `listen` and `results` return."""
         target = callback if callback is not None else queue.Queue()
         self._listens[listen_id] = target
         try:
-            line = {"op": "results", "topic": topic}
             self.call(line, listen_id)
         except Exception:
             self._listens.pop(listen_id, None)
