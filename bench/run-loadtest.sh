@@ -176,8 +176,13 @@ NATS_LOG=$(grep -ciE '\[(WRN|ERR)\]|slow consumer' "$WORK/nats.log" || true)
     cat "$WORK/table.md"
 } >"$WORK/report.md"
 
-mkdir -p "$(dirname "$RESULTS")"
-cp "$WORK/report.md" "$RESULTS"
 cat "$WORK/report.md"
-log "wrote $RESULTS"
+if [[ -s "$WORK/table.md" ]]; then
+    mkdir -p "$(dirname "$RESULTS")"
+    cp "$WORK/report.md" "$RESULTS"
+    log "wrote $RESULTS"
+else
+    # A usage error (an unknown option) measures nothing: keep the results file that is there.
+    log "the generator measured nothing (exit ${RUN_STATUS:-0}); $RESULTS left as it was"
+fi
 exit "${RUN_STATUS:-0}"
