@@ -92,6 +92,7 @@ internal sealed partial class BinaryPeer : BrokerPeer
             var result = await input.ReadAsync(Closing);
             var buffer = result.Buffer;
             MarkReceived();
+            StartRead();
             // Recipients are woken once for the whole batch, after it is routed, and their writes run here (nats-server
             // flushes its clients the same way at the end of each read).
             OutboundBuffer.DeferSignals();
@@ -124,9 +125,9 @@ internal sealed partial class BinaryPeer : BrokerPeer
                 return false;
             }
 
-            if (TurnIsOver(result.Buffer.Length))
+            if (EndOfTurn() is { } pause)
             {
-                await Task.Yield();
+                await pause;
             }
         }
     }

@@ -69,6 +69,7 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
         {
             var result = await input.ReadAsync(Closing);
             MarkReceived();
+            StartRead();
             var buffer = result.Buffer;
             try
             {
@@ -105,9 +106,9 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 
-            if (TurnIsOver(result.Buffer.Length))
+            if (EndOfTurn() is { } pause)
             {
-                await Task.Yield();
+                await pause;
             }
 
             if (result.IsCanceled)

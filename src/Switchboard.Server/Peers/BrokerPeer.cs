@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Connections;
 using Switchboard.Routing;
 using Switchboard.Server.Security;
@@ -18,8 +19,16 @@ internal abstract partial class BrokerPeer
     /// <summary>How long a closing peer waits for its last bytes to be written before cutting the transport.</summary>
     private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(2);
 
-    /// <summary>How many bytes a read loop looks at before it gives its thread back once (see <see cref="TurnIsOver"/>).</summary>
-    private const long FairShareBytes = 256 * 1024;
+    /// <summary>How long a read loop may hold its thread without a pause before it gives the thread back once (see
+    /// <see cref="EndOfTurn"/>).</summary>
+    private static readonly long FairShareTicks = Stopwatch.Frequency / 500; // 2 ms
+
+    /// <summary>A turn this long was mostly one read's work (a huge declaration, a costly request): such a loop goes on
+    /// in the thread pool, where it cannot hold up the socket thread again.</summary>
+    private static readonly long HeavyTurnTicks = FairShareTicks * 4;
+
+    /// <summary>A pause between two reads longer than this means the thread was free meanwhile: a new turn starts.</summary>
+    private static readonly long PauseTicks = Stopwatch.Frequency / 10_000;
 
     private readonly CancellationTokenSource _closing = new();
     private RouterSession? _session;
@@ -34,7 +43,8 @@ internal abstract partial class BrokerPeer
     private string? _abortReason;
     private int _slow;
     private int _cut;
-    private long _bytesThisTurn;
+    private long _turnStart;
+    private long _lastReadEnd;
 
     protected BrokerPeer(Broker broker, ConnectionContext context, string id)
     {
@@ -381,19 +391,34 @@ internal abstract partial class BrokerPeer
     /// <summary>
     /// Fairness between connections. With inline socket scheduling a read loop runs on the socket thread that received
     /// its bytes; a peer whose bytes never stop coming (a flood of requests, huge declarations) would keep that thread
-    /// from every other connection on it. After every <see cref="FairShareBytes"/> it looked at, the loop gives the thread
-    /// back once (the caller awaits <see cref="Task.Yield"/>, which goes on in the thread pool).
+    /// from every other connection on it. A turn is the time a loop has held its thread since its last pause between
+    /// reads (<see cref="StartRead"/>); when a turn passes <see cref="FairShareTicks"/> the loop gives the thread back once
+    /// (the caller awaits what this returns). Time, not bytes, is the measure: a byte of fan-out costs
+    /// little and a byte of malformed lines much.
     /// </summary>
-    protected bool TurnIsOver(long bytesRead)
+    protected SocketThreadYield.Awaitable? EndOfTurn()
     {
-        _bytesThisTurn += bytesRead;
-        if (_bytesThisTurn < FairShareBytes)
+        var now = Stopwatch.GetTimestamp();
+        _lastReadEnd = now;
+        var turn = now - _turnStart;
+        if (turn < FairShareTicks)
         {
-            return false;
+            return null;
         }
 
-        _bytesThisTurn = 0;
-        return true;
+        _lastReadEnd = 0; // the yield is a pause: the next read starts a new turn
+        // A loop already in the thread pool stays there: it got there by being heavy, and the socket thread is free.
+        return SocketThreadYield.Yield(toThreadPool: turn > HeavyTurnTicks || Thread.CurrentThread.IsThreadPoolThread);
+    }
+
+    /// <summary>Called when a read returns: a new turn starts unless the loop went straight from its last read to this one.</summary>
+    protected void StartRead()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (now - _lastReadEnd > PauseTicks)
+        {
+            _turnStart = now;
+        }
     }
 
     /// <summary>An event or gather result was larger than this peer accepts (its handshake said so) and was not sent: it
