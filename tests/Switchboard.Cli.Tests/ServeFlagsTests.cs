@@ -70,6 +70,40 @@ public sealed class ServeFlagsTests
     }
 
     [Theory]
+    [InlineData("--max-retained", "2", "MaxRetained")]
+    [InlineData("--max-retained-bytes", "250", "MaxRetainedBytes")]
+    public async Task Retained_count_and_total_bounds_take_effect(string flag, string value, string setting)
+    {
+        await using var serve = CliProcess.Start("serve", "--port", "0", "--jsonl-port", "off", "--http-port", "0", flag, value);
+        var http = (await serve.WaitForOutAsync("listening: http://"))["listening: ".Length..];
+        using var client = new HttpClient { BaseAddress = new Uri(http), Timeout = CliProcess.Timeout };
+        using (var register = new StringContent("""{"name":"h1","events":["#a","#b","#c"]}""", Encoding.UTF8, "application/json"))
+        {
+            using var registered = await client.PostAsync(new Uri("/senders", UriKind.Relative), register, Ct);
+            Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync(Ct));
+        }
+
+        // Two values of 100 bytes fit both bounds; a third passes the count (2) and the total (250 bytes).
+        foreach (var e in new[] { "#a", "#b" })
+        {
+            using var fits = await RetainAsync(client, e);
+            Assert.True(fits.IsSuccessStatusCode, await fits.Content.ReadAsStringAsync(Ct));
+        }
+
+        using var response = await RetainAsync(client, "#c");
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("too_many", body, StringComparison.Ordinal);
+        Assert.Contains(setting, body, StringComparison.Ordinal);
+    }
+
+    private static async Task<HttpResponseMessage> RetainAsync(HttpClient client, string channel)
+    {
+        using var publish = new StringContent($$"""{"sender":"h1","event":"{{channel}}","data":"{{new string('x', 100)}}","retain":true}""", Encoding.UTF8, "application/json");
+        return await client.PostAsync(new Uri("/publish", UriKind.Relative), publish, Ct);
+    }
+
+    [Theory]
     [InlineData("error: --heartbeat-interval-ms 0 is out of range: use 100 to 3600000.", "--heartbeat-interval-ms", "0")]
     [InlineData("error: --heartbeat-misses 0 is out of range: use 1 to 100.", "--heartbeat-misses", "0")]
     [InlineData("error: --heartbeat-interval-ms 3600000 x --heartbeat-misses 10 is 36000 s of silence; at most 32767 s (the kernel's TCP keepalive limit, which the JSON-lines gateway follows).", "--heartbeat-interval-ms", "3600000", "--heartbeat-misses", "10")]

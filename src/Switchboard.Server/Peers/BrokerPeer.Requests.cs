@@ -158,7 +158,7 @@ internal abstract partial class BrokerPeer
             var outcome = WriteAsk(produce, id, target, name, headers, data);
             if (outcome != WriteOutcome.Written)
             {
-                throw NotAsked(outcome, data);
+                throw NotAsked(outcome, target, name, data);
             }
 
             using var registration = cancellationToken.Register(static state => ((TaskCompletionSource<Payload>)state!).TrySetCanceled(), pending);
@@ -212,13 +212,14 @@ internal abstract partial class BrokerPeer
             }
         }
 
-        var error = outcome == WriteOutcome.TooLarge ? NotAsked(outcome, data) : Router.HandlerFailed(sender, request, $"The connection of client '{ClientName}' is closing.");
+        var error = outcome == WriteOutcome.TooLarge ? NotAsked(outcome, sender, request, data) : Router.HandlerFailed(sender, request, $"The connection of client '{ClientName}' is closing.");
         asker.SendReply(askerId, error.Code, error.Message, default);
         ReturnForwarded(forwarded);
     }
 
-    private SwitchboardException NotAsked(WriteOutcome outcome, Payload data) => outcome == WriteOutcome.TooLarge
-        ? new SwitchboardException(ErrorCodes.MessageTooLarge, $"The request ({data.Length} bytes) is larger than the frames client '{ClientName}' accepts.")
+    // A request too large for the answering client is that request's outcome (413 over HTTP), not the handler's failure.
+    private SwitchboardException NotAsked(WriteOutcome outcome, string target, string name, Payload data) => outcome == WriteOutcome.TooLarge
+        ? new RequestFailedException(ErrorCodes.MessageTooLarge, target, name, $"The request ({data.Length} bytes) is larger than the frames client '{ClientName}' accepts.")
         : new SwitchboardException(ErrorCodes.Closed, $"The connection of client '{ClientName}' is closing.");
 
     /// <summary>Puts a relayed request in the table, counted and findable before its timer can fire (a timeout that ran

@@ -85,6 +85,24 @@ public sealed class GatewayEndpointTests
     }
 
     [Fact]
+    public async Task A_request_larger_than_the_handler_client_accepts_is_a_413_message_too_large()
+    {
+        await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
+        await using var client = await BusClient.ConnectAsync(gateway.Host.TcpAddress!, new BusClientOptions { MaxFrameSize = 64 * 1024 }, Ct);
+        await using var echo = await client.AddSenderAsync("echo", [], new Dictionary<string, RequestHandler>
+        {
+            ["echo"] = (request, _) => ValueTask.FromResult(Payload.Utf8("got it")),
+        }, cancellationToken: Ct);
+
+        var big = "{\"sender\":\"echo\",\"request\":\"echo\",\"data\":\"" + new string('x', 100_000) + "\"}";
+        var message = HttpGatewayHarness.AssertError(await gateway.PostAsync("/request", big, Ct), 413, ErrorCodes.MessageTooLarge);
+        Assert.Contains("larger than the frames", message, StringComparison.Ordinal);
+
+        // The handler's client is still there for requests it can take.
+        Assert.Equal("""{"data":"got it"}""", (await gateway.OkAsync("/request", """{"sender":"echo","request":"echo","data":"small"}""", Ct))!.ToJsonString());
+    }
+
+    [Fact]
     public async Task Requests_answer_with_data_or_a_distinct_error_status()
     {
         await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);

@@ -95,6 +95,43 @@ public sealed class HostileHttpTests
     }
 
     [Fact]
+    public async Task A_body_that_stops_coming_is_a_408_body_timeout_and_the_broker_goes_on()
+    {
+        await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
+        await gateway.OkAsync("/senders", """{"name":"h1","events":["tick"]}""", Ct);
+        var uri = new Uri(gateway.Host.HttpAddress!);
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(uri.Host, uri.Port, Ct);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"POST /publish HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"sender\":"), Ct);
+
+        // Then nothing: Kestrel's minimum body rate (240 B/s after a 5 s grace) ends the read, and the caller is told why.
+        var answer = await ReadResponseAsync(socket).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.StartsWith("HTTP/1.1 408", answer, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"body_timeout\"", answer, StringComparison.Ordinal);
+
+        await gateway.OkAsync("/publish", """{"sender":"h1","event":"tick"}""", Ct);
+        gateway.AssertNoErrorsLogged();
+    }
+
+    private static async Task<string> ReadResponseAsync(Socket socket)
+    {
+        var received = new StringBuilder();
+        var buffer = new byte[4096];
+        while (!received.ToString().Contains("\"code\"", StringComparison.Ordinal))
+        {
+            var n = await socket.ReceiveAsync(buffer, Ct);
+            if (n == 0)
+            {
+                break;
+            }
+
+            received.Append(Encoding.UTF8.GetString(buffer, 0, n));
+        }
+
+        return received.ToString();
+    }
+
+    [Fact]
     public async Task A_client_that_lies_about_its_length_or_hangs_up_midway_does_not_hurt_the_broker()
     {
         await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
