@@ -60,12 +60,13 @@ public sealed class Broker : IAsyncDisposable
     /// file changes or on SIGHUP). The new settings are checked whole first: an invalid one throws
     /// <see cref="SwitchboardException"/> (<c>invalid_argument</c>, naming the problem) and the old one stays. Then new
     /// connections are checked against it, a live connection whose identity is gone is closed with
-    /// <c>identity_revoked</c>, and the others get their identity's new permissions for their next operation. JWT
+    /// <c>identity_revoked</c>, one holding a sender, listener or producer the new rules refuse is closed with a fatal
+    /// <c>forbidden</c> naming the rule, and the others get their identity's new permissions for their next operation. JWT
     /// connections keep the permissions their token carries. Only a broker built from <see cref="BrokerOptions.Security"/>
     /// can be reloaded, and a reload cannot turn credentials off.
     /// </summary>
     /// <param name="security">The new settings (their TLS and browser rules are not reloaded here).</param>
-    /// <returns>How many live connections were closed because their identity was removed.</returns>
+    /// <returns>How many live connections were closed (identity removed, or a registration refused).</returns>
     public int Reload(SecurityOptions security)
     {
         ArgumentNullException.ThrowIfNull(security);

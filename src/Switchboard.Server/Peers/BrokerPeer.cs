@@ -233,8 +233,9 @@ internal abstract partial class BrokerPeer
         return true;
     }
 
-    /// <summary>Carries the connection over to a reloaded configuration: its identity's new permissions from now on, or,
-    /// when its identity was removed, a fatal <c>identity_revoked</c> and the end of the connection (true).</summary>
+    /// <summary>Carries the connection over to a reloaded configuration: its identity's new permissions from now on; when
+    /// its identity was removed, a fatal <c>identity_revoked</c> and the end of the connection (true); when the new rules
+    /// refuse one of its live senders, listeners or producers, a fatal <c>forbidden</c> naming the rule, and the end.</summary>
     internal bool Reidentify(ConfiguredAuthenticator authenticator)
     {
         if (_identity is not { } current || current.Kind == "jwt")
@@ -242,7 +243,9 @@ internal abstract partial class BrokerPeer
             return false; // no identity (admitted before any check) or a JWT: its permissions are in the token.
         }
 
-        if (authenticator.Find(current.Kind, current.Name) is { } next)
+        var next = authenticator.Find(current.Kind, current.Name);
+        var refused = next is null ? null : FirstRefused(next);
+        if (next is not null && refused is null)
         {
             Volatile.Write(ref _identity, next);
             return false;
@@ -253,9 +256,36 @@ internal abstract partial class BrokerPeer
             return false;
         }
 
-        SendFatal(ErrorCodes.IdentityRevoked, $"The identity {current} was removed from the broker's configuration; this connection is closed.");
-        Abort(ErrorCodes.IdentityRevoked, hard: false);
+        // A live registration the new rules refuse ends the connection: a client that reconnects registers again, and
+        // each refused registration then fails on its own with the rule named.
+        var (code, why) = next is null
+            ? (ErrorCodes.IdentityRevoked, $"The identity {current} was removed from the broker's configuration; this connection is closed.")
+            : (ErrorCodes.Forbidden, $"The broker's reloaded configuration refuses what this connection holds, so it is closed: {refused?.Message}");
+        SendFatal(code, why);
+        Abort(code, hard: false);
         return true;
+    }
+
+    /// <summary>The first of this connection's live registrations that <paramref name="identity"/>'s rules refuse.</summary>
+    private SwitchboardException? FirstRefused(Identity identity)
+    {
+        foreach (var registration in Session?.Snapshot() ?? [])
+        {
+            var refused = registration switch
+            {
+                SenderRegistration sender => identity.Rules.Sender(identity, sender.Name, sender.Info.Events),
+                Listener { Kind: Listener.ResultListenerKind } results => identity.Rules.Gather(identity, results.Event!),
+                Subscription listen => identity.Rules.Listen(identity, listen.Sender, listen.Event),
+                ProducerRegistration producer => producer.Topics.Select(topic => identity.Rules.Produce(identity, topic)).FirstOrDefault(r => r is not null),
+                _ => null,
+            };
+            if (refused is not null)
+            {
+                return refused;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Throws <c>forbidden</c> when the identity may not listen to (sender, pattern): checked here for both

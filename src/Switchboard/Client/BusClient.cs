@@ -244,7 +244,7 @@ public sealed partial class BusClient : IBus
         NameRules.ValidateTopic(topic);
         options ??= _options.Bus.DefaultListenerOptions;
         options.Validate();
-        var listener = new Listener(Counters, _log, null, topic, handler, options, "result listener") { OffDeliveringThread = true };
+        var listener = new Listener(Counters, _log, null, topic, handler, options, Listener.ResultListenerKind) { OffDeliveringThread = true };
         var registration = new ClientListener(NextId(), listener, topic, retained: false);
         listener.Unregister = _ => RemoveAsync(registration);
         await RegisterAsync(registration, cancellationToken);

@@ -40,6 +40,9 @@ internal sealed class Listener : Subscription, IListenerQueue
     private long _faults;
     private int _closed;
 
+    /// <summary>The <see cref="Kind"/> of a listener of gather results (its <see cref="Subscription.Event"/> is the topic).</summary>
+    public const string ResultListenerKind = "result listener";
+
     public Listener(BusCounters counters, ILogger log, string? sender, string? pattern, MessageHandler? handler, ListenerOptions options, string kind = "listener")
         : base(sender, pattern, options.Group)
     {

@@ -184,7 +184,7 @@ internal sealed partial class Router
         NameRules.ValidateTopic(topic);
         options ??= Options.DefaultListenerOptions;
         options.Validate();
-        var listener = new Listener(Counters, Log, null, topic, handler, options, "result listener") { Unregister = RemoveResultListenerAsync, Session = session };
+        var listener = new Listener(Counters, Log, null, topic, handler, options, Listener.ResultListenerKind) { Unregister = RemoveResultListenerAsync, Session = session };
         lock (_lock)
         {
             session.Add(listener);

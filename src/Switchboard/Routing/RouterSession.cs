@@ -46,6 +46,15 @@ internal sealed class RouterSession
         }
     }
 
+    /// <summary>What the session holds now (senders, subscriptions, listeners, producers).</summary>
+    public object[] Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _registrations];
+        }
+    }
+
     /// <summary>Marks the session closed and hands back what it still held.</summary>
     public object[] Close()
     {

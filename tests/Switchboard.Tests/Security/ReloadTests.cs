@@ -51,6 +51,39 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task A_reload_that_refuses_a_live_listener_closes_that_connection_naming_the_rule_and_keeps_the_others()
+    {
+        await using var host = await BrokerHost.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
+        await using var reader = await RawPeer.ConnectAsync(host.TcpAddress!, Ct);
+        await reader.SendAsync(b => Frames.Hello(b, false, Protocol.Version, "raw", SecurityKit.ReaderToken, 0, 60_000), Ct);
+        await reader.ListenAsync("timer", "tick", Ct); // allowed: 'timer/>'
+        await reader.ListenAsync(null, null, Ct); // refused: answered after the first, so that one is in place
+        Assert.Equal(ErrorCodes.Forbidden, (await reader.ReadErrorAsync(Ct)).Code);
+        await using var admin = await BusClient.ConnectAsync(host.TcpAddress!, SecurityKit.Client("admin", SecurityKit.AdminToken), Ct);
+        var heard = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var listener = await admin.ListenAsync("timer", "tick", m => heard.TrySetResult(m.Event), cancellationToken: Ct);
+
+        var options = SecurityKit.Options();
+        var narrower = SecurityKit.Reader with { Listen = new() { Allow = ["*/#public.>"] } };
+        var closed = host.Broker.Reload(options with
+        {
+            Tokens = [.. options.Tokens!.Select(t => t.Name == "reader" ? t with { Permissions = narrower } : t)],
+        });
+
+        Assert.Equal(1, closed);
+        var (code, message) = await reader.ReadErrorAsync(Ct);
+        Assert.Equal(ErrorCodes.Forbidden, code);
+        Assert.Contains("reloaded configuration refuses what this connection holds", message, StringComparison.Ordinal);
+        Assert.Contains("timer", message, StringComparison.Ordinal);
+        Assert.True(await reader.ClosedByPeerAsync(Wait.Timeout), "The broker closes the connection whose listener is now refused.");
+
+        // The admin's listener is untouched.
+        await using var timer = await admin.AddSenderAsync("timer", ["tick"], cancellationToken: Ct);
+        await timer.TriggerAsync("tick", default, cancellationToken: Ct);
+        Assert.Equal("tick", await heard.Task.WaitAsync(Wait.Timeout, Ct));
+    }
+
+    [Fact]
     public async Task An_invalid_reload_is_refused_naming_the_problem_and_the_old_configuration_stays()
     {
         await using var host = await BrokerHost.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
