@@ -53,7 +53,7 @@ internal sealed class ConfigReloader : IDisposable
             try
             {
                 var revoked = _broker.Reload(_reread());
-                Console.Error.WriteLine($"config reloaded ({why}): {_broker.DescribeSecurity()}; {revoked} connection(s) closed with identity_revoked");
+                Console.Error.WriteLine($"config reloaded ({why}): {_broker.DescribeSecurity()}; {revoked} connection(s) closed (identity_revoked, or forbidden: they held what the new rules refuse)");
             }
             // InvalidOperationException: a broker started without identities cannot take them on live (its connections were
             // admitted unchecked); this runs on a timer or a signal, where an escaping exception would end the process.

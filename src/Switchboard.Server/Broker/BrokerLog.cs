@@ -28,6 +28,6 @@ internal static partial class BrokerLog
     [LoggerMessage(106, LogLevel.Information, "Broker shutting down: told {Count} connections to go elsewhere (lame duck).")]
     public static partial void LameDuck(this ILogger logger, int count);
 
-    [LoggerMessage(120, LogLevel.Information, "Security configuration reloaded: {Summary}; {Revoked} connection(s) closed because their identity was removed.")]
+    [LoggerMessage(120, LogLevel.Information, "Security configuration reloaded: {Summary}; {Revoked} connection(s) closed (identity removed, or holding what the new rules refuse).")]
     public static partial void SecurityReloaded(this ILogger logger, string summary, int revoked);
 }
