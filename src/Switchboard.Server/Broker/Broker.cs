@@ -88,9 +88,14 @@ public sealed class Broker : IAsyncDisposable
             revoked += connection.Reidentify(next) ? 1 : 0;
         }
 
+        SecurityReloaded?.Invoke(next);
         Log.SecurityReloaded(next.Describe(), revoked);
         return revoked;
     }
+
+    /// <summary>Raised by <see cref="Reload"/> after the connections were carried over: what holds identities outside
+    /// them (the HTTP gateway's SSE streams) carries its own over.</summary>
+    internal event Action<ConfiguredAuthenticator>? SecurityReloaded;
 
     private AuthThrottle Throttle { get; }
 

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Switchboard.Server.Security;
 
 namespace Switchboard.Server.Http;
 
@@ -27,7 +28,7 @@ internal sealed partial class HttpGateway
         try
         {
             var (stream, live) = Streams.Join(key);
-            using var stop = StopFor(context);
+            using var stop = StopFor(context, identity => identity.Rules.Listen(identity, key.Sender, key.Event));
             try
             {
                 await stream.Started;
@@ -76,10 +77,12 @@ internal sealed partial class HttpGateway
                         return;
                     }
                 }
+
+                await EndWithNoticeIfAnyAsync(context, stop); // the stop came between two waits
             }
-            catch (OperationCanceledException) when (stop.Expired && !context.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (stop.Ending is not null)
             {
-                await EndExpiredAsync(context);
+                await EndWithNoticeIfAnyAsync(context, stop);
             }
             finally
             {
@@ -119,7 +122,7 @@ internal sealed partial class HttpGateway
         try
         {
             var session = _dashboard.Join();
-            using var stop = StopFor(context);
+            using var stop = StopFor(context, identity => identity.Rules.Listen(identity, null, null));
             try
             {
                 var output = await StartSseAsync(context, "switchboard dashboard", stop.Token);
@@ -144,10 +147,12 @@ internal sealed partial class HttpGateway
                         return;
                     }
                 }
+
+                await EndWithNoticeIfAnyAsync(context, stop); // the stop came between two waits
             }
-            catch (OperationCanceledException) when (stop.Expired && !context.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (stop.Ending is not null)
             {
-                await EndExpiredAsync(context);
+                await EndWithNoticeIfAnyAsync(context, stop);
             }
             finally
             {
@@ -160,49 +165,42 @@ internal sealed partial class HttpGateway
         }
     }
 
-    /// <summary>Ends with the request, with the broker, or when the caller's credentials expire (a JWT's <c>exp</c>).</summary>
-    private SseStop StopFor(HttpContext context) => new(context.RequestAborted, Stopping, CallerOf(context).Identity?.ExpiresAt is { } expires ? expires - Time.GetUtcNow() : null);
-
-    /// <summary>What ends an SSE stream; <see cref="Expired"/> tells the credentials' expiry from the other reasons.</summary>
-    private sealed class SseStop : IDisposable
+    /// <summary>Ends with the request, with the broker, when the caller's credentials expire (a JWT's <c>exp</c>), or when
+    /// a reload removes its identity or refuses it what <paramref name="check"/> asks.</summary>
+    private SseStop StopFor(HttpContext context, Func<Identity, SwitchboardException?> check)
     {
-        private readonly CancellationTokenSource? _expiry;
-        private readonly CancellationTokenSource _stop;
+        var identity = CallerOf(context).Identity;
+        var stop = new SseStop(context.RequestAborted, Stopping, identity?.ExpiresAt is { } expires ? expires - Time.GetUtcNow() : null, identity, check, _liveStops);
+        _liveStops.TryAdd(stop, 0);
+        return stop;
+    }
 
-        public SseStop(CancellationToken request, CancellationToken broker, TimeSpan? untilExpiry)
+    /// <summary>After a reload: each open SSE stream carries its identity over, or ends.</summary>
+    private void OnSecurityReloaded(ConfiguredAuthenticator authenticator)
+    {
+        foreach (var stop in _liveStops.Keys)
         {
-            if (untilExpiry is { } delay)
-            {
-                _expiry = new CancellationTokenSource(TimeSpan.FromTicks(Math.Clamp(delay.Ticks, 0, TimeSpan.FromDays(24).Ticks)));
-            }
-
-            _stop = CancellationTokenSource.CreateLinkedTokenSource(request, broker, _expiry?.Token ?? CancellationToken.None);
-        }
-
-        public CancellationToken Token => _stop.Token;
-
-        public bool IsCancellationRequested => _stop.IsCancellationRequested;
-
-        public bool Expired => _expiry?.IsCancellationRequested == true;
-
-        public void Dispose()
-        {
-            _stop.Dispose();
-            _expiry?.Dispose();
+            stop.Reidentify(authenticator);
         }
     }
 
-    /// <summary>The notice a stream ends with when its credentials expired: <c>event: sb-error</c> with the code
-    /// <c>token_expired</c> (EventSource reconnects by itself; it needs a fresh token in its URL to be let in).</summary>
-    private static async Task EndExpiredAsync(HttpContext context)
+    /// <summary>The notice a stream ends with when its credentials expired or a reload refused it: <c>event: sb-error</c>
+    /// with the code (<c>token_expired</c>, <c>identity_revoked</c>, <c>forbidden</c>); EventSource reconnects by
+    /// itself, and is let in again only with credentials the broker accepts.</summary>
+    private static async Task EndWithNoticeIfAnyAsync(HttpContext context, SseStop stop)
     {
+        if (stop.Ending is not { } why || context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
         var output = context.Response.BodyWriter;
         output.Write("event: sb-error\ndata: "u8);
         using (var json = new Utf8JsonWriter(output, HttpJson.WriterOptions))
         {
             json.WriteStartObject();
-            json.WriteString("code", ErrorCodes.TokenExpired);
-            json.WriteString("message", $"The credentials of '{CallerOf(context).Identity!.Name}' expired; reconnect with fresh ones.");
+            json.WriteString("code", why.Code);
+            json.WriteString("message", why.Message);
             json.WriteEndObject();
         }
 

@@ -34,6 +34,7 @@ internal sealed partial class HttpGateway : IAsyncDisposable
     private int _senderCount;
     private int _sseClients;
     private readonly ConcurrentDictionary<IPAddress, int> _sseByAddress = new();
+    private readonly ConcurrentDictionary<SseStop, byte> _liveStops = new();
     private int _disposed;
 
     public HttpGateway(Broker broker, CancellationToken applicationStopping)
@@ -50,6 +51,7 @@ internal sealed partial class HttpGateway : IAsyncDisposable
         _files = StaticFile.LoadDashboard();
         _stopping = CancellationTokenSource.CreateLinkedTokenSource(broker.Stopping, applicationStopping);
         _stopping.Token.Register(() => _ = DisposeAsync().AsTask());
+        broker.SecurityReloaded += OnSecurityReloaded;
     }
 
     public Broker Broker { get; }
@@ -175,6 +177,7 @@ internal sealed partial class HttpGateway : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Broker.SecurityReloaded -= OnSecurityReloaded;
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;

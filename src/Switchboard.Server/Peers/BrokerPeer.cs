@@ -238,12 +238,17 @@ internal abstract partial class BrokerPeer
     /// refuse one of its live senders, listeners or producers, a fatal <c>forbidden</c> naming the rule, and the end.</summary>
     internal bool Reidentify(ConfiguredAuthenticator authenticator)
     {
-        if (_identity is not { } current || current.Kind == "jwt")
+        if (_identity is not { } current)
         {
-            return false; // no identity (admitted before any check) or a JWT: its permissions are in the token.
+            return false; // admitted before any check
         }
 
-        var next = authenticator.Find(current.Kind, current.Name);
+        var next = authenticator.Carry(current);
+        if (ReferenceEquals(next, current))
+        {
+            return false; // a JWT: its permissions are in the token
+        }
+
         var refused = next is null ? null : FirstRefused(next);
         if (next is not null && refused is null)
         {

@@ -53,6 +53,11 @@ internal sealed class ConfiguredAuthenticator : IAuthenticator
         _ => null,
     };
 
+    /// <summary>The identity something admitted as <paramref name="current"/> has under this configuration: the same one
+    /// for a JWT (its permissions are in its token), else the one configured under its kind and name, or null when that
+    /// was removed.</summary>
+    public Identity? Carry(Identity current) => current.Kind == "jwt" ? current : Find(current.Kind, current.Name);
+
     /// <summary>What is configured, in a few words (<c>serve</c> prints it).</summary>
     public string Describe() =>
         string.Join(", ", new[]

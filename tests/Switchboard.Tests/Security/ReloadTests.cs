@@ -1,6 +1,7 @@
 using Switchboard.Wire;
 using Switchboard.Server;
 using Switchboard.Server.Security;
+using Switchboard.Tests.Http;
 using Switchboard.Tests.Support;
 
 namespace Switchboard.Tests.Security;
@@ -81,6 +82,35 @@ public sealed class ReloadTests
         await using var timer = await admin.AddSenderAsync("timer", ["tick"], cancellationToken: Ct);
         await timer.TriggerAsync("tick", default, cancellationToken: Ct);
         Assert.Equal("tick", await heard.Task.WaitAsync(Wait.Timeout, Ct));
+    }
+
+    [Fact]
+    public async Task A_reload_ends_sse_streams_it_refuses_or_whose_identity_it_removed_with_a_notice_and_keeps_the_others()
+    {
+        await using var gateway = await HttpGatewayHarness.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
+        await using var refused = await SseReader.OpenAsync(gateway.Http, "/events?sender=timer&event=tick&token=" + SecurityKit.ReaderToken, cancellationToken: Ct);
+        await using var kept = await SseReader.OpenAsync(gateway.Http, "/events?sender=timer&event=tick&token=" + SecurityKit.AdminToken, cancellationToken: Ct);
+
+        var options = SecurityKit.Options();
+        var narrower = SecurityKit.Reader with { Listen = new() { Allow = ["*/#public.>"] } };
+        gateway.Host.Broker.Reload(options with { Tokens = [.. options.Tokens!.Select(t => t.Name == "reader" ? t with { Permissions = narrower } : t)] });
+
+        var notice = await refused.NextEventAsync();
+        Assert.Equal("sb-error", notice.Event);
+        Assert.Equal(ErrorCodes.Forbidden, notice.Json["code"]!.GetValue<string>());
+        Assert.Contains("reloaded configuration refuses this stream", notice.Json["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The admin's stream goes on under the reloaded configuration, until a reload removes the admin.
+        await using var client = await BusClient.ConnectAsync(gateway.Host.TcpAddress!, SecurityKit.Client("admin", SecurityKit.AdminToken), Ct);
+        await using var timer = await client.AddSenderAsync("timer", ["tick"], cancellationToken: Ct);
+        await timer.TriggerAsync("tick", Payload.Json(1), cancellationToken: Ct);
+        Assert.Equal("tick", (await kept.NextEventAsync()).Event);
+
+        gateway.Host.Broker.Reload(options with { Tokens = [.. options.Tokens!.Where(t => t.Name != "admin")] });
+        var revoked = await kept.NextEventAsync();
+        Assert.Equal("sb-error", revoked.Event);
+        Assert.Equal(ErrorCodes.IdentityRevoked, revoked.Json["code"]!.GetValue<string>());
+        gateway.AssertNoErrorsLogged();
     }
 
     [Fact]
