@@ -91,6 +91,25 @@ public sealed partial class BusClient
     }
 
     /// <summary>Opens a socket, shakes hands, registers everything again and starts the loops.</summary>
+    /// <summary>The credentials for this handshake: <see cref="BusClientOptions.CredentialsProvider"/>'s answer, else the fixed ones.</summary>
+    private async ValueTask<string?> CredentialsAsync(CancellationToken cancellationToken)
+    {
+        if (_options.CredentialsProvider is not { } provide)
+        {
+            return _options.Credentials;
+        }
+
+        try
+        {
+            return await provide(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // A failing provider (its token server is down) fails this attempt only: reconnecting retries it later.
+            throw new SwitchboardException(ErrorCodes.ConnectFailed, $"BusClientOptions.CredentialsProvider failed: {ex.Message}", ex);
+        }
+    }
+
     private async Task<Connection> OpenAsync(BusAddress address, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -122,9 +141,10 @@ public sealed partial class BusClient
             }
 
             connection = new Connection(address, socket, stream, _options.Bus.TimeProvider);
+            var credentials = await CredentialsAsync(timeout.Token);
             var hello = new ArrayBufferWriter<byte>(256);
             var features = Protocol.FeaturePagedLists | (_crc ? Protocol.FeatureCrc : 0);
-            Frames.Hello(hello, _crc, Protocol.Version, _options.ClientName, _options.Credentials, features, (uint)_options.HeartbeatInterval.TotalMilliseconds, (uint)_options.MaxFrameSize);
+            Frames.Hello(hello, _crc, Protocol.Version, _options.ClientName, credentials, features, (uint)_options.HeartbeatInterval.TotalMilliseconds, (uint)_options.MaxFrameSize);
             await stream.WriteAsync(hello.WrittenMemory, timeout.Token);
             await stream.FlushAsync(timeout.Token);
             var parser = new FrameParser(_options.MaxFrameSize);

@@ -9,6 +9,12 @@ public sealed record BusClientOptions
     /// <summary>Credentials sent in HELLO, when the broker asks for them.</summary>
     public string? Credentials { get; init; }
 
+    /// <summary>Called before every handshake (the first connection and each reconnection); what it returns is sent
+    /// instead of <see cref="Credentials"/>. Give it when credentials expire: a short-lived JWT fetched fresh from your
+    /// application server each time, so a connection the broker ended with <c>token_expired</c> comes back with a new
+    /// token instead of being refused with the old one. If it throws, that attempt fails and reconnecting goes on.</summary>
+    public Func<CancellationToken, ValueTask<string?>>? CredentialsProvider { get; init; }
+
     /// <summary>How <c>sbs://</c> (TLS) connections check the broker and prove the client: by default the broker's
     /// certificate must chain to a root this machine trusts and name the address's host.</summary>
     public BusTlsOptions Tls { get; init; } = BusTlsOptions.Default;

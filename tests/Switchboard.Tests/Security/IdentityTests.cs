@@ -57,6 +57,33 @@ public sealed class IdentityTests
     }
 
     [Fact]
+    public async Task A_client_with_a_credentials_provider_comes_back_with_a_fresh_jwt_after_token_expired_and_keeps_its_listeners()
+    {
+        await using var host = await BrokerHost.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
+        var issued = 0;
+        var options = Fixtures.FastReconnect("refreshing") with
+        {
+            CredentialsProvider = _ => ValueTask.FromResult<string?>(SecurityKit.Jwt($"device-{Interlocked.Increment(ref issued)}", TimeSpan.FromSeconds(2))),
+        };
+        await using var client = await BusClient.ConnectAsync(host.TcpAddress!, options, Ct);
+        var reconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        string? lostBecause = null;
+        client.Disconnected += (_, e) => lostBecause ??= e.Reason;
+        client.Reconnected += (_, _) => reconnected.TrySetResult();
+        var heard = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var listener = await client.ListenAsync("sensor", "reading", m => heard.TrySetResult(m.Data.As<int>()), cancellationToken: Ct);
+        await using var sensor = await client.AddSenderAsync("sensor", ["reading"], cancellationToken: Ct);
+
+        // The first token lives 2 s: the broker ends the connection with token_expired, the client asks for a new one.
+        await reconnected.Task.WaitAsync(Wait.Timeout, Ct);
+        Assert.Contains("expired", lostBecause, StringComparison.Ordinal);
+        Assert.True(Volatile.Read(ref issued) >= 2, $"the provider was asked {issued} time(s)");
+
+        await sensor.TriggerAsync("reading", Payload.Json(7), cancellationToken: Ct);
+        Assert.Equal(7, await heard.Task.WaitAsync(Wait.Timeout, Ct));
+    }
+
+    [Fact]
     public async Task Json_lines_hello_takes_tokens_users_and_jwts_and_an_expiring_jwt_ends_the_connection()
     {
         await using var host = await BrokerHost.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
