@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Switchboard.LoadTest;
 
@@ -21,13 +23,15 @@ internal interface IInboundHandler
 /// <summary>
 /// One raw TCP connection to 127.0.0.1 with blocking sends (under a lock: the publisher, the receive thread's
 /// answers and the keep-alive share it) and a receive buffer parsed by the broker's <see cref="WireCodec"/>.
-/// Setup steps are pipelined and end with a barrier the broker answers only after processing them.
+/// Setup steps are pipelined and end with a barrier the broker answers only after processing them. Over TLS the same
+/// bytes go through an <see cref="SslStream"/> on the blocking socket.
 /// </summary>
 internal sealed class BenchConnection : IWireEvents, IDisposable
 {
     private const int ReceiveBufferSize = 256 * 1024;
     private static readonly IInboundHandler NoHandler = new NullHandler();
     private readonly Socket _socket;
+    private SslStream? _tls;
     private readonly Lock _sendLock = new();
     private readonly ArrayBufferWriter<byte> _control = new(4096);
     private byte[] _in = new byte[ReceiveBufferSize];
@@ -64,18 +68,23 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
 
     public string? LastError => Volatile.Read(ref _lastError);
 
-    /// <summary>Connects to 127.0.0.1:<paramref name="port"/> and completes the handshake.</summary>
-    public static BenchConnection Open(BrokerKind kind, int port, string name, TimeSpan timeout)
+    /// <summary>Connects to the target on 127.0.0.1 (with TLS when it has a certificate) and completes the handshake.</summary>
+    public static BenchConnection Open(BrokerTarget target, string name, TimeSpan timeout)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             // A synchronous connect keeps the socket in blocking mode (an async call would switch it to emulated blocking for good).
             // On loopback it succeeds or is refused at once; only a full accept backlog makes it wait, for the kernel's SYN retries.
-            socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
-            socket.ReceiveTimeout = 200;
+            socket.Connect(new IPEndPoint(IPAddress.Loopback, target.Port));
             socket.SendTimeout = 10_000; // a broker that stops reading fails the run instead of hanging it
-            var connection = new BenchConnection(socket, WireCodec.Create(kind), name);
+            var connection = new BenchConnection(socket, WireCodec.Create(target.Kind), name);
+            if (target.Tls is { } pinned)
+            {
+                connection.StartTls(target.Kind, pinned, timeout);
+            }
+
+            socket.ReceiveTimeout = 200;
             connection.Setup((codec, output) => codec.WriteHandshake(output, name), timeout);
             return connection;
         }
@@ -83,6 +92,29 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         {
             socket.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>TLS from the first byte (Switchboard's sbs://), or after the server's plaintext INFO line (nats-server).</summary>
+    private void StartTls(BrokerKind kind, X509Certificate2 pinned, TimeSpan timeout)
+    {
+        _socket.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+        if (kind == BrokerKind.Nats)
+        {
+            SkipLine();
+        }
+
+        _tls = new SslStream(new NetworkStream(_socket, ownsSocket: false), leaveInnerStreamOpen: false,
+            (_, certificate, _, _) => certificate is not null && pinned.RawDataMemory.Span.SequenceEqual(certificate.GetRawCertData()));
+        _tls.AuthenticateAsClient("localhost");
+    }
+
+    /// <summary>Reads one plaintext line byte by byte, so nothing after it is taken from the TLS handshake.</summary>
+    private void SkipLine()
+    {
+        var one = new byte[1];
+        while (_socket.Receive(one) == 1 && one[0] != (byte)'\n')
+        {
         }
     }
 
@@ -144,7 +176,7 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
                 }
             }
 
-            while (drain && _socket.Available > 0 && ReceiveOnce() > 0)
+            while (drain && _tls is null && _socket.Available > 0 && ReceiveOnce() > 0)
             {
             }
         }
@@ -183,7 +215,7 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         SocketError error;
         try
         {
-            received = _socket.Receive(_in, _end, _in.Length - _end, SocketFlags.None, out error);
+            received = _tls is null ? _socket.Receive(_in, _end, _in.Length - _end, SocketFlags.None, out error) : ReceiveTls(out error);
         }
         catch (ObjectDisposedException)
         {
@@ -219,6 +251,20 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         return received;
     }
 
+    private int ReceiveTls(out SocketError error)
+    {
+        try
+        {
+            error = SocketError.Success;
+            return _tls!.Read(_in, _end, _in.Length - _end);
+        }
+        catch (IOException ex) when (ex.InnerException is SocketException socket)
+        {
+            error = socket.SocketErrorCode;
+            return 0;
+        }
+    }
+
     /// <summary>Records a failure of this connection's loop (a socket or parse error) and marks it closed.</summary>
     public void Fail(string message)
     {
@@ -252,6 +298,7 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         }
 
         _closed = true;
+        _tls?.Dispose();
         _socket.Dispose();
     }
 
@@ -287,7 +334,12 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
 
     private void SendLocked(ReadOnlySpan<byte> bytes)
     {
-        while (!bytes.IsEmpty)
+        if (_tls is not null)
+        {
+            _tls.Write(bytes);
+        }
+
+        while (_tls is null && !bytes.IsEmpty)
         {
             var sent = _socket.Send(bytes, SocketFlags.None);
             bytes = bytes[sent..];

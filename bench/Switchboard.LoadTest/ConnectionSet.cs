@@ -40,7 +40,7 @@ internal sealed class ConnectionSet : IDisposable
     /// <summary>Opens a connection (handshake done), keeps it in the set.</summary>
     public BenchConnection Open(string name)
     {
-        var connection = BenchConnection.Open(_target.Kind, _target.Port, name, SetupTimeout);
+        var connection = BenchConnection.Open(_target, name, SetupTimeout);
         lock (_sync)
         {
             _connections.Add(connection);

@@ -5,7 +5,9 @@ namespace Switchboard.LoadTest;
 /// <param name="Port">Its TCP port on 127.0.0.1.</param>
 /// <param name="Pid">Its process id (a separate process, so /proc gives its CPU and memory alone), or null.</param>
 /// <param name="Label">How the report names it (version, how it was started).</param>
-public sealed record BrokerTarget(BrokerKind Kind, int Port, int? Pid = null, string? Label = null)
+/// <param name="Tls">When set, every connection speaks TLS and the broker must show exactly this certificate (a
+/// benchmark's self-signed one, pinned); NATS connections upgrade after the server's INFO, as nats-server expects.</param>
+public sealed record BrokerTarget(BrokerKind Kind, int Port, int? Pid = null, string? Label = null, System.Security.Cryptography.X509Certificates.X509Certificate2? Tls = null)
 {
     /// <summary>The short name in tables.</summary>
     public string Name => Kind == BrokerKind.Switchboard ? "Switchboard" : "nats-server";

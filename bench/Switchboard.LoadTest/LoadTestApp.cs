@@ -72,6 +72,7 @@ public static class LoadTestApp
         string? output = null;
         string? sbLabel = null;
         string? natsLabel = null;
+        System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null;
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
@@ -98,11 +99,12 @@ public static class LoadTestApp
                 case "--clk-tck": options = options with { ClockTicksPerSecond = Int() }; break;
                 case "--seed": options = options with { Seed = Int() }; break;
                 case "--out": output = Value(); break;
+                case "--tls": tls = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Value())); break;
                 default: throw new ArgumentException($"Unknown option '{name}'.");
             }
         }
 
-        targets = targets.Select(t => t with { Label = t.Kind == BrokerKind.Switchboard ? sbLabel : natsLabel }).ToList();
+        targets = targets.Select(t => t with { Label = t.Kind == BrokerKind.Switchboard ? sbLabel : natsLabel, Tls = tls }).ToList();
         options = options with { Targets = targets };
         options.Validate();
         using var cancel = new CancellationTokenSource();
