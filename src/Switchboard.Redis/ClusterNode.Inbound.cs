@@ -130,6 +130,9 @@ public sealed partial class ClusterNode
             case NodeFrames.Retain:
                 OnRetain(link, body.Span);
                 return default;
+            case NodeFrames.RetainedAsk:
+                ReplayRetained(link);
+                return default;
             case FrameType.Ok:
                 OnConfirmed(link, Frames.ReadOk(body.Span).Correlation);
                 return default;
@@ -326,7 +329,20 @@ public sealed partial class ClusterNode
         {
             await RemoveMirrorAsync(link, name, DisconnectReason.Closed);
         }
+
+        // Values retained before this node knew of that node's senders travelled when they were set, so not here.
+        link.Write(0, static (output, crc, in _) => NodeFrames.WriteRetainedAsk(output));
     }
+
+    /// <summary>RETAINED_ASK: this node's own retained values, to that node, under the router's lock, which orders them
+    /// with every later value (<see cref="IRouterCluster.Retained"/> writes under it too): none can arrive stale.</summary>
+    private void ReplayRetained(NodeLink link) => Router.ForEachRetained((Node: this, Link: link), static (to, message) =>
+    {
+        if (to.Node.IsOwnRetained(message))
+        {
+            to.Link.Write(message, static (output, crc, in m) => NodeFrames.WriteMessage(output, NodeFrames.Retain, m));
+        }
+    });
 
     private async Task ReadControlAsync(ChannelMessageQueue queue)
     {

@@ -188,11 +188,14 @@ public sealed partial class ClusterNode : IRouterCluster
         }
     }
 
+    /// <summary>A value this node hands to the others: its own senders' (a mirror's came from its node, which sends it).</summary>
+    private bool IsOwnRetained(in BusMessage message) => message.Sender != Broker.SystemSender && !IsMirror(message.Sender);
+
     void IRouterCluster.Retained(in BusMessage message)
     {
-        if (message.Sender == Broker.SystemSender || IsMirror(message.Sender))
+        if (!IsOwnRetained(message))
         {
-            return; // a mirror's value came from its node, which sent it to every node already
+            return;
         }
 
         foreach (var link in Links)

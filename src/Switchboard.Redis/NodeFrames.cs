@@ -52,6 +52,12 @@ internal static class NodeFrames
     /// on the sending node, for this node's result listeners of the topic.</summary>
     public const FrameType Result = (FrameType)0x47;
 
+    /// <summary>RETAINED_ASK (empty): the sender of this frame has all of this node's senders mirrored (its state
+    /// ended) and asks for their retained values; they come back as <see cref="Retain"/> frames, in order with later ones.</summary>
+    public const FrameType RetainedAsk = (FrameType)0x49;
+
+    public static void WriteRetainedAsk(IBufferWriter<byte> output) => SpanWriter.Begin(output, RetainedAsk, 0, crc: false).End(output);
+
     public static void WriteResultInterest(IBufferWriter<byte> output, bool add, string topic)
     {
         var w = SpanWriter.Begin(output, ResultInterest, 1 + SpanWriter.SizeOf(topic), crc: false);

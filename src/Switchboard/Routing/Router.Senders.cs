@@ -178,9 +178,32 @@ internal sealed partial class Router
         lock (_lock)
         {
             _retained.Set(message);
+            Cluster?.Retained(message); // under the lock: ordered with a node's replay (ForEachRetained)
         }
+    }
 
-        Cluster?.Retained(message);
+    /// <summary>How many retained values this router holds.</summary>
+    public int RetainedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _retained.Count;
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="each"/> on every retained value, under the lock <see cref="Retain"/> sets them under.</summary>
+    public void ForEachRetained<TState>(TState state, Action<TState, BusMessage> each)
+    {
+        lock (_lock)
+        {
+            foreach (var message in _retained.Matching(null, null))
+            {
+                each(state, message);
+            }
+        }
     }
 
     /// <summary>How <c>#disconnect</c> names a reason.</summary>

@@ -38,6 +38,33 @@ public sealed class ClusterRoutingTests
     }
 
     [Fact]
+    public async Task A_node_that_joins_later_gets_the_values_retained_before_it_came_and_the_newest_wins()
+    {
+        await using var cluster = await ClusterFixture.StartAsync(1);
+        var a = await cluster.ConnectAsync(0, "a");
+        await using var thermo = await a.AddSenderAsync("thermo", ["temp", "#weather.rain"], cancellationToken: Ct);
+        await thermo.TriggerAsync("temp", Payload.Json(20), retain: true, cancellationToken: Ct);
+        await thermo.TriggerAsync("temp", Payload.Json(21), retain: true, cancellationToken: Ct);
+        await thermo.TriggerAsync("#weather.rain", Payload.Json(true), retain: true, cancellationToken: Ct);
+
+        var late = await cluster.AddNodeAsync();
+        await cluster.WaitJoinedAsync();
+        await Wait.UntilAsync(() => late.Host.Broker.Router.RetainedCount == 2, "the joining node holds both retained values");
+
+        var b = await cluster.ConnectAsync(1, "b");
+        await using var temp = await b.ListenAsync("thermo", "temp", cancellationToken: Ct);
+        Assert.Equal(21, (await temp.NextAsync()).Data.As<int>());
+        await using var rain = await b.ListenAsync(null, "#weather.rain", cancellationToken: Ct);
+        Assert.True((await rain.NextAsync()).Data.As<bool>());
+
+        // Values set afterwards still travel as they are set.
+        await thermo.TriggerAsync("temp", Payload.Json(22), retain: true, cancellationToken: Ct);
+        Assert.Equal(22, (await temp.NextAsync()).Data.As<int>());
+        await using var again = await b.ListenAsync("thermo", "temp", cancellationToken: Ct);
+        Assert.Equal(22, (await again.NextAsync()).Data.As<int>()); // the node had it before it delivered it live
+    }
+
+    [Fact]
     public async Task Two_listeners_on_a_node_get_their_copy_while_the_message_crosses_redis_once()
     {
         await using var cluster = await ClusterFixture.StartAsync(2);
