@@ -12,10 +12,25 @@ internal sealed class StreamConnectionContext : ConnectionContext
     private readonly Stream _stream;
     private readonly CancellationTokenSource _closed = new();
 
-    public StreamConnectionContext(string name, Stream stream, Func<CancellationToken, Task>? endOutput = null)
+    /// <param name="name">A name for logs.</param>
+    /// <param name="stream">The carrier.</param>
+    /// <param name="endOutput">Ends the carrier's output after the broker's last bytes.</param>
+    /// <param name="carrier">The connection the stream runs over (a WebSocket's HTTP connection): its remote address
+    /// counts against the per-address limits and failure throttle, and its TLS client certificate can prove an identity.</param>
+    public StreamConnectionContext(string name, Stream stream, Func<CancellationToken, Task>? endOutput = null, Microsoft.AspNetCore.Http.ConnectionInfo? carrier = null)
     {
         _stream = stream;
         ConnectionId = name;
+        if (carrier is not null)
+        {
+            RemoteEndPoint = carrier.RemoteIpAddress is { } address ? new System.Net.IPEndPoint(address, carrier.RemotePort) : null;
+            LocalEndPoint = carrier.LocalIpAddress is { } local ? new System.Net.IPEndPoint(local, carrier.LocalPort) : null;
+            if (carrier.ClientCertificate is { } certificate)
+            {
+                Features.Set<ITlsConnectionFeature>(new CarriedCertificate(certificate));
+            }
+        }
+
         var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         Transport = new DuplexPipe(
             PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)),
@@ -42,6 +57,14 @@ internal sealed class StreamConnectionContext : ConnectionContext
         await _closed.CancelAsync();
         await _stream.DisposeAsync();
         _closed.Dispose();
+    }
+
+    /// <summary>The client certificate the carrier's TLS handshake verified.</summary>
+    private sealed class CarriedCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate) : ITlsConnectionFeature
+    {
+        public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; set; } = certificate;
+
+        public Task<System.Security.Cryptography.X509Certificates.X509Certificate2?> GetClientCertificateAsync(CancellationToken cancellationToken) => Task.FromResult(ClientCertificate);
     }
 
     /// <summary>A pipe writer that, once completed and flushed, ends the carrier's output.</summary>

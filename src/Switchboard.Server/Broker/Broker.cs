@@ -332,11 +332,12 @@ public sealed class Broker : IAsyncDisposable
     public Task ServeAsync(string name, Stream stream, bool lossy = true) => ServeAsync(name, stream, lossy, endOutput: null);
 
     /// <summary>Serves one client over a duplex stream whose end of output (after the broker's last frame, such as a
-    /// fatal ERROR) is <paramref name="endOutput"/>: a WebSocket's close frame, so the peer reads a clean close.</summary>
-    internal async Task ServeAsync(string name, Stream stream, bool lossy, Func<CancellationToken, Task>? endOutput)
+    /// fatal ERROR) is <paramref name="endOutput"/>: a WebSocket's close frame, so the peer reads a clean close; a
+    /// WebSocket's HTTP connection is the <paramref name="carrier"/> (its address and client certificate).</summary>
+    internal async Task ServeAsync(string name, Stream stream, bool lossy, Func<CancellationToken, Task>? endOutput, Microsoft.AspNetCore.Http.ConnectionInfo? carrier = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        await using var context = new StreamConnectionContext(name, stream, endOutput);
+        await using var context = new StreamConnectionContext(name, stream, endOutput, carrier);
         await new BinaryPeer(this, context, lossy).RunAsync();
     }
 

@@ -41,7 +41,7 @@ public static class HttpEndpoints
 
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
         await using var stream = WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: false);
-        await broker.ServeAsync($"ws:{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}", stream, lossy: false, endOutput: EndOutputAsync);
+        await broker.ServeAsync($"ws:{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}", stream, lossy: false, endOutput: EndOutputAsync, carrier: context.Connection);
 
         // The close handshake, so a client reads a clean close after the broker's last frame rather than a reset.
         async Task EndOutputAsync(CancellationToken cancellationToken)

@@ -111,6 +111,18 @@ public sealed class PeerLimitsTests
     }
 
     [Fact]
+    public async Task WebSocket_clients_count_against_their_address_like_tcp_ones()
+    {
+        var options = new BrokerOptions { Port = 0, HttpPort = 0, MaxConnectionsPerAddress = 2 };
+        await using var host = await BrokerHost.StartAsync(options, cancellationToken: Ct);
+        await using var overTcp = await BusClient.ConnectAsync(host.TcpAddress!, new BusClientOptions { ClientName = "tcp" }, Ct);
+        await using var overWs = await BusClient.ConnectAsync(host.WebSocketAddress!, new BusClientOptions { ClientName = "ws" }, Ct);
+        var refused = await Assert.ThrowsAsync<SwitchboardException>(async () =>
+            await BusClient.ConnectAsync(host.WebSocketAddress!, new BusClientOptions { ClientName = "third" }, Ct));
+        Assert.Contains("MaxConnectionsPerAddress", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_declaration_too_big_for_presence_is_refused_and_the_largest_allowed_keeps_presence_listeners_connected()
     {
         await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);

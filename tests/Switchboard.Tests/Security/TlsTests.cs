@@ -101,6 +101,31 @@ public sealed class TlsTests : IDisposable
         await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await BusClient.ConnectAsync(host.TcpAddress!, Trusting(_ca), Ct)); // none at all
     }
 
+    [Fact]
+    public async Task A_client_certificate_over_wss_is_the_same_identity_as_over_sbs()
+    {
+        using var clients = new TestCa("Switchboard Clients CA");
+        var caFile = Path.Combine(_directory.FullName, "clients-ca.pem");
+        await File.WriteAllTextAsync(caFile, clients.Certificate.ExportCertificatePem(), Ct);
+        var security = new SecurityOptions
+        {
+            Tls = WriteServerFiles(_ca, "broker") with { ClientCertificates = "allow", ClientCaFile = caFile },
+            Certificates = [new CertificateIdentity { Name = "device-7", Permissions = new Permissions { Senders = new() { Allow = ["device-7"] } } }],
+        };
+        await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, HttpPort = 0, Security = security }, cancellationToken: Ct);
+        Assert.StartsWith("wss://", host.WebSocketAddress, StringComparison.Ordinal);
+
+        using var device = clients.Issue("device-7", clientAuth: true);
+        await using var client = await BusClient.ConnectAsync(host.WebSocketAddress!, Trusting(_ca, device), Ct);
+        await using var own = await client.AddSenderAsync("device-7", ["reading"], cancellationToken: Ct);
+        var forbidden = await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await client.AddSenderAsync("device-8", ["reading"], cancellationToken: Ct));
+        Assert.Contains("The identity 'device-7'", forbidden.Message, StringComparison.Ordinal);
+
+        // Without a certificate (allowed at the TLS level) nothing proves an identity: refused at the handshake.
+        var refused = await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await BusClient.ConnectAsync(host.WebSocketAddress!, Trusting(_ca), Ct));
+        Assert.Contains("This broker requires credentials", refused.Message, StringComparison.Ordinal);
+    }
+
     private static BusClientOptions Trusting(TestCa ca, X509Certificate2? client = null) => new()
     {
         ConnectTimeout = TimeSpan.FromSeconds(5),
