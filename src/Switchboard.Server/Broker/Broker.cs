@@ -65,7 +65,8 @@ public sealed class Broker : IAsyncDisposable
     /// connections keep the permissions their token carries. Only a broker built from <see cref="BrokerOptions.Security"/>
     /// can be reloaded, and a reload cannot turn credentials off.
     /// </summary>
-    /// <param name="security">The new settings (their TLS and browser rules are not reloaded here).</param>
+    /// <param name="security">The new settings: identities, permissions and browser rules (TLS certificate files are
+    /// re-read on their own; the TLS mode is not reloaded).</param>
     /// <returns>How many live connections were closed (identity removed, or a registration refused).</returns>
     public int Reload(SecurityOptions security)
     {
@@ -81,6 +82,7 @@ public sealed class Broker : IAsyncDisposable
         }
 
         var next = new ConfiguredAuthenticator(security);
+        _ = Http.BrowserGuard.Rules.Compile(security.Browser); // checked whole before anything changes
         _authenticator = next;
         var revoked = 0;
         foreach (var connection in _connections.Keys)
@@ -88,14 +90,14 @@ public sealed class Broker : IAsyncDisposable
             revoked += connection.Reidentify(next) ? 1 : 0;
         }
 
-        SecurityReloaded?.Invoke(next);
+        SecurityReloaded?.Invoke(next, security);
         Log.SecurityReloaded(next.Describe(), revoked);
         return revoked;
     }
 
     /// <summary>Raised by <see cref="Reload"/> after the connections were carried over: what holds identities outside
-    /// them (the HTTP gateway's SSE streams) carries its own over.</summary>
-    internal event Action<ConfiguredAuthenticator>? SecurityReloaded;
+    /// them (the HTTP gateway's SSE streams) carries its own over, and the browser rules are swapped.</summary>
+    internal event Action<ConfiguredAuthenticator, SecurityOptions>? SecurityReloaded;
 
     private AuthThrottle Throttle { get; }
 

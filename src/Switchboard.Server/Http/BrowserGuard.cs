@@ -23,20 +23,23 @@ internal sealed class BrowserGuard
     private const string CorsMethods = "GET, POST, DELETE";
     private const string CorsHeaders = "Authorization, Content-Type, Last-Event-ID, X-Switchboard-Client";
 
-    private readonly FrozenSet<string> _hosts;
-    private readonly FrozenSet<string> _origins;
-    private readonly bool _anyHost;
-    private readonly bool _anyOrigin;
+    private volatile Rules _rules;
 
-    public BrowserGuard(BrowserOptions options)
+    public BrowserGuard(BrowserOptions options) => _rules = Rules.Compile(options);
+
+    /// <summary>The rules of a reloaded configuration, from the next request on.</summary>
+    public void Reload(BrowserOptions options) => _rules = Rules.Compile(options);
+
+    /// <summary>The allowed hosts and origins, compiled (an invalid origin throws here, naming it).</summary>
+    internal sealed record Rules(FrozenSet<string> Hosts, FrozenSet<string> Origins, bool AnyHost, bool AnyOrigin)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        var hosts = (options.AllowedHosts ?? []).Select(h => h.Trim().TrimEnd('.').ToLowerInvariant()).ToList();
-        var origins = (options.AllowedOrigins ?? []).Select(NormalizeOrigin).ToList();
-        _anyHost = hosts.Contains("*");
-        _anyOrigin = origins.Contains("*");
-        _hosts = hosts.ToFrozenSet(StringComparer.Ordinal);
-        _origins = origins.ToFrozenSet(StringComparer.Ordinal);
+        public static Rules Compile(BrowserOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(options);
+            var hosts = (options.AllowedHosts ?? []).Select(h => h.Trim().TrimEnd('.').ToLowerInvariant()).ToList();
+            var origins = (options.AllowedOrigins ?? []).Select(NormalizeOrigin).ToList();
+            return new Rules(hosts.ToFrozenSet(StringComparer.Ordinal), origins.ToFrozenSet(StringComparer.Ordinal), hosts.Contains("*"), origins.Contains("*"));
+        }
     }
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
@@ -51,7 +54,8 @@ internal sealed class BrowserGuard
         var origin = request.Headers.Origin.ToString();
         if (origin.Length > 0 && !IsSameOrigin(request, origin))
         {
-            if (!_anyOrigin && !_origins.Contains(origin.ToLowerInvariant()))
+            var rules = _rules;
+            if (!rules.AnyOrigin && !rules.Origins.Contains(origin.ToLowerInvariant()))
             {
                 await HttpJson.WriteErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.ForbiddenOrigin,
                     $"Pages of {origin} may not call this broker (only its own origin may, and those in Security.Browser.AllowedOrigins or --allowed-origin).");
@@ -83,7 +87,8 @@ internal sealed class BrowserGuard
     private string? RefuseHost(HttpRequest request)
     {
         var host = request.Host.Host.Trim('[', ']').TrimEnd('.').ToLowerInvariant();
-        if (_anyHost || host.Length == 0 || IPAddress.TryParse(host, out _) || host == "localhost" || host.EndsWith(".localhost", StringComparison.Ordinal) || _hosts.Contains(host))
+        var rules = _rules;
+        if (rules.AnyHost || host.Length == 0 || IPAddress.TryParse(host, out _) || host == "localhost" || host.EndsWith(".localhost", StringComparison.Ordinal) || rules.Hosts.Contains(host))
         {
             return null;
         }

@@ -17,6 +17,7 @@ public static class HttpEndpoints
         ArgumentNullException.ThrowIfNull(app);
         ArgumentNullException.ThrowIfNull(broker);
         var browsers = new BrowserGuard(broker.Options.Security.Browser);
+        broker.SecurityReloaded += (_, security) => browsers.Reload(security.Browser);
         app.Use(browsers.InvokeAsync); // before everything: a refused page reaches no endpoint, WebSocket upgrades included
         app.UseWebSockets();
         app.Map("/ws", context => ServeWebSocketAsync(context, broker));

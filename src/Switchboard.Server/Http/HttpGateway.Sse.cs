@@ -176,7 +176,7 @@ internal sealed partial class HttpGateway
     }
 
     /// <summary>After a reload: each open SSE stream carries its identity over, or ends.</summary>
-    private void OnSecurityReloaded(ConfiguredAuthenticator authenticator)
+    private void OnSecurityReloaded(ConfiguredAuthenticator authenticator, SecurityOptions security)
     {
         foreach (var stop in _liveStops.Keys)
         {

@@ -114,6 +114,32 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task A_reload_changes_which_origins_may_call_the_http_gateway()
+    {
+        await using var gateway = await HttpGatewayHarness.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, await SendersFromAsync(gateway, "https://app.example"));
+
+        var options = SecurityKit.Options();
+        gateway.Host.Broker.Reload(options with { Browser = new BrowserOptions { AllowedOrigins = ["https://app.example"] } });
+        Assert.Equal(System.Net.HttpStatusCode.OK, await SendersFromAsync(gateway, "https://app.example"));
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, await SendersFromAsync(gateway, "https://evil.example"));
+
+        // An invalid origin is refused whole, naming it; the rules in force stay.
+        var refused = Assert.ThrowsAny<Exception>(() => gateway.Host.Broker.Reload(options with { Browser = new BrowserOptions { AllowedOrigins = ["not an origin"] } }));
+        Assert.Contains("not an origin", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.OK, await SendersFromAsync(gateway, "https://app.example"));
+    }
+
+    private static async Task<System.Net.HttpStatusCode> SendersFromAsync(HttpGatewayHarness gateway, string origin)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/senders");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", SecurityKit.AdminToken);
+        request.Headers.Add("Origin", origin);
+        using var response = await gateway.Http.SendAsync(request, Ct);
+        return response.StatusCode;
+    }
+
+    [Fact]
     public async Task An_invalid_reload_is_refused_naming_the_problem_and_the_old_configuration_stays()
     {
         await using var host = await BrokerHost.StartAsync(SecurityKit.Broker(), cancellationToken: Ct);
