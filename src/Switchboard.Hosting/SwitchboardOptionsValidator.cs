@@ -10,8 +10,9 @@ namespace Switchboard.Hosting;
 /// <param name="section">The configuration section the options come from, named in messages.</param>
 public sealed class SwitchboardOptionsValidator(string section) : IValidateOptions<SwitchboardOptions>
 {
-    /// <summary>The smallest <see cref="SwitchboardOptions.MaxFrameSize"/> accepted.</summary>
-    public const int MinFrameSize = 1024;
+    /// <summary>The smallest <see cref="SwitchboardOptions.MaxFrameSize"/> accepted: what the protocol lets a client
+    /// announce in HELLO (64 KiB; <see cref="BusClient"/> refuses less).</summary>
+    public const int MinFrameSize = Wire.Protocol.MinPeerMaxFrameSize;
 
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, SwitchboardOptions options)

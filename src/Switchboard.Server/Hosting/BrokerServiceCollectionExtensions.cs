@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -18,7 +19,8 @@ public static class BrokerServiceCollectionExtensions
     /// Hosts a broker in the application: the binary protocol on TCP (<see cref="BrokerOptions.Port"/>, 7222 unless
     /// changed) and the other listeners <see cref="BrokerOptions"/> turns on, all through the application's Kestrel,
     /// with the application's own addresses kept. <c>app.MapSwitchboard()</c> then maps the WebSocket, the HTTP gateway
-    /// and the dashboard onto the application's HTTP. Registers <see cref="Broker"/> and <see cref="BrokerEndpoints"/>.
+    /// and the dashboard onto the application's HTTP. Registers <see cref="Broker"/>, <see cref="BrokerEndpoints"/> and
+    /// <see cref="IBus"/> (the broker's in-process <see cref="Broker.Bus"/>, unless an <see cref="IBus"/> is registered already).
     /// </summary>
     /// <param name="services">The application's services.</param>
     /// <param name="configure">Changes the defaults: <c>o =&gt; o with { Port = 7300, JsonLinesPort = 7301 }</c>.</param>
@@ -71,6 +73,9 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton(sp => new Broker(options.Bus.LoggerFactory is NullLoggerFactory
             ? options with { Bus = options.Bus with { LoggerFactory = sp.GetRequiredService<ILoggerFactory>() } }
             : options));
+        // The application's IBus is the broker's own in-process bus, so a controller or hosted service that takes IBus
+        // meets the broker's network clients (unless the application registered an IBus of its own first).
+        services.TryAddSingleton<IBus>(static sp => sp.GetRequiredService<Broker>().Bus);
         services.AddSingleton(sp => new BrokerEndpoints(options, sp));
         services.AddSingleton(sp => new BrokerService(sp.GetRequiredService<Broker>(), hosting));
         services.AddHostedService(sp => sp.GetRequiredService<BrokerService>());

@@ -106,5 +106,40 @@ public sealed class HostedBrokerTests
         Assert.Contains("AddSwitchboardBroker()", missing.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_apps_IBus_is_the_brokers_own_bus_so_what_the_app_triggers_reaches_network_clients()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddSwitchboardBroker(o => o with { Port = 0 });
+        await using var app = builder.Build();
+        app.MapSwitchboard();
+        await app.StartAsync(Ct);
+
+        var bus = app.Services.GetRequiredService<IBus>();
+        Assert.Same(app.Services.GetRequiredService<Switchboard.Server.Broker>().Bus, bus);
+        var tcp = Assert.Single(app.Services.GetRequiredService<BrokerEndpoints>().Addresses, a => a.StartsWith("sb://", StringComparison.Ordinal));
+        await using var outside = await BusClient.ConnectAsync(tcp, new BusClientOptions { ClientName = "outside" }, Ct);
+        await using var news = await outside.ListenAsync("in-app", "#news", cancellationToken: Ct);
+        await using var sender = await bus.AddSenderAsync("in-app", ["#news"], cancellationToken: Ct);
+        await sender.TriggerAsync("#news", Payload.Json(7), cancellationToken: Ct);
+        Assert.Equal(7, (await news.NextAsync()).As<int>());
+        await app.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task An_IBus_the_app_registered_before_the_broker_stays_its_IBus()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        await using var own = new LocalBus();
+        builder.Services.AddSingleton<IBus>(own);
+        builder.Services.AddSwitchboardBroker(o => o with { Port = 0 });
+        await using var app = builder.Build();
+
+        Assert.Same(own, app.Services.GetRequiredService<IBus>());
+    }
+
     private static Task<HealthReport> CheckAsync(WebApplication app) => app.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(Ct);
 }

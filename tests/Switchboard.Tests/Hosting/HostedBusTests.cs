@@ -109,6 +109,20 @@ public sealed class HostedBusTests
     }
 
     [Fact]
+    public async Task A_max_frame_size_below_the_protocols_minimum_stops_the_start_with_invalid_options()
+    {
+        // The client refuses to announce less than 64 KiB in HELLO; the host must say so by key, not crash in its constructor.
+        using var host = Build(new Dictionary<string, string?>
+        {
+            ["Switchboard:Broker"] = "sb://127.0.0.1:7222",
+            ["Switchboard:MaxFrameSize"] = "2048",
+        });
+        var error = await Assert.ThrowsAsync<SwitchboardException>(() => host.StartAsync(Ct));
+        Assert.Equal(ErrorCodes.InvalidOptions, error.Code);
+        Assert.Contains("Switchboard:MaxFrameSize must be at least 65536 bytes; it is 2048", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Options_set_in_code_are_checked_too_and_name_the_section_they_were_bound_from()
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
