@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -196,6 +197,22 @@ internal sealed partial class HttpGateway
             : throw new HttpGatewayException(StatusCodes.Status403Forbidden, ErrorCodes.ForbiddenSender, $"The sender '{name}' belongs to another HTTP client; only the client (name and token) that registered it may {verb} it.");
     }
 
+    /// <summary>The W3C trace context of the call (<c>traceparent</c>, <c>tracestate</c>), carried in the message's headers
+    /// so its listeners (or the handler) continue the caller's trace; null when it sent none or a malformed one.</summary>
+    private static MessageHeaders? TraceContext(HttpContext context)
+    {
+        var parent = context.Request.Headers[SwitchboardTelemetry.TraceParentHeader].ToString();
+        if (!ActivityContext.TryParse(parent, null, isRemote: true, out _))
+        {
+            return null;
+        }
+
+        var state = context.Request.Headers[SwitchboardTelemetry.TraceStateHeader].ToString();
+        return state.Length == 0
+            ? MessageHeaders.Of((SwitchboardTelemetry.TraceParentHeader, parent))
+            : MessageHeaders.Of((SwitchboardTelemetry.TraceParentHeader, parent), (SwitchboardTelemetry.TraceStateHeader, state));
+    }
+
     private async Task PublishAsync(HttpContext context)
     {
         using var document = await HttpJson.ReadObjectAsync(context, Options.MaxBodyBytes, PublishExample);
@@ -207,11 +224,11 @@ internal sealed partial class HttpGateway
         var sender = OwnedSender(name, CallerOf(context), "publish as");
         if (events.Length == 1)
         {
-            await sender.Sender.TriggerAsync(events[0], data, null, retain, context.RequestAborted);
+            await sender.Sender.TriggerAsync(events[0], data, TraceContext(context), retain, context.RequestAborted);
         }
         else
         {
-            await sender.Sender.TriggerAsync(events, data, null, retain, context.RequestAborted);
+            await sender.Sender.TriggerAsync(events, data, TraceContext(context), retain, context.RequestAborted);
         }
 
         Metrics.AddMessagesIn(events.Length);
@@ -241,7 +258,7 @@ internal sealed partial class HttpGateway
             Payload answer;
             try
             {
-                answer = await _bus.RequestAsync(sender, request, data, timeout, null, context.RequestAborted);
+                answer = await _bus.RequestAsync(sender, request, data, timeout, TraceContext(context), context.RequestAborted);
                 outcome = "ok";
             }
             catch (SwitchboardException ex)

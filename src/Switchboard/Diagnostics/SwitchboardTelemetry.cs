@@ -59,7 +59,7 @@ public static class SwitchboardTelemetry
             return default;
         }
 
-        var activity = Source.StartActivity($"send {destination}", ActivityKind.Producer);
+        var activity = Source.StartActivity($"send {destination}", ActivityKind.Producer, CarriedContext(headers));
         if (activity is not null)
         {
             if (activity.IsAllDataRequested)
@@ -84,7 +84,7 @@ public static class SwitchboardTelemetry
     /// headers; it ends with the answer, or as an error whose <c>error.type</c> is the failure's code.</summary>
     internal static async ValueTask<Payload> ObserveRequestAsync(string sender, string request, MessageHeaders? headers, Func<MessageHeaders?, ValueTask<Payload>> ask)
     {
-        var activity = Source.StartActivity($"request {sender}", ActivityKind.Client);
+        var activity = Source.StartActivity($"request {sender}", ActivityKind.Client, CarriedContext(headers));
         if (activity is not null)
         {
             if (activity.IsAllDataRequested)
@@ -313,6 +313,15 @@ public static class SwitchboardTelemetry
 
         return activity;
     }
+
+    /// <summary>The parent of a send or request span: none given (so <see cref="Activity.Current"/> is) when there is a
+    /// current activity, else the trace context the caller put in the headers (a <c>traceparent</c> that came with an
+    /// HTTP call or a JSON line), so the span continues the caller's trace.</summary>
+    private static ActivityContext CarriedContext(MessageHeaders? headers) =>
+        Activity.Current is null && headers?[TraceParentHeader] is { } traceParent
+            && ActivityContext.TryParse(traceParent, headers[TraceStateHeader], isRemote: true, out var carried)
+            ? carried
+            : default;
 
     /// <summary>A CONSUMER span, a child of the context in <paramref name="headers"/> (and linked to it), if any.</summary>
     private static Activity? StartConsumer(string name, MessageHeaders headers)

@@ -85,6 +85,52 @@ public sealed class GatewayEndpointTests
     }
 
     [Fact]
+    public async Task A_traceparent_sent_with_an_http_publish_or_request_reaches_the_listener_and_the_handler_in_the_same_trace()
+    {
+        await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
+        await using var client = await gateway.ConnectClientAsync(Ct);
+        var handled = new TaskCompletionSource<MessageHeaders>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var echo = await client.AddSenderAsync("echo", [], new Dictionary<string, RequestHandler>
+        {
+            ["echo"] = (request, _) =>
+            {
+                handled.TrySetResult(request.Headers);
+                return ValueTask.FromResult(Payload.Utf8("ok"));
+            },
+        }, cancellationToken: Ct);
+        await using var listener = await client.ListenAsync("h1", "tick", cancellationToken: Ct);
+        await gateway.OkAsync("/senders", """{"name":"h1","events":["tick"]}""", Ct);
+        const string TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+        using (var publish = new HttpRequestMessage(HttpMethod.Post, "/publish") { Content = Json("""{"sender":"h1","event":"tick"}""") })
+        {
+            publish.Headers.Add("traceparent", $"00-{TraceId}-00f067aa0ba902b7-01");
+            publish.Headers.Add("tracestate", "vendor=1");
+            Assert.Equal(200, (await gateway.SendAsync(publish, Ct)).Status);
+        }
+
+        var heard = await listener.NextAsync();
+        Assert.Contains(TraceId, heard.Headers["traceparent"], StringComparison.Ordinal);
+        Assert.Equal("vendor=1", heard.Headers["tracestate"]);
+
+        using (var ask = new HttpRequestMessage(HttpMethod.Post, "/request") { Content = Json("""{"sender":"echo","request":"echo"}""") })
+        {
+            ask.Headers.Add("traceparent", $"00-{TraceId}-00f067aa0ba902b7-01");
+            Assert.Equal(200, (await gateway.SendAsync(ask, Ct)).Status);
+        }
+
+        Assert.Contains(TraceId, (await handled.Task.WaitAsync(Wait.Timeout, Ct))["traceparent"], StringComparison.Ordinal);
+
+        // A malformed one is ignored, not an error.
+        using var bad = new HttpRequestMessage(HttpMethod.Post, "/publish") { Content = Json("""{"sender":"h1","event":"tick"}""") };
+        bad.Headers.TryAddWithoutValidation("traceparent", "not-a-trace");
+        Assert.Equal(200, (await gateway.SendAsync(bad, Ct)).Status);
+        Assert.Null((await listener.NextAsync()).Headers["traceparent"]);
+
+        static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
+    }
+
+    [Fact]
     public async Task A_request_larger_than_the_handler_client_accepts_is_a_413_message_too_large()
     {
         await using var gateway = await HttpGatewayHarness.StartAsync(cancellationToken: Ct);
