@@ -49,6 +49,25 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public static CliProcess Start(params string[] args) => Start(Dll.Value, "switchboard", closeInput: true, args);
 
+    /// <summary>The switchboard command with stdout and stderr redirected (read here, as always) and these environment
+    /// variables set (a null value removes one).</summary>
+    public static CliProcess StartWithEnvironment(IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        Start("dotnet", Dll.Value, "switchboard", closeInput: true, args, environment);
+
+    /// <summary>
+    /// The switchboard command on a pseudo-terminal, as a person at a terminal runs it: util-linux's <c>script</c> gives it
+    /// a terminal for stdout and stderr and copies everything written there (both streams, escape sequences and all) to
+    /// its own stdout, read here. TERM is set so colour support is detected the same on every machine.
+    /// </summary>
+    public static CliProcess StartInTerminal(IReadOnlyDictionary<string, string?> environment, params string[] args)
+    {
+        var commandLine = string.Join(' ', new[] { "dotnet", Dll.Value }.Concat(args).Select(ShellQuote));
+        var withTerm = new Dictionary<string, string?>(environment) { ["TERM"] = "xterm-256color" };
+        return Start("script", null, "switchboard (terminal)", closeInput: true, ["--quiet", "--return", "--flush", "--command", commandLine, "/dev/null"], withTerm, displayArgs: args);
+    }
+
+    private static string ShellQuote(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
     /// <summary>The switchboard command with its stdin left open for <see cref="WriteLineAsync"/> until <see cref="CloseInput"/>.</summary>
     public static CliProcess StartWithInput(params string[] args) => Start(Dll.Value, "switchboard", closeInput: false, args);
 
@@ -62,7 +81,8 @@ internal sealed class CliProcess : IAsyncDisposable
 
     private static CliProcess Start(string dll, string name, bool closeInput, string[] args) => Start("dotnet", dll, name, closeInput, args);
 
-    private static CliProcess Start(string program, string? dll, string name, bool closeInput, string[] args)
+    private static CliProcess Start(string program, string? dll, string name, bool closeInput, string[] args,
+        IReadOnlyDictionary<string, string?>? environment = null, string[]? displayArgs = null)
     {
         var info = new ProcessStartInfo(program)
         {
@@ -84,13 +104,25 @@ internal sealed class CliProcess : IAsyncDisposable
         }
 
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(variable);
+            }
+            else
+            {
+                info.Environment[variable] = value;
+            }
+        }
+
         var process = Process.Start(info) ?? throw new InvalidOperationException($"{program} did not start");
         if (closeInput)
         {
             process.StandardInput.Close();
         }
 
-        return new CliProcess(process, name + " " + string.Join(' ', args));
+        return new CliProcess(process, name + " " + string.Join(' ', displayArgs ?? args));
     }
 
     /// <summary>Writes one line to the process's stdin.</summary>
