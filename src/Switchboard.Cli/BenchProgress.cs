@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 using Spectre.Console;
@@ -8,7 +9,8 @@ namespace Switchboard.Cli;
 
 /// <summary>A live status under the load tool's progress lines while <c>switchboard bench</c> measures, when stderr is a
 /// terminal: elapsed time, runs done and the latest line. The load tool writes its progress to stderr (one line per
-/// run); those lines are kept, printed above the status. Redirected, nothing changes: the same lines, nothing extra.</summary>
+/// run); those lines are kept, printed above the status. The report on stdout is held back until the status is gone, so
+/// a redraw never erases a line of it on a shared terminal. Redirected, nothing changes: the same lines, nothing extra.</summary>
 public static class BenchProgress
 {
     private static readonly TimeSpan Refresh = TimeSpan.FromMilliseconds(250);
@@ -22,9 +24,11 @@ public static class BenchProgress
             return await run();
         }
 
-        var original = Console.Error;
+        var (originalError, originalOut) = (Console.Error, Console.Out);
         using var lines = new LineCollector();
+        using var report = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetError(lines);
+        Console.SetOut(report);
         try
         {
             return await terminal.Status().Spinner(Spinner.Known.Dots).StartAsync("bench: starting", async status =>
@@ -48,14 +52,17 @@ public static class BenchProgress
                         return await running;
                     }
 
-                    status.Status(string.Create(CultureInfo.InvariantCulture,
-                        $"bench: [aqua]{clock.Elapsed:mm\\:ss}[/] elapsed, {runs} run(s) done{(last.Length == 0 ? "" : "; last: " + Markup.Escape(Shorten(last)))}"));
+                    status.Status = string.Create(CultureInfo.InvariantCulture,
+                        $"bench: [aqua]{clock.Elapsed:mm\\:ss}[/] elapsed, {runs} run(s) done{(last.Length == 0 ? "" : "; last: " + Markup.Escape(Shorten(last)))}");
                 }
             });
         }
         finally
         {
-            Console.SetError(original);
+            Console.SetError(originalError);
+            Console.SetOut(originalOut);
+            await originalOut.WriteAsync(report.ToString());
+            await originalOut.FlushAsync();
         }
     }
 
@@ -70,7 +77,7 @@ public static class BenchProgress
 
         public override Encoding Encoding => Encoding.UTF8;
 
-        public bool TryTake(out string line) => _lines.TryDequeue(out line!);
+        public bool TryTake([NotNullWhen(true)] out string? line) => _lines.TryDequeue(out line);
 
         public override void Write(char value)
         {

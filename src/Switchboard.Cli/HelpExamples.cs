@@ -9,7 +9,7 @@ namespace Switchboard.Cli;
 /// and keeps its help layout internal, so the standard help action is wrapped and the examples follow its output.</summary>
 public static class HelpExamples
 {
-    private static readonly ConditionalWeakTable<Command, string[]> Examples = [];
+    private static readonly ConditionalWeakTable<Command, string[]> Examples = new();
 
     /// <summary>Gives <paramref name="command"/> example lines, each a command line optionally followed by <c># what it does</c>.</summary>
     public static Command With(this Command command, params string[] examples)

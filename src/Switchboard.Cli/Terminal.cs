@@ -22,10 +22,26 @@ public static class Terminal
     private static IAnsiConsole Create(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
     {
         Ansi = AnsiSupport.Detect, // TERM decides which sequences (a dumb terminal gets none)
-        ColorSystem = NoColor ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+        ColorSystem = Colours(),
         Interactive = InteractionSupport.Yes,
         Out = new TerminalOutput(writer),
+        // It is a terminal (checked above): no guessing from CI variables that would turn the live displays off.
+        Enrichment = new ProfileEnrichment { UseDefaultEnrichers = false },
     });
+
+    private static ColorSystemSupport Colours()
+    {
+        if (NoColor)
+        {
+            return ColorSystemSupport.NoColors;
+        }
+
+        // NO_COLOR set but empty is no request (no-color.org), though Spectre.Console's detection reads any NO_COLOR as
+        // one; then decide as it does on Unix: COLORTERM says true colour, otherwise 256 colours.
+        return Environment.GetEnvironmentVariable(NoColorVariable) is null
+            ? ColorSystemSupport.Detect
+            : Environment.GetEnvironmentVariable("COLORTERM") is "truecolor" or "24bit" ? ColorSystemSupport.TrueColor : ColorSystemSupport.EightBit;
+    }
 
     /// <summary>The terminal behind a writer, known to be one when this was made: <c>bench</c> replaces
     /// <see cref="Console.Error"/> with a line collector while its status draws on the real stderr.</summary>

@@ -73,11 +73,12 @@ public static class DemoCommand
         var address = broker.TcpAddress!;
         output.Write($"broker: listening on {address} (in this process)", Color.Yellow);
 
-        await using var listenerClient = await BusConnection.ConnectAsync([address], "switchboard demo listener", shutdown.Token);
+        // Straight to its own broker: SWITCHBOARD_CREDENTIALS (meant for a real one) does not apply here.
+        await using var listenerClient = await BusClient.ConnectAsync(address, new BusClientOptions { ClientName = "switchboard demo listener" }, shutdown.Token);
         await using var queue = await listenerClient.ListenAsync(SenderName, EventName, cancellationToken: shutdown.Token);
         output.Write($"listener: subscribed to {SenderName}/{EventName}", Color.Yellow);
 
-        await using var senderClient = await BusConnection.ConnectAsync([address], "switchboard demo timer", shutdown.Token);
+        await using var senderClient = await BusClient.ConnectAsync(address, new BusClientOptions { ClientName = "switchboard demo timer" }, shutdown.Token);
         await using var sender = await senderClient.AddSenderAsync(SenderName, [EventName], cancellationToken: shutdown.Token);
         output.Write(string.Create(CultureInfo.InvariantCulture, $"{SenderName}: triggering {EventName} every {interval.TotalMilliseconds:0} ms; from another shell: switchboard sub --server {address} --sender {SenderName}"), Color.Yellow);
 

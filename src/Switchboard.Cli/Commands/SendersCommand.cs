@@ -88,7 +88,7 @@ public static class SendersCommand
             table.AddRow(new Text(sender.Name, new Style(Color.Green)), new Text(Join(sender.Events)), new Text(Join(requests)));
         }
 
-        table.Caption = new TableTitle(senders.Count == 1 ? "1 sender online" : $"{senders.Count} senders online");
+        table.Caption = new TableTitle(senders.Count == 1 ? "1 sender online" : $"{senders.Count} senders online", Style.Plain);
         return table;
     }
 

@@ -56,12 +56,13 @@ internal sealed class CliProcess : IAsyncDisposable
 
     /// <summary>
     /// The switchboard command on a pseudo-terminal, as a person at a terminal runs it: util-linux's <c>script</c> gives it
-    /// a terminal for stdout and stderr and copies everything written there (both streams, escape sequences and all) to
-    /// its own stdout, read here. TERM is set so colour support is detected the same on every machine.
+    /// a terminal for stdout and stderr and copies everything written there (both streams, escape sequences and all, lines
+    /// ending in CR LF) to its own stdout, read here. TERM is set so colour support is detected the same on every machine.
     /// </summary>
     public static CliProcess StartInTerminal(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
-        var commandLine = string.Join(' ', new[] { "dotnet", Dll.Value }.Concat(args).Select(ShellQuote));
+        // 250 columns: wide enough that no line of a test is wrapped (a terminal nobody sized would report 0).
+        var commandLine = "stty cols 250 rows 50; exec " + string.Join(' ', new[] { "dotnet", Dll.Value }.Concat(args).Select(ShellQuote));
         var withTerm = new Dictionary<string, string?>(environment) { ["TERM"] = "xterm-256color" };
         return Start("script", null, "switchboard (terminal)", closeInput: true, ["--quiet", "--return", "--flush", "--command", commandLine, "/dev/null"], withTerm, displayArgs: args);
     }
