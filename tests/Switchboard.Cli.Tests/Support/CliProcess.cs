@@ -139,6 +139,11 @@ internal sealed class CliProcess : IAsyncDisposable
     /// <summary>Reads stdout until a line starts with <paramref name="prefix"/>; returns it.</summary>
     public Task<string> WaitForOutAsync(string prefix, TimeSpan? timeout = null) => WaitForAsync(_stdout, "stdout", prefix, timeout);
 
+    /// <summary>Reads stdout until a line contains <paramref name="text"/> (on a terminal a line may begin with escape
+    /// sequences); returns it.</summary>
+    public Task<string> WaitForOutContainingAsync(string text, TimeSpan? timeout = null) =>
+        WaitForAsync(_stdout, $"a line containing '{text}' on stdout", line => line.Contains(text, StringComparison.Ordinal), timeout);
+
     /// <summary>Runs to the end: exit code, stdout and stderr.</summary>
     public static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
     {
@@ -153,13 +158,16 @@ internal sealed class CliProcess : IAsyncDisposable
     /// <summary>Reads stderr until a line starts with <paramref name="prefix"/>; returns it.</summary>
     public Task<string> WaitForErrAsync(string prefix, TimeSpan? timeout = null) => WaitForAsync(_stderr, "stderr", prefix, timeout);
 
-    private async Task<string> WaitForAsync(Channel<string> lines, string stream, string prefix, TimeSpan? timeout)
+    private Task<string> WaitForAsync(Channel<string> lines, string stream, string prefix, TimeSpan? timeout) =>
+        WaitForAsync(lines, $"a line starting with '{prefix}' on {stream}", line => line.StartsWith(prefix, StringComparison.Ordinal), timeout);
+
+    private async Task<string> WaitForAsync(Channel<string> lines, string what, Func<string, bool> wanted, TimeSpan? timeout)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Timeout);
         while (true)
         {
-            var line = await NextAsync(lines, $"a line starting with '{prefix}' on {stream}", deadline - DateTime.UtcNow);
-            if (line.StartsWith(prefix, StringComparison.Ordinal))
+            var line = await NextAsync(lines, what, deadline - DateTime.UtcNow);
+            if (wanted(line))
             {
                 return line;
             }
