@@ -33,6 +33,7 @@ public static class BenchProgress
         {
             return await terminal.Status().Spinner(Spinner.Known.Dots).StartAsync("bench: starting", async status =>
             {
+                status.Refresh(); // drawn now, not at the first refresh tick: a short run is seen to be running too
                 var clock = Stopwatch.StartNew();
                 var running = run();
                 var runs = 0;
