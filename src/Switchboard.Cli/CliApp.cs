@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Help;
 using Switchboard.Cli.Commands;
 
 namespace Switchboard.Cli;
@@ -14,9 +13,10 @@ public static class CliApp
     public static Command Build()
     {
         var root = new Command(Name,
-            "Switchboard: an event bus for processes and machines. 'serve' runs a broker; pub, sub, req, gather and senders use one; 'bench' measures one against nats-server.\n" +
+            "Switchboard: an event bus for processes and machines. 'serve' runs a broker; pub, sub, req, gather and senders use one; 'demo' shows one at work; 'bench' measures one against nats-server.\n" +
+            "Colours and live displays only on a terminal, and no colours when NO_COLOR is set.\n" +
             "Exit codes: 0 ok, 1 the operation failed (the bus said why), 2 bad usage or serve could not listen, 3 could not connect.");
-        root.Options.Add(new HelpOption());
+        root.Options.Add(HelpExamples.Option());
         root.Options.Add(new VersionOption());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(PubCommand.Create());
@@ -26,7 +26,14 @@ public static class CliApp
         root.Subcommands.Add(SendersCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(HashPasswordCommand.Create());
-        return root;
+        root.Subcommands.Add(DemoCommand.Create());
+        return root.With(
+            "switchboard demo --count 3  # a broker, a sender and a listener in one command",
+            "switchboard serve --port 0",
+            "switchboard sub --event '#temperature'",
+            "switchboard pub kitchen '#temperature' 21.5",
+            "switchboard senders",
+            "switchboard COMMAND --help  # every option of a command, with examples");
     }
 
     public static async Task<int> RunAsync(string[] args)

@@ -66,6 +66,30 @@ public sealed class ClientCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sub_stats_prints_a_rate_line_every_second_with_the_totals_then_a_summary_on_sigterm()
+    {
+        await using var sub = CliProcess.Start("sub", "--server", Server, "--event", "#load", "--stats");
+        await sub.WaitForErrAsync("listening");
+        var (code, _, _) = await CliProcess.RunAsync("pub", "--server", Server, "--count", "5", "--quiet", "meter", "#load", "12345");
+        Assert.Equal(0, code);
+
+        // Rate lines come whether or not anything arrived; the first one after the five messages carries them in its totals.
+        string line;
+        do
+        {
+            line = await sub.ReadLineAsync();
+            Assert.Matches(@"^rate: [\d,]+ msgs/s, [\d,.]+ (B|KiB)/s; total: [\d,]+ msgs, [\d,.]+ (B|KiB)$", line);
+        }
+        while (!line.EndsWith("total: 5 msgs, 25 B", StringComparison.Ordinal));
+
+        await sub.TerminateAsync();
+        Assert.Equal(0, await sub.WaitForExitAsync());
+        var rest = sub.RemainingOut().TrimEnd('\n').Split('\n');
+        Assert.Matches(@"^done: 5 msgs, 25 B in [\d.]+ s \([\d,]+ msgs/s\)$", rest[^1]);
+        Assert.All(rest[..^1], l => Assert.EndsWith("total: 5 msgs, 25 B", l, StringComparison.Ordinal)); // no message itself is printed
+    }
+
+    [Fact]
     public async Task Pub_count_publishes_n_messages_with_json_or_string_data()
     {
         await using var bus = await ConnectAsync();

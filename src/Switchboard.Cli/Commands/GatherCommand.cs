@@ -29,6 +29,10 @@ public static class GatherCommand
         {
             topic, data, ttl, json, raw, server,
         };
+        command.With(
+            "switchboard gather prices apple",
+            "switchboard gather health --ttl-ms 300",
+            "switchboard gather prices pear --json | jq -c 'select(.op == \"result\")'");
         command.SetAction((result, _) => RunAsync(
             result.GetValue(server),
             result.GetValue(topic)!,

@@ -26,6 +26,9 @@ public static class HashPasswordCommand
         {
             iterations,
         };
+        command.With(
+            "read -rs P && echo \"$P\" | switchboard hash-password",
+            "echo \"$P\" | switchboard hash-password --iterations 1000000");
         command.SetAction(async (result, cancellationToken) =>
         {
             var password = await Console.In.ReadLineAsync(cancellationToken);

@@ -40,6 +40,12 @@ public static class PubCommand
         {
             sender, @event, data, count, interval, retain, stay, raw, quiet, server,
         };
+        command.With(
+            "switchboard pub kitchen '#temperature' 21.5",
+            "switchboard pub door sensors.door.state '{\"open\":true}'",
+            "switchboard pub greeter '#say' hello  # not JSON: sent as the string \"hello\"",
+            "switchboard pub ticker tick --count 10 --interval-ms 100",
+            "switchboard pub tank '#level' 7 --retain --stay  # later listeners get 7 at once");
         command.SetAction((result, _) => RunAsync(
             result.GetValue(server),
             result.GetValue(sender)!,

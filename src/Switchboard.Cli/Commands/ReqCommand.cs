@@ -29,6 +29,10 @@ public static class ReqCommand
         {
             sender, request, data, timeout, raw, server,
         };
+        command.With(
+            "switchboard req clock get_ticks",
+            "switchboard req thermostat set '{\"target\":21}' --timeout-ms 2000",
+            "switchboard req printer status --server sb://10.0.0.5:7222");
         command.SetAction((result, _) => RunAsync(
             result.GetValue(server),
             result.GetValue(sender)!,

@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Text;
+using Spectre.Console;
 
 namespace Switchboard.Cli.Commands;
 
-/// <summary><c>switchboard senders</c>: the senders online, with their events and requests.</summary>
+/// <summary><c>switchboard senders</c>: the senders online, with their events and requests: a bordered table on a
+/// terminal, plain aligned columns when redirected, a JSON array with <c>--json</c>.</summary>
 public static class SendersCommand
 {
     public static Command Create()
@@ -14,6 +16,11 @@ public static class SendersCommand
         {
             json, server,
         };
+        command.With(
+            "switchboard senders",
+            "switchboard senders --server sb://10.0.0.5:7222",
+            "switchboard senders | grep '#temperature'  # plain columns when piped",
+            "switchboard senders --json | jq -r '.[].name'");
         command.SetAction((result, _) => RunAsync(result.GetValue(server), result.GetValue(json)));
         return command;
     }
@@ -33,6 +40,12 @@ public static class SendersCommand
         if (senders.Count == 0)
         {
             await Console.Error.WriteLineAsync("no senders online");
+            return ExitCodes.Ok;
+        }
+
+        if (Terminal.Stdout() is { } terminal)
+        {
+            terminal.Write(TerminalTable(senders));
             return ExitCodes.Ok;
         }
 
@@ -60,6 +73,23 @@ public static class SendersCommand
         }
 
         return text.ToString();
+    }
+
+    /// <summary>The same rows for a person at a terminal: borders, the names in colour, and how many are online.</summary>
+    private static Spectre.Console.Table TerminalTable(IReadOnlyList<SenderInfo> senders)
+    {
+        var table = new Spectre.Console.Table { Border = TableBorder.Rounded };
+        table.AddColumn(new TableColumn(new Text("NAME", new Style(Color.Aqua))));
+        table.AddColumn(new TableColumn(new Text("EVENTS", new Style(Color.Aqua))));
+        table.AddColumn(new TableColumn(new Text("REQUESTS", new Style(Color.Aqua))));
+        foreach (var sender in senders)
+        {
+            var requests = sender.HasDefaultHandler ? sender.Requests.Append("*") : sender.Requests;
+            table.AddRow(new Text(sender.Name, new Style(Color.Green)), new Text(Join(sender.Events)), new Text(Join(requests)));
+        }
+
+        table.Caption = new TableTitle(senders.Count == 1 ? "1 sender online" : $"{senders.Count} senders online", Style.Plain);
+        return table;
     }
 
     private static string Join(IEnumerable<string> names) => names.Any() ? string.Join(", ", names) : "-";

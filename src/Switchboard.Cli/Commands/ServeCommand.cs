@@ -67,6 +67,12 @@ public static class ServeCommand
         tuning.AddTo(command);
         security.AddTo(command);
         cluster.AddTo(command);
+        command.With(
+            "switchboard serve  # sb://127.0.0.1:7222, JSON lines on 7223, HTTP on 7280",
+            "switchboard serve --port 0 --jsonl-port off --http-port off  # any free port, binary protocol only",
+            "switchboard serve --host 0.0.0.0 --config broker.json  # exposed: give it users or tokens",
+            "switchboard serve --unix /tmp/switchboard.sock --log-level information",
+            "switchboard serve --cluster redis://127.0.0.1:6379  # one of several brokers sharing a bus");
         command.SetAction((result, _) => RunAsync(
             result.GetValue(host)!,
             result.GetValue(port),

@@ -19,23 +19,32 @@ public static class SubCommand
             }
         });
         var group = new Option<string?>("--group", "-g") { Description = "A queue group: subscribers in the same group share the messages, each going to one of them.", HelpName = "GROUP" };
+        var stats = new Option<bool>("--stats") { Description = "Instead of the messages, their rates about once a second: 'rate: N msgs/s, N KiB/s; total: N msgs, N MiB' (payload bytes), live on one line at a terminal, one line per second when redirected; a summary at the end." };
         var server = BusConnection.ServerOption();
 
         var command = new Command("sub", "Subscribes and prints each message as it comes: 'SENDER EVENT DATA' (or --json). Status lines, such as 'listening: ...' once registered, go to stderr. Ctrl+C or SIGTERM exits 0.")
         {
-            sender, @event, json, count, group, server,
+            sender, @event, json, count, group, stats, server,
         };
+        command.With(
+            "switchboard sub  # everything, from every sender",
+            "switchboard sub --event '#temperature'",
+            "switchboard sub --sender kitchen --event 'sensors.*.temp' --json",
+            "switchboard sub --event 'orders.>' --group workers  # share the messages with other members",
+            "switchboard sub --count 1 --event '#level'  # wait for one, then exit",
+            "switchboard sub --stats --event 'metrics.>'  # rates instead of messages");
         command.SetAction((result, _) => RunAsync(
             result.GetValue(server),
             result.GetValue(sender),
             result.GetValue(@event),
             result.GetValue(json),
             result.GetValue(count),
-            result.GetValue(group)));
+            result.GetValue(group),
+            result.GetValue(stats)));
         return command;
     }
 
-    private static async Task<int> RunAsync(string[]? servers, string? sender, string? @event, bool json, int? count, string? group)
+    private static async Task<int> RunAsync(string[]? servers, string? sender, string? @event, bool json, int? count, string? group, bool stats)
     {
         using var shutdown = new Shutdown();
         var ct = shutdown.Token;
@@ -44,6 +53,12 @@ public static class SubCommand
         var options = group is null ? null : new ListenerOptions { Group = group };
         await using var queue = await bus.ListenAsync(sender, @event, options, ct);
         await Console.Error.WriteLineAsync($"listening: sender={sender ?? "any"} event={@event ?? "any"}{(group is null ? "" : $" group={group}")} on {bus.ConnectedAddress}");
+        if (stats)
+        {
+            await SubscriptionStats.RunAsync(queue, count, ct);
+            return ExitCodes.Ok;
+        }
+
         var received = 0;
         try
         {

@@ -49,6 +49,26 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public static CliProcess Start(params string[] args) => Start(Dll.Value, "switchboard", closeInput: true, args);
 
+    /// <summary>The switchboard command with stdout and stderr redirected (read here, as always) and these environment
+    /// variables set (a null value removes one).</summary>
+    public static CliProcess StartWithEnvironment(IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        Start("dotnet", Dll.Value, "switchboard", closeInput: true, args, environment);
+
+    /// <summary>
+    /// The switchboard command on a pseudo-terminal, as a person at a terminal runs it: util-linux's <c>script</c> gives it
+    /// a terminal for stdout and stderr and copies everything written there (both streams, escape sequences and all, lines
+    /// ending in CR LF) to its own stdout, read here. TERM is set so colour support is detected the same on every machine.
+    /// </summary>
+    public static CliProcess StartInTerminal(IReadOnlyDictionary<string, string?> environment, params string[] args)
+    {
+        // 250 columns: wide enough that no line of a test is wrapped (a terminal nobody sized would report 0).
+        var commandLine = "stty cols 250 rows 50; exec " + string.Join(' ', new[] { "dotnet", Dll.Value }.Concat(args).Select(ShellQuote));
+        var withTerm = new Dictionary<string, string?>(environment) { ["TERM"] = "xterm-256color" };
+        return Start("script", null, "switchboard (terminal)", closeInput: true, ["--quiet", "--return", "--flush", "--command", commandLine, "/dev/null"], withTerm, displayArgs: args);
+    }
+
+    private static string ShellQuote(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
     /// <summary>The switchboard command with its stdin left open for <see cref="WriteLineAsync"/> until <see cref="CloseInput"/>.</summary>
     public static CliProcess StartWithInput(params string[] args) => Start(Dll.Value, "switchboard", closeInput: false, args);
 
@@ -62,7 +82,8 @@ internal sealed class CliProcess : IAsyncDisposable
 
     private static CliProcess Start(string dll, string name, bool closeInput, string[] args) => Start("dotnet", dll, name, closeInput, args);
 
-    private static CliProcess Start(string program, string? dll, string name, bool closeInput, string[] args)
+    private static CliProcess Start(string program, string? dll, string name, bool closeInput, string[] args,
+        IReadOnlyDictionary<string, string?>? environment = null, string[]? displayArgs = null)
     {
         var info = new ProcessStartInfo(program)
         {
@@ -84,13 +105,25 @@ internal sealed class CliProcess : IAsyncDisposable
         }
 
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(variable);
+            }
+            else
+            {
+                info.Environment[variable] = value;
+            }
+        }
+
         var process = Process.Start(info) ?? throw new InvalidOperationException($"{program} did not start");
         if (closeInput)
         {
             process.StandardInput.Close();
         }
 
-        return new CliProcess(process, name + " " + string.Join(' ', args));
+        return new CliProcess(process, name + " " + string.Join(' ', displayArgs ?? args));
     }
 
     /// <summary>Writes one line to the process's stdin.</summary>
@@ -106,6 +139,11 @@ internal sealed class CliProcess : IAsyncDisposable
     /// <summary>Reads stdout until a line starts with <paramref name="prefix"/>; returns it.</summary>
     public Task<string> WaitForOutAsync(string prefix, TimeSpan? timeout = null) => WaitForAsync(_stdout, "stdout", prefix, timeout);
 
+    /// <summary>Reads stdout until a line contains <paramref name="text"/> (on a terminal a line may begin with escape
+    /// sequences); returns it.</summary>
+    public Task<string> WaitForOutContainingAsync(string text, TimeSpan? timeout = null) =>
+        WaitForAsync(_stdout, $"a line containing '{text}' on stdout", line => line.Contains(text, StringComparison.Ordinal), timeout);
+
     /// <summary>Runs to the end: exit code, stdout and stderr.</summary>
     public static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
     {
@@ -120,13 +158,16 @@ internal sealed class CliProcess : IAsyncDisposable
     /// <summary>Reads stderr until a line starts with <paramref name="prefix"/>; returns it.</summary>
     public Task<string> WaitForErrAsync(string prefix, TimeSpan? timeout = null) => WaitForAsync(_stderr, "stderr", prefix, timeout);
 
-    private async Task<string> WaitForAsync(Channel<string> lines, string stream, string prefix, TimeSpan? timeout)
+    private Task<string> WaitForAsync(Channel<string> lines, string stream, string prefix, TimeSpan? timeout) =>
+        WaitForAsync(lines, $"a line starting with '{prefix}' on {stream}", line => line.StartsWith(prefix, StringComparison.Ordinal), timeout);
+
+    private async Task<string> WaitForAsync(Channel<string> lines, string what, Func<string, bool> wanted, TimeSpan? timeout)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Timeout);
         while (true)
         {
-            var line = await NextAsync(lines, $"a line starting with '{prefix}' on {stream}", deadline - DateTime.UtcNow);
-            if (line.StartsWith(prefix, StringComparison.Ordinal))
+            var line = await NextAsync(lines, what, deadline - DateTime.UtcNow);
+            if (wanted(line))
             {
                 return line;
             }
