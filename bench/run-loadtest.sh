@@ -120,6 +120,7 @@ wait_port "$SB_PORT" "$SB_PID" Switchboard || { cat "$WORK/switchboard.log" >&2;
 log "nats-server PID $NATS_PID on 127.0.0.1:$NATS_PORT; Switchboard PID $SB_PID on 127.0.0.1:$SB_PORT"
 
 if [[ $TLS == 1 ]]; then
+    command -v openssl >/dev/null 2>&1 || { log "installing openssl"; DEBIAN_FRONTEND=noninteractive apt-get install -y openssl >&2; }
     openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
         -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
     NATS_TLS_PORT=$("${LOADTEST[@]}" free-port)

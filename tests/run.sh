@@ -20,6 +20,7 @@ need python3 python3        # the Python client and example tests run a real pyt
 /usr/bin/python3 -c 'import wheel' 2>/dev/null || need python3-wheel python3-wheel
 need pytest-3 python3-pytest # the Python package test runs its pytest suite in a venv over Debian's python3 (PyPI is not reachable)
 need redis-server redis-server # the cluster tests start real redis-server processes on free ports (Debian's is 7.0)
+need script bsdutils        # the CLI terminal tests run commands on a real pseudo-terminal with util-linux script
 
 results=artifacts/test-results
 rm -rf "$results" && mkdir -p "$results"
