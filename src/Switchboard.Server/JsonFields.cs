@@ -36,6 +36,39 @@ internal readonly struct JsonFields<TProblems>(JsonElement root, TProblems probl
         return value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid(name, $"must be a string, not {JsonField.Describe(value)}");
     }
 
+    /// <summary>The most headers one message may carry from a JSON surface.</summary>
+    public const int MaxHeaders = 64;
+
+    /// <summary>Message headers: an object of string values (<c>{"traceparent":"00-...","tenant":"a"}</c>), or null when
+    /// absent or JSON null; at most <see cref="MaxHeaders"/>, names non-empty.</summary>
+    public MessageHeaders? Headers(string name = "headers")
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid(name, $"must be an object of string values, not {JsonField.Describe(value)}");
+        }
+
+        var items = new List<KeyValuePair<string, string>>();
+        foreach (var header in value.EnumerateObject())
+        {
+            if (header.Name.Length == 0 || header.Value.ValueKind != JsonValueKind.String)
+            {
+                throw Invalid(name, $"must be an object of string values with non-empty names; '{header.Name}' is {JsonField.Describe(header.Value)}");
+            }
+
+            items.Add(new(header.Name, header.Value.GetString()!));
+        }
+
+        return items.Count > MaxHeaders
+            ? throw Invalid(name, $"has {items.Count} headers; a message may carry at most {MaxHeaders}")
+            : items.Count == 0 ? null : new MessageHeaders(items);
+    }
+
     /// <summary>An array of strings; absent or null gives an empty array unless <paramref name="required"/>.</summary>
     public string[] Strings(string name, bool required = false)
     {

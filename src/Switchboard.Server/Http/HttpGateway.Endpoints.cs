@@ -197,20 +197,24 @@ internal sealed partial class HttpGateway
             : throw new HttpGatewayException(StatusCodes.Status403Forbidden, ErrorCodes.ForbiddenSender, $"The sender '{name}' belongs to another HTTP client; only the client (name and token) that registered it may {verb} it.");
     }
 
-    /// <summary>The W3C trace context of the call (<c>traceparent</c>, <c>tracestate</c>), carried in the message's headers
-    /// so its listeners (or the handler) continue the caller's trace; null when it sent none or a malformed one.</summary>
-    private static MessageHeaders? TraceContext(HttpContext context)
+    /// <summary>The body's <c>headers</c> plus the W3C trace context of the call (<c>traceparent</c>, <c>tracestate</c>), so
+    /// its listeners (or the handler) continue the caller's trace; a malformed <c>traceparent</c> is left out.</summary>
+    private static MessageHeaders? TraceContext(HttpContext context, MessageHeaders? body)
     {
         var parent = context.Request.Headers[SwitchboardTelemetry.TraceParentHeader].ToString();
-        if (!ActivityContext.TryParse(parent, null, isRemote: true, out _))
+        if (body?[SwitchboardTelemetry.TraceParentHeader] is not null || !ActivityContext.TryParse(parent, null, isRemote: true, out _))
         {
-            return null;
+            return body; // the body's own trace context wins
         }
 
+        var items = new List<KeyValuePair<string, string>>(body ?? MessageHeaders.Empty) { new(SwitchboardTelemetry.TraceParentHeader, parent) };
         var state = context.Request.Headers[SwitchboardTelemetry.TraceStateHeader].ToString();
-        return state.Length == 0
-            ? MessageHeaders.Of((SwitchboardTelemetry.TraceParentHeader, parent))
-            : MessageHeaders.Of((SwitchboardTelemetry.TraceParentHeader, parent), (SwitchboardTelemetry.TraceStateHeader, state));
+        if (state.Length > 0)
+        {
+            items.Add(new(SwitchboardTelemetry.TraceStateHeader, state));
+        }
+
+        return new MessageHeaders(items);
     }
 
     private async Task PublishAsync(HttpContext context)
@@ -221,14 +225,15 @@ internal sealed partial class HttpGateway
         var events = body.EventOrEvents();
         var data = body.Data();
         var retain = body.Bool("retain", otherwise: false);
+        var headers = TraceContext(context, body.Headers());
         var sender = OwnedSender(name, CallerOf(context), "publish as");
         if (events.Length == 1)
         {
-            await sender.Sender.TriggerAsync(events[0], data, TraceContext(context), retain, context.RequestAborted);
+            await sender.Sender.TriggerAsync(events[0], data, headers, retain, context.RequestAborted);
         }
         else
         {
-            await sender.Sender.TriggerAsync(events, data, TraceContext(context), retain, context.RequestAborted);
+            await sender.Sender.TriggerAsync(events, data, headers, retain, context.RequestAborted);
         }
 
         Metrics.AddMessagesIn(events.Length);
@@ -252,13 +257,14 @@ internal sealed partial class HttpGateway
             var request = body.RequiredString("request");
             var data = body.Data();
             var timeout = body.Milliseconds("timeout_ms", (long)Math.Min(int.MaxValue, Options.MaxWait.TotalMilliseconds));
+            var headers = TraceContext(context, body.Headers());
             NameRules.ValidateSender(sender);
             NameRules.ValidateRequest(request);
             Require(context, (identity, rules) => rules.Request(identity, sender, request));
             Payload answer;
             try
             {
-                answer = await _bus.RequestAsync(sender, request, data, timeout, TraceContext(context), context.RequestAborted);
+                answer = await _bus.RequestAsync(sender, request, data, timeout, headers, context.RequestAborted);
                 outcome = "ok";
             }
             catch (SwitchboardException ex)

@@ -31,6 +31,9 @@ internal readonly struct JsonLine
     /// <summary>A string, or null when the field is absent or JSON null.</summary>
     public string? OptionalString(string name) => _fields.OptionalString(name);
 
+    /// <summary>Message headers (see <see cref="JsonFields{TProblems}.Headers"/>).</summary>
+    public MessageHeaders? Headers() => _fields.Headers();
+
     /// <summary>An array of strings; absent or null gives an empty array unless <paramref name="required"/>.</summary>
     public string[] Strings(string name, bool required = false) => _fields.Strings(name, required);
 

@@ -195,7 +195,7 @@ internal sealed partial class JsonLinesPeer
         var events = line.EventOrEvents();
         var data = line.Data();
         var retain = line.Bool("retain", otherwise: false);
-        var pending = Trigger(sender, events, data, null, retain, $"declare it first ({{\"op\":\"sender\",\"name\":\"{sender}\",\"events\":[...]}}).");
+        var pending = Trigger(sender, events, data, line.Headers(), retain, $"declare it first ({{\"op\":\"sender\",\"name\":\"{sender}\",\"events\":[...]}}).");
 
         // Without an id, fire and forget: success is silent; a failure still gets an error line.
         return id is null ? pending : ThenOkAsync(pending, id);
@@ -307,7 +307,7 @@ internal sealed partial class JsonLinesPeer
         var timeout = line.Milliseconds("timeout_ms");
         NameRules.ValidateSender(sender);
         NameRules.ValidateRequest(request);
-        Ask(RememberAsk(id), sender, request, timeout, MessageHeaders.Empty, data);
+        Ask(RememberAsk(id), sender, request, timeout, line.Headers() ?? MessageHeaders.Empty, data);
         return default;
     }
 

@@ -24,6 +24,41 @@ public sealed class JsonLinesVerbTests
     }
 
     [Fact]
+    public async Task Trigger_and_request_lines_carry_headers_and_trace_context_to_every_kind_of_listener_and_handler()
+    {
+        await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
+        await using var a = await JsonLinesPeer.ConnectAsync(host, Ct);
+        await using var b = await JsonLinesPeer.ConnectAsync(host, Ct);
+        await using var client = await BusClient.ConnectAsync(host.TcpAddress!, cancellationToken: Ct);
+        var handled = new TaskCompletionSource<MessageHeaders>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var echo = await client.AddSenderAsync("echo", [], new Dictionary<string, RequestHandler>
+        {
+            ["echo"] = (request, _) =>
+            {
+                handled.TrySetResult(request.Headers);
+                return ValueTask.FromResult(Payload.Json(1));
+            },
+        }, cancellationToken: Ct);
+        await using var heard = await client.ListenAsync("s1", "tick", cancellationToken: Ct);
+        await a.OkAsync("""{"op":"sender","name":"s1","events":["tick"],"id":1}""", 1);
+        await b.OkAsync("""{"op":"listen","sender":"s1","event":"tick","id":"L1"}""", "L1");
+        const string Parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+        await a.OkAsync($$"""{"op":"trigger","sender":"s1","event":"tick","data":5,"headers":{"traceparent":"{{Parent}}","tenant":"blue"},"id":2}""", 2);
+        Assert.Equal($$$"""{"op":"event","listen":"L1","sender":"s1","event":"tick","data":5,"seq":1,"headers":{"traceparent":"{{{Parent}}}","tenant":"blue"}}""", (await b.EventAsync("L1", 1)).ToJsonString());
+        var message = await heard.NextAsync();
+        Assert.Equal(Parent, message.Headers["traceparent"]);
+        Assert.Equal("blue", message.Headers["tenant"]);
+
+        await a.SendAsync($$"""{"op":"request","sender":"echo","request":"echo","headers":{"traceparent":"{{Parent}}"},"id":3}""");
+        await a.AnswerAsync(3);
+        Assert.Equal(Parent, (await handled.Task.WaitAsync(Wait.Timeout, Ct))["traceparent"]);
+
+        var bad = await a.ErrorAsync("""{"op":"trigger","sender":"s1","event":"tick","headers":{"n":1},"id":4}""", ErrorCodes.InvalidField, 4);
+        Assert.Contains("headers", bad["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_endpoints_name_the_json_lines_port_and_keep_the_binary_one()
     {
         await using var host = await JsonLinesPeer.StartBrokerAsync(cancellationToken: Ct);
