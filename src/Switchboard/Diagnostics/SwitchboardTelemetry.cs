@@ -297,6 +297,29 @@ public static class SwitchboardTelemetry
         EndProcess(activity, destination, start, null);
     }
 
+    /// <summary>A message taken from a queue listener (<c>ReadAsync</c>, <c>TryRead</c>, <c>ReadAllAsync</c>): a
+    /// <c>receive EVENT</c> span (CONSUMER, a child of the sender's context and linked to it, ended at once: what the
+    /// reader does with the message next is its own code's) and one count in <c>messaging.client.consumed.messages</c>.</summary>
+    internal static void Received(in BusMessage message)
+    {
+        if (!ProcessObserved)
+        {
+            return;
+        }
+
+        if (Source.HasListeners())
+        {
+            using var activity = StartConsumer($"receive {message.Event}", message.Headers);
+            if (activity is { IsAllDataRequested: true })
+            {
+                SetCommonTags(activity, message.Event, "receive", "receive");
+                activity.SetTag("messaging.switchboard.sender", message.Sender);
+            }
+        }
+
+        Consumed.Add(1, Tags(message.Event, "receive", null));
+    }
+
     private static Activity? StartProcess(in BusMessage message)
     {
         if (!Source.HasListeners())

@@ -501,6 +501,7 @@ internal sealed class Listener : Subscription, IListenerQueue
             while (reader.TryRead(out var message))
             {
                 Interlocked.Decrement(ref _pending);
+                SwitchboardTelemetry.Received(message);
                 yield return message;
             }
         }
@@ -512,6 +513,7 @@ internal sealed class Listener : Subscription, IListenerQueue
         if (_queue.Reader.TryRead(out message))
         {
             Interlocked.Decrement(ref _pending);
+            SwitchboardTelemetry.Received(message);
             return true;
         }
 
@@ -525,6 +527,7 @@ internal sealed class Listener : Subscription, IListenerQueue
         {
             var message = await _queue.Reader.ReadAsync(cancellationToken);
             Interlocked.Decrement(ref _pending);
+            SwitchboardTelemetry.Received(message);
             return message;
         }
         catch (ChannelClosedException ex) when (ex.InnerException is null)

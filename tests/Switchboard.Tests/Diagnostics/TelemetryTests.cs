@@ -68,6 +68,39 @@ public sealed class TelemetryTests
     }
 
     [Fact]
+    public async Task A_message_read_from_a_queue_listener_is_a_receive_span_in_the_senders_trace_and_is_counted()
+    {
+        var spans = new LockedList<Activity>();
+        var metrics = new LockedList<MetricSnapshot>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        using var meters = Sdk.CreateMeterProviderBuilder().AddMeter(SwitchboardTelemetry.MeterName).AddInMemoryExporter(metrics).Build();
+        await using var broker = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+        await using var publisher = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "publisher" }, Ct);
+        await using var subscriber = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "subscriber" }, Ct);
+        await using var queue = await subscriber.ListenAsync("tracer", "#queued", cancellationToken: Ct);
+        await using var sender = await publisher.AddSenderAsync("tracer", ["#queued"], cancellationToken: Ct);
+
+        await sender.TriggerAsync("#queued", Payload.Json(1), cancellationToken: Ct);
+        await sender.TriggerAsync("#queued", Payload.Json(2), cancellationToken: Ct);
+        await queue.NextAsync();
+        await Wait.UntilAsync(() => queue.TryRead(out _), "the second message, read with TryRead");
+
+        var sends = spans.Snapshot().Where(s => s.DisplayName == "send #queued").ToList();
+        var receives = spans.Snapshot().Where(s => s.DisplayName == "receive #queued").ToList();
+        Assert.Equal(2, sends.Count);
+        Assert.Equal(2, receives.Count);
+        foreach (var receive in receives)
+        {
+            Assert.Equal(ActivityKind.Consumer, receive.Kind);
+            Assert.Equal("receive", receive.GetTagItem("messaging.operation.type"));
+            Assert.Contains(sends, send => send.SpanId == receive.ParentSpanId && send.TraceId == receive.TraceId);
+        }
+
+        meters.ForceFlush();
+        Assert.Equal(2, Sum(metrics, "messaging.client.consumed.messages", "#queued"));
+    }
+
+    [Fact]
     public async Task A_request_through_a_broker_is_a_client_span_and_its_handler_a_child_span_and_failures_carry_their_code()
     {
         var spans = new LockedList<Activity>();
