@@ -26,7 +26,7 @@ public sealed class PackageTests
 
     private static readonly string Configuration = typeof(PackageTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
 
-    private static readonly string[] Packages = ["Switchboard", "Switchboard.Server", "Switchboard.Hosting", "Switchboard.Cli"];
+    private static readonly string[] Packages = ["Switchboard", "Switchboard.Server", "Switchboard.Hosting", "Switchboard.Redis", "Switchboard.Cli"];
 
     [Fact]
     public async Task The_packages_install_the_switchboard_tool_serves_and_a_console_app_restored_from_them_uses_BusClient_against_it()
