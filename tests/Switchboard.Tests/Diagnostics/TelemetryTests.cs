@@ -68,6 +68,34 @@ public sealed class TelemetryTests
     }
 
     [Fact]
+    public async Task A_trigger_crossing_a_bridge_to_a_broker_stays_one_trace_to_the_listener_on_the_far_side()
+    {
+        var spans = new LockedList<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var broker = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+        await using var local = new LocalBus();
+        await using var far = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "bridge" }, Ct);
+        await using var bridge = await local.BridgeAsync(far, new BridgeOptions { Outbound = new() { Events = ["#bridged"] } }, Ct);
+        await using var listenerClient = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "far-listener" }, Ct);
+        var received = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var listener = await listenerClient.ListenAsync(null, "#bridged", (message, _) =>
+        {
+            received.TrySetResult(Activity.Current?.TraceId.ToString());
+            return ValueTask.CompletedTask;
+        }, cancellationToken: Ct);
+        await using var sender = await local.AddSenderAsync("origin", ["#bridged"], cancellationToken: Ct);
+
+        await sender.TriggerAsync("#bridged", Payload.Json(1), cancellationToken: Ct);
+        var traceInListener = await received.Task.WithinAsync("the bridged message on the far side");
+
+        var origin = spans.Snapshot().First(s => s.DisplayName == "send #bridged" && s.GetTagItem("messaging.switchboard.sender") as string == "origin");
+        Assert.Equal(origin.TraceId.ToString(), traceInListener);
+        await Wait.UntilAsync(() => spans.Snapshot().Count(s => s.DisplayName == "process #bridged" && s.TraceId == origin.TraceId) >= 2,
+            "the bridge's listener and the far listener, both in the origin's trace");
+        Assert.Contains(spans.Snapshot(), s => s.DisplayName == "send #bridged" && s.TraceId == origin.TraceId && s.SpanId != origin.SpanId); // the bridge's own send
+    }
+
+    [Fact]
     public async Task A_message_read_from_a_queue_listener_is_a_receive_span_in_the_senders_trace_and_is_counted()
     {
         var spans = new LockedList<Activity>();
