@@ -183,6 +183,28 @@ public sealed class HostileInputTests
     }
 
     [Fact]
+    public async Task A_declaration_of_too_many_events_is_refused_by_its_count_and_the_connection_goes_on()
+    {
+        await using var bed = await TestBed.StartAsync();
+        await using var raw = await RawConnection.ConnectAsync(bed.Host);
+        await raw.HelloAsync();
+        var tooMany = Enumerable.Range(0, NameRules.MaxDeclaredEvents + 1).Select(i => $"e{i}").ToArray();
+
+        await raw.SendAsync(Build(w => Frames.AddSender(w, false, 1, "bomb", tooMany, [], false, null, default)));
+        var refused = await raw.ExpectErrorAsync();
+        Assert.Equal(ErrorCodes.InvalidArgument, refused.Code);
+        Assert.False(refused.Fatal);
+        Assert.Equal(1u, refused.Correlation);
+        Assert.Contains($"declares {tooMany.Length} events; a sender may declare at most {NameRules.MaxDeclaredEvents}", refused.Message, StringComparison.Ordinal);
+
+        // The limit itself is accepted, and the frame after the refused one was read from the right place.
+        var atLimit = tooMany[..NameRules.MaxDeclaredEvents];
+        await raw.SendAsync(Build(w => Frames.AddSender(w, false, 2, "large", atLimit, [], false, null, default)));
+        Assert.Equal(2u, await raw.ExpectOkAsync());
+        Assert.Equal(0, bed.Host.Broker.ProtocolErrors);
+    }
+
+    [Fact]
     public async Task The_broker_itself_refuses_what_a_client_library_would_have_caught_first()
     {
         await using var bed = await TestBed.StartAsync();
