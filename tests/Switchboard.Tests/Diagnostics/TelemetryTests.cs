@@ -24,13 +24,8 @@ public sealed class TelemetryTests
     [Fact]
     public async Task A_trigger_through_a_broker_is_one_trace_from_the_senders_span_to_the_listeners_and_is_counted()
     {
-        var spans = new LockedList<Activity>();
-        var metrics = new LockedList<MetricSnapshot>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
-        using var meters = Sdk.CreateMeterProviderBuilder().AddMeter(SwitchboardTelemetry.MeterName).AddInMemoryExporter(metrics).Build();
-        await using var broker = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
-        await using var publisher = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "publisher" }, Ct);
-        await using var subscriber = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "subscriber" }, Ct);
+        await using var traced = await TracedBroker.StartAsync();
+        var (spans, metrics, meters, publisher, subscriber) = (traced.Spans, traced.Metrics, traced.Meters, traced.Publisher, traced.Subscriber);
         var received = new TaskCompletionSource<(BusMessage Message, string? Current)>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var listener = await subscriber.ListenAsync("tracer", "#traced", (message, _) =>
         {
@@ -98,13 +93,8 @@ public sealed class TelemetryTests
     [Fact]
     public async Task A_message_read_from_a_queue_listener_is_a_receive_span_in_the_senders_trace_and_is_counted()
     {
-        var spans = new LockedList<Activity>();
-        var metrics = new LockedList<MetricSnapshot>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
-        using var meters = Sdk.CreateMeterProviderBuilder().AddMeter(SwitchboardTelemetry.MeterName).AddInMemoryExporter(metrics).Build();
-        await using var broker = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
-        await using var publisher = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "publisher" }, Ct);
-        await using var subscriber = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "subscriber" }, Ct);
+        await using var traced = await TracedBroker.StartAsync();
+        var (spans, metrics, meters, publisher, subscriber) = (traced.Spans, traced.Metrics, traced.Meters, traced.Publisher, traced.Subscriber);
         await using var queue = await subscriber.ListenAsync("tracer", "#queued", cancellationToken: Ct);
         await using var sender = await publisher.AddSenderAsync("tracer", ["#queued"], cancellationToken: Ct);
 
@@ -266,6 +256,47 @@ public sealed class TelemetryTests
     }
 
     /// <summary>The exporters add from whichever thread ends a span; the test reads from its own.</summary>
+    /// <summary>Tracing and metrics exported in memory, a broker, and a publisher and a subscriber connected to it.</summary>
+    private sealed class TracedBroker : IAsyncDisposable
+    {
+        private readonly TracerProvider _tracing;
+        private readonly BrokerHost _broker;
+
+        private TracedBroker(LockedList<Activity> spans, LockedList<MetricSnapshot> metrics, TracerProvider tracing, MeterProvider meters, BrokerHost broker, BusClient publisher, BusClient subscriber) =>
+            (Spans, Metrics, _tracing, Meters, _broker, Publisher, Subscriber) = (spans, metrics, tracing, meters, broker, publisher, subscriber);
+
+        public LockedList<Activity> Spans { get; }
+
+        public LockedList<MetricSnapshot> Metrics { get; }
+
+        public MeterProvider Meters { get; }
+
+        public BusClient Publisher { get; }
+
+        public BusClient Subscriber { get; }
+
+        public static async Task<TracedBroker> StartAsync()
+        {
+            var spans = new LockedList<Activity>();
+            var metrics = new LockedList<MetricSnapshot>();
+            var tracing = Sdk.CreateTracerProviderBuilder().AddSource(SwitchboardTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build()!;
+            var meters = Sdk.CreateMeterProviderBuilder().AddMeter(SwitchboardTelemetry.MeterName).AddInMemoryExporter(metrics).Build()!;
+            var broker = await BrokerHost.StartAsync(new BrokerOptions { Port = 0 }, cancellationToken: Ct);
+            var publisher = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "publisher" }, Ct);
+            var subscriber = await BusClient.ConnectAsync(broker.TcpAddress!, new BusClientOptions { ClientName = "subscriber" }, Ct);
+            return new TracedBroker(spans, metrics, tracing, meters, broker, publisher, subscriber);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Subscriber.DisposeAsync();
+            await Publisher.DisposeAsync();
+            await _broker.DisposeAsync();
+            Meters.Dispose();
+            _tracing.Dispose();
+        }
+    }
+
     private sealed class LockedList<T> : ICollection<T>
     {
         private readonly List<T> _items = [];

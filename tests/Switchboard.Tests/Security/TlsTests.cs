@@ -77,13 +77,7 @@ public sealed class TlsTests : IDisposable
     public async Task A_client_certificate_signed_by_the_client_ca_is_an_identity_with_its_permissions()
     {
         using var clients = new TestCa("Switchboard Clients CA");
-        var caFile = Path.Combine(_directory.FullName, "clients-ca.pem");
-        await File.WriteAllTextAsync(caFile, clients.Certificate.ExportCertificatePem(), Ct);
-        var security = new SecurityOptions
-        {
-            Tls = WriteServerFiles(_ca, "broker") with { ClientCertificates = "require", ClientCaFile = caFile },
-            Certificates = [new CertificateIdentity { Name = "device-7", Permissions = new Permissions { Senders = new() { Allow = ["device-7"] } } }],
-        };
+        var security = await DeviceSecurityAsync(clients, "require");
         await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, Security = security }, cancellationToken: Ct);
 
         using var device = clients.Issue("device-7", clientAuth: true);
@@ -105,13 +99,7 @@ public sealed class TlsTests : IDisposable
     public async Task A_client_certificate_over_wss_is_the_same_identity_as_over_sbs()
     {
         using var clients = new TestCa("Switchboard Clients CA");
-        var caFile = Path.Combine(_directory.FullName, "clients-ca.pem");
-        await File.WriteAllTextAsync(caFile, clients.Certificate.ExportCertificatePem(), Ct);
-        var security = new SecurityOptions
-        {
-            Tls = WriteServerFiles(_ca, "broker") with { ClientCertificates = "allow", ClientCaFile = caFile },
-            Certificates = [new CertificateIdentity { Name = "device-7", Permissions = new Permissions { Senders = new() { Allow = ["device-7"] } } }],
-        };
+        var security = await DeviceSecurityAsync(clients, "allow");
         await using var host = await BrokerHost.StartAsync(new BrokerOptions { Port = 0, HttpPort = 0, Security = security }, cancellationToken: Ct);
         Assert.StartsWith("wss://", host.WebSocketAddress, StringComparison.Ordinal);
 
@@ -124,6 +112,19 @@ public sealed class TlsTests : IDisposable
         // Without a certificate (allowed at the TLS level) nothing proves an identity: refused at the handshake.
         var refused = await Assert.ThrowsAnyAsync<SwitchboardException>(async () => await BusClient.ConnectAsync(host.WebSocketAddress!, Trusting(_ca), Ct));
         Assert.Contains("This broker requires credentials", refused.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>TLS with client certificates of <paramref name="clients"/> (<paramref name="mode"/>: allow or require) and
+    /// one certificate identity, device-7, that may register only the sender device-7.</summary>
+    private async Task<SecurityOptions> DeviceSecurityAsync(TestCa clients, string mode)
+    {
+        var caFile = Path.Combine(_directory.FullName, "clients-ca.pem");
+        await File.WriteAllTextAsync(caFile, clients.Certificate.ExportCertificatePem(), Ct);
+        return new SecurityOptions
+        {
+            Tls = WriteServerFiles(_ca, "broker") with { ClientCertificates = mode, ClientCaFile = caFile },
+            Certificates = [new CertificateIdentity { Name = "device-7", Permissions = new Permissions { Senders = new() { Allow = ["device-7"] } } }],
+        };
     }
 
     private static BusClientOptions Trusting(TestCa ca, X509Certificate2? client = null) => new()
