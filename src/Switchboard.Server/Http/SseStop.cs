@@ -51,18 +51,15 @@ internal sealed class SseStop : IDisposable
             return;
         }
 
-        var next = authenticator.Carry(current);
-        var refused = next is null ? null : _check(next);
-        if (next is not null && refused is null)
+        var (next, code, why) = authenticator.Reconsider(current, _check, "this stream", "this stream");
+        if (next is not null)
         {
             Volatile.Write(ref _identity, next);
             return;
         }
 
-        _revokedMessage = next is null
-            ? $"The identity {current} was removed from the broker's configuration; this stream is closed."
-            : $"The broker's reloaded configuration refuses this stream, so it is closed: {refused!.Message}";
-        _revokedCode = next is null ? ErrorCodes.IdentityRevoked : ErrorCodes.Forbidden;
+        _revokedMessage = why;
+        _revokedCode = code;
         try
         {
             _revoked.Cancel();

@@ -243,14 +243,10 @@ internal abstract partial class BrokerPeer
             return false; // admitted before any check
         }
 
-        var next = authenticator.Carry(current);
-        if (ReferenceEquals(next, current))
-        {
-            return false; // a JWT: its permissions are in the token
-        }
-
-        var refused = next is null ? null : FirstRefused(next);
-        if (next is not null && refused is null)
+        // A live registration the new rules refuse ends the connection: a client that reconnects registers again, and
+        // each refused registration then fails on its own with the rule named.
+        var (next, code, why) = authenticator.Reconsider(current, FirstRefused, "this connection", "what this connection holds");
+        if (next is not null)
         {
             Volatile.Write(ref _identity, next);
             return false;
@@ -261,13 +257,8 @@ internal abstract partial class BrokerPeer
             return false;
         }
 
-        // A live registration the new rules refuse ends the connection: a client that reconnects registers again, and
-        // each refused registration then fails on its own with the rule named.
-        var (code, why) = next is null
-            ? (ErrorCodes.IdentityRevoked, $"The identity {current} was removed from the broker's configuration; this connection is closed.")
-            : (ErrorCodes.Forbidden, $"The broker's reloaded configuration refuses what this connection holds, so it is closed: {refused?.Message}");
-        SendFatal(code, why);
-        Abort(code, hard: false);
+        SendFatal(code!, why!);
+        Abort(code!, hard: false);
         return true;
     }
 

@@ -58,6 +58,27 @@ internal sealed class ConfiguredAuthenticator : IAuthenticator
     /// was removed.</summary>
     public Identity? Carry(Identity current) => current.Kind == "jwt" ? current : Find(current.Kind, current.Name);
 
+    /// <summary>What this configuration makes of something admitted as <paramref name="current"/> that needs
+    /// <paramref name="check"/> to pass: <see cref="Reloaded.Next"/>, the identity it goes on with, or the code and
+    /// message it ends with (<c>identity_revoked</c>; <c>forbidden</c> naming the rule).</summary>
+    /// <param name="current">Its identity until now.</param>
+    /// <param name="check">What it holds, checked against an identity's rules (null: allowed).</param>
+    /// <param name="holder">It, in the messages ("this connection", "this stream").</param>
+    /// <param name="held">What the check covers, in the messages ("what this connection holds", "this stream").</param>
+    public Reloaded Reconsider(Identity current, Func<Identity, SwitchboardException?> check, string holder, string held)
+    {
+        var next = Carry(current);
+        if (next is null)
+        {
+            return new(null, ErrorCodes.IdentityRevoked, $"The identity {current} was removed from the broker's configuration; {holder} is closed.");
+        }
+
+        // A JWT's permissions are in its token: what it holds was checked against them already.
+        return !ReferenceEquals(next, current) && check(next) is { } refused
+            ? new(null, ErrorCodes.Forbidden, $"The broker's reloaded configuration refuses {held}, so it is closed: {refused.Message}")
+            : new(next, null, null);
+    }
+
     /// <summary>What is configured, in a few words (<c>serve</c> prints it).</summary>
     public string Describe() =>
         string.Join(", ", new[]
@@ -199,3 +220,7 @@ internal sealed class ConfiguredAuthenticator : IAuthenticator
 
     private static SwitchboardException Invalid(string message) => new(ErrorCodes.InvalidArgument, message);
 }
+
+/// <summary>The outcome of <see cref="ConfiguredAuthenticator.Reconsider"/>: go on as <see cref="Next"/>, or end with
+/// <see cref="Code"/> and <see cref="Message"/>.</summary>
+internal readonly record struct Reloaded(Identity? Next, string? Code, string? Message);
