@@ -13,6 +13,7 @@ public sealed partial class ClusterNode
     private long _probesSent;
     private long _probeSeen;
     private volatile bool _inboxDead;
+    private Task? _resubscribeHeld;
 
     /// <summary>True while this node's inbox probe is not coming back (it is subscribing again meanwhile).</summary>
     public bool InboxSilent => _inboxDead;
@@ -56,6 +57,11 @@ public sealed partial class ClusterNode
 
     private async Task ResubscribeAsync()
     {
+        if (_resubscribeHeld is { } held)
+        {
+            await held.ConfigureAwait(false);
+        }
+
         var old = _inboxQueue;
         if (old is not null)
         {
@@ -68,6 +74,12 @@ public sealed partial class ClusterNode
         Interlocked.Exchange(ref _probeSeen, Interlocked.Read(ref _probesSent)); // count misses afresh from here
     }
 
-    /// <summary>For tests: ends the inbox subscription without the node knowing, as a subscription that dies silently.</summary>
-    internal Task SilenceInboxAsync() => _inboxQueue!.UnsubscribeAsync();
+    /// <summary>For tests: ends the inbox subscription without the node knowing, as a subscription that dies silently;
+    /// the node subscribes again only once <paramref name="resubscribe"/> completes, so the unhealthy state (which
+    /// otherwise lasts one Redis round trip) can be observed.</summary>
+    internal Task SilenceInboxAsync(Task resubscribe)
+    {
+        _resubscribeHeld = resubscribe;
+        return _inboxQueue!.UnsubscribeAsync();
+    }
 }

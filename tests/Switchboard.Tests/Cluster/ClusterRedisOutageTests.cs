@@ -133,7 +133,8 @@ public sealed class ClusterInboxProbeTests
         await using var listener = await b.ListenAsync("s1", "tick", cancellationToken: Ct);
         using var http = new HttpClient { BaseAddress = new Uri(watched.Host.HttpAddress!) };
 
-        await watched.Node.SilenceInboxAsync();
+        var resubscribe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await watched.Node.SilenceInboxAsync(resubscribe.Task);
         var deadline = DateTime.UtcNow + Wait.Timeout;
         while (true)
         {
@@ -148,6 +149,8 @@ public sealed class ClusterInboxProbeTests
             await Task.Delay(5, Ct);
         }
 
+        Assert.True(watched.Node.InboxSilent);
+        resubscribe.SetResult();
         await Wait.UntilAsync(() => !watched.Node.InboxSilent, "the node subscribes again and its probe comes back");
         Assert.Equal("ok", await http.GetStringAsync(new Uri("/healthz", UriKind.Relative), Ct));
         await sender.TriggerAsync("tick", Payload.Utf8("after"), cancellationToken: Ct);
