@@ -8,7 +8,7 @@ namespace Switchboard.Routing;
 internal sealed class EventSlot
 {
     private readonly RoutingIndex<DeliveryTarget> _index;
-    private Targets _targets = new(-1, [], null);
+    private Targets _targets = new(-1, [], null, null);
 
     public EventSlot(RoutingIndex<DeliveryTarget> index, string sender, string eventName)
     {
@@ -38,7 +38,12 @@ internal sealed class EventSlot
         InlineTarget[]? inline = items.Length > 0 && Array.TrueForAll(items, t => t is Listener { IsInline: true })
             ? [.. items.Cast<Listener>().Select(l => new InlineTarget(l.InlineHandler, l.Token, l))]
             : null;
-        targets = new Targets(version, items, inline);
+        // When every target is an ordered callback listener (the default), a trigger first tries to run each callback
+        // under the reservation its thread holds (Listener.Ownership.cs): plain reads and writes, no interlocked claim.
+        Listener[]? ordered = inline is null && items.Length > 0 && Array.TrueForAll(items, t => t is Listener { IsOrderedInline: true })
+            ? [.. items.Cast<Listener>()]
+            : null;
+        targets = new Targets(version, items, inline, ordered);
         Volatile.Write(ref _targets, targets);
         return targets;
     }
@@ -52,6 +57,11 @@ internal sealed class EventSlot
         {
             DeliverInline(inline, new BusMessage(Sender, Event, data, headers));
             return default;
+        }
+
+        if (plan.Ordered is { } ordered && !borrowed)
+        {
+            return DeliverOrdered(ordered, new BusMessage(Sender, Event, data, headers));
         }
 
         var targets = plan.Items;
@@ -75,6 +85,53 @@ internal sealed class EventSlot
         {
             await targets[i].DeliverAsync(message);
         }
+    }
+
+    /// <summary>Ordered callback listeners: each runs now under this thread's reservation when it holds one, or takes
+    /// the general path (claim, or queue behind a busy callback). One try for the whole trigger, as inline delivery.</summary>
+    private static ValueTask DeliverOrdered(Listener[] targets, BusMessage message)
+    {
+        var thread = Environment.CurrentManagedThreadId;
+        var observed = SwitchboardTelemetry.ProcessObserved;
+        for (var i = 0; i < targets.Length; i++)
+        {
+            var reserved = false;
+            try
+            {
+                for (; i < targets.Length; i++)
+                {
+                    var target = targets[i];
+                    if (!target.TryEnterReserved(thread))
+                    {
+                        var general = target.DeliverAsync(message);
+                        if (!general.IsCompletedSuccessfully)
+                        {
+                            return DeliverRestAsync(general, targets, i + 1, message);
+                        }
+
+                        continue;
+                    }
+
+                    reserved = true;
+                    var pending = (observed ? target.ObservedHandler : target.PlainHandler)(message, target.Token);
+                    reserved = false;
+                    if (pending.IsCompletedSuccessfully)
+                    {
+                        target.LeaveReserved();
+                    }
+                    else
+                    {
+                        target.LeaveReserved(pending);
+                    }
+                }
+            }
+            catch (Exception ex) when (reserved)
+            {
+                targets[i].FaultReserved(ex);
+            }
+        }
+
+        return default;
     }
 
     private static void DeliverInline(InlineTarget[] targets, BusMessage message)
@@ -109,5 +166,5 @@ internal sealed class EventSlot
     /// <summary>What an inline delivery needs of a listener, laid out in one array so the loop reads no other object.</summary>
     private readonly record struct InlineTarget(MessageHandler Handler, CancellationToken Token, Listener Owner);
 
-    private sealed record Targets(int Version, DeliveryTarget[] Items, InlineTarget[]? Inline);
+    private sealed record Targets(int Version, DeliveryTarget[] Items, InlineTarget[]? Inline, Listener[]? Ordered);
 }

@@ -22,12 +22,13 @@ namespace Switchboard.Routing;
 /// its callback on that loop, unless it asked to run inline (<see cref="ListenerOptions.Unbounded"/>, or
 /// <see cref="ListenerOptions.BorrowData"/>), so a slow callback delays no other listener and no heartbeat.</para>
 /// </remarks>
-internal sealed class Listener : Subscription, IListenerQueue
+internal sealed partial class Listener : Subscription, IListenerQueue
 {
     private static readonly Action<object?> DrainOnHandlerThread = static state => ((Listener)state!).Drain();
     private readonly BusCounters _counters;
     private readonly ILogger _log;
     private readonly MessageHandler? _handler;
+    private readonly MessageHandler? _plainHandler;
     private readonly Channel<BusMessage> _queue;
     private readonly ListenerOptions _options;
     private readonly CancellationTokenSource _closing = new();
@@ -50,6 +51,7 @@ internal sealed class Listener : Subscription, IListenerQueue
         _log = log;
         // Each run of the callback is a 'process' span and counted, while anyone listens (SwitchboardTelemetry).
         _handler = handler is null ? null : SwitchboardTelemetry.Instrument(handler);
+        _plainHandler = handler;
         _options = options;
         Kind = kind;
         var channelOptions = new BoundedChannelOptions(options.Capacity)
@@ -126,7 +128,7 @@ internal sealed class Listener : Subscription, IListenerQueue
                 return RunConcurrently(message);
             }
 
-            if (_workers.Length == 0 && Volatile.Read(ref _pending) <= 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+            if (_workers.Length == 0 && Volatile.Read(ref _pending) <= 0 && Interlocked.CompareExchange(ref _running, Claimed, Free) == Free)
             {
                 RunInline(message);
                 return default;
@@ -144,12 +146,24 @@ internal sealed class Listener : Subscription, IListenerQueue
             return RunConcurrently(message);
         }
 
-        if (_handler is not null && _workers.Length == 0 && !OffDeliveringThread
-            && Volatile.Read(ref _pending) <= 0
-            && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        if (_handler is not null && _workers.Length == 0 && !OffDeliveringThread)
         {
-            RunInline(message);
-            return default;
+            var thread = Environment.CurrentManagedThreadId;
+            if (TryRunReserved(message, thread))
+            {
+                return default;
+            }
+
+            if (Volatile.Read(ref _running) == Biased && _biasThread != thread)
+            {
+                Revoke();
+            }
+
+            if (Volatile.Read(ref _pending) <= 0 && Interlocked.CompareExchange(ref _running, Claimed, Free) == Free)
+            {
+                RunInline(message, thread);
+                return default;
+            }
         }
 
         return EnqueueAsync(message);
@@ -194,11 +208,19 @@ internal sealed class Listener : Subscription, IListenerQueue
         }
     }
 
-    private void RunInline(in BusMessage message)
+    private void RunInline(in BusMessage message, int thread = 0)
     {
         if (IsClosed || RunOne(message, out var stillRunning))
         {
-            Release();
+            if (thread == 0)
+            {
+                Release();
+            }
+            else
+            {
+                ReleaseAfterInlineRun(thread);
+            }
+
             return;
         }
 
@@ -234,8 +256,13 @@ internal sealed class Listener : Subscription, IListenerQueue
 
     private void Release()
     {
-        Interlocked.Exchange(ref _running, 0);
-        if (Volatile.Read(ref _pending) > 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        Interlocked.Exchange(ref _running, Free);
+        DrainIfQueued();
+    }
+
+    private void DrainIfQueued()
+    {
+        if (Volatile.Read(ref _pending) > 0 && Interlocked.CompareExchange(ref _running, Claimed, Free) == Free)
         {
             HandlerThreads.Run(DrainOnHandlerThread, this);
         }
@@ -282,9 +309,18 @@ internal sealed class Listener : Subscription, IListenerQueue
     private void Accepted()
     {
         Interlocked.Increment(ref _pending);
-        if (_handler is not null && _workers.Length == 0 && Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        if (_handler is null || _workers.Length > 0)
+        {
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _running, Claimed, Free) == Free)
         {
             HandlerThreads.Run(DrainOnHandlerThread, this);
+        }
+        else if (Volatile.Read(ref _running) == Biased)
+        {
+            RunQueuedWhileReserved();
         }
     }
 
@@ -310,8 +346,8 @@ internal sealed class Listener : Subscription, IListenerQueue
                 }
             }
 
-            Interlocked.Exchange(ref _running, 0);
-            if (Volatile.Read(ref _pending) <= 0 || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
+            Interlocked.Exchange(ref _running, Free);
+            if (Volatile.Read(ref _pending) <= 0 || Interlocked.CompareExchange(ref _running, Claimed, Free) != Free)
             {
                 return;
             }
@@ -467,7 +503,7 @@ internal sealed class Listener : Subscription, IListenerQueue
         if (_handler is not null)
         {
             // Queued messages will not run now: count them, so their loss is visible.
-            while (_workers.Length == 0 && Volatile.Read(ref _running) == 0 && _queue.Reader.TryRead(out _))
+            while (_workers.Length == 0 && Volatile.Read(ref _running) == Free && _queue.Reader.TryRead(out _))
             {
                 Interlocked.Decrement(ref _pending);
                 CountDrop();

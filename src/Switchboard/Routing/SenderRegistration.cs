@@ -17,6 +17,7 @@ internal sealed class SenderRegistration : ISender
     private readonly ConcurrentDictionary<string, EventSlot> _matched = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EventSlot>.AlternateLookup<ReadOnlySpan<char>> _matchedByChars;
     private readonly FrozenDictionary<string, RequestHandler> _requests;
+    private EventSlot? _lastSlot;
     private int _closed;
 
     public SenderRegistration(Router router, RouterSession session, string name, DeclaredEvents declared, Dictionary<string, RequestHandler> requests, SenderOptions options)
@@ -110,8 +111,15 @@ internal sealed class SenderRegistration : ISender
             throw Closed(Name, @event);
         }
 
+        // A sender mostly triggers the same event, named by the same string instance: compare the reference first.
+        if (_lastSlot is { } last && ReferenceEquals(last.Event, @event))
+        {
+            return last;
+        }
+
         if (_slots.TryGetValue(@event, out var slot) || _matched.TryGetValue(@event, out slot))
         {
+            _lastSlot = slot;
             return slot;
         }
 
