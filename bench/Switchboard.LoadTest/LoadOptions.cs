@@ -17,7 +17,7 @@ public sealed record BrokerTarget(BrokerKind Kind, int Port, int? Pid = null, st
 public sealed record LoadOptions
 {
     /// <summary>Every scenario, in order.</summary>
-    public static readonly IReadOnlyList<string> AllScenarios = ["S1", "S2", "S3", "S4", "S5", "S6", "S7"];
+    public static readonly IReadOnlyList<string> AllScenarios = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"];
 
     /// <summary>The brokers, measured by the same code one after the other (at most one of each kind).</summary>
     public IReadOnlyList<BrokerTarget> Targets { get; init; } = [];

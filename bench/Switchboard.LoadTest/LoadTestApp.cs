@@ -17,10 +17,10 @@ public static class LoadTestApp
             --switchboard PORT[:PID]   a Switchboard broker (PID: its process, for CPU and RSS)
             --nats PORT[:PID]          a nats-server
             --switchboard-label TEXT, --nats-label TEXT   how the report names them
-            --scenarios S1,S2,...      default: all (S1..S7)
+            --scenarios S1,S2,...      default: all (S1..S8)
             --runs N (3)  --duration SECONDS (3)  --warmup SECONDS (2)
             --window MESSAGES (10000)  --window-bytes BYTES (2097152)
-            --connections N (2000, S5)  --subjects N (10000, S6)  --concurrency N (64, S7)
+            --connections N (2000, S5)  --subjects N (10000, S6, S8)  --concurrency N (64, S7)
             --settle SECONDS (2, S5)  --drain SECONDS (3)  --clk-tck N (100)  --seed N
             --out FILE                 also write the markdown there
           serve [--port N]       run a bare Switchboard broker (BrokerHost) until SIGTERM; prints 'listening: sb://...'

@@ -91,12 +91,13 @@ internal static class MarkdownReport
         sb.AppendLine();
         sb.AppendLine("How each broker is driven (one code path; only the codec differs):");
         sb.AppendLine();
-        sb.AppendLine("- Publish/subscribe (S1–S3, S6): Switchboard: the publisher's connection declares a sender with channel event `#bench` (ADD_SENDER) and sends TRIGGER frames; each subscriber sends LISTEN(any sender, `#bench`) and receives EVENT frames. NATS: `PUB bench n` / `SUB bench sid`, `MSG` in. Publications are pre-encoded once and copied into batches of up to 64 KiB per send; the publisher pauses while the slowest subscriber is more than the window behind.");
+        sb.AppendLine("- Publish/subscribe (S1–S3, S6, S8): Switchboard: the publisher's connection declares a sender with channel event `#bench` (ADD_SENDER) and sends TRIGGER frames; each subscriber sends LISTEN(any sender, `#bench`) and receives EVENT frames. NATS: `PUB bench n` / `SUB bench sid`, `MSG` in. Publications are pre-encoded once and copied into batches of up to 64 KiB per send; the publisher pauses while the slowest subscriber is more than the window behind.");
         sb.AppendLine(C, $"- S6: the subscriber subscribes {o.Subjects:N0} literal subjects `room<i>.temp` plus `*.humidity`, `*.*.temp`, `room1.*.temp`, `zone.>` (wildcards the matcher must consult, matching none of the published subjects, so each publication is delivered once); the publisher picks subjects with the same pseudo-random sequence for both brokers. Switchboard uses channel patterns (`#room<i>.temp`, `#*.humidity`, …): like a NATS subject, a channel event reaches its listeners whoever publishes it.");
         sb.AppendLine("- Request/reply (S4 sequential, S7 concurrent): Switchboard: REQUEST(sender, `echo`) → broker → REQUEST_IN to a responder connection whose sender declares request `echo` → REPLY → broker → REPLY. NATS: `PUB <service> <inbox>.<id>` to a responder subscribed to the service subject, which answers `PUB <inbox>.<id>`; the requester holds one wildcard inbox subscription. Both carry 16 B each way; latency is send to receipt on the requester (Stopwatch).");
         sb.AppendLine(C, $"- S5: each run opens {o.IdleConnections:N0} more connections that complete the handshake (HELLO/WELCOME; CONNECT + PING/PONG) and then only exchange keep-alive pings; the result is the broker's VmRSS growth (/proc/PID/status, {o.Settle.TotalSeconds:0.#} s after the last connection opened) divided by the connections. Connections stay open until the broker's last S5 run, so no run reuses memory freed by closed ones; S5 runs one broker at a time, after a warm-up of 200 connections. The brokers' RSS includes what the earlier scenarios left.");
         sb.AppendLine();
-        sb.AppendLine("Broker cost and integrity (medians; loss and errors summed over the measured runs). CPU is the broker process's utime + stime from /proc/PID/stat over the measured window, per delivery (S1–S3, S6) or per request (S4, S7); CPU % is of one core. The load generator runs on the same machine; its CPU % is shown for context.");
+        sb.AppendLine(C, $"- S8: the subscriber subscribes {o.Subjects:N0} literal three-token subjects `site.room<i>.temp` plus `site.*.humidity`, `*.*.alarm`, `site.hall.>`, `zone.>`; the publisher also publishes {Math.Max(1, o.Subjects / 9):N0} subjects `site.room<i>.humidity` that only `site.*.humidity` matches (a tenth of the publications), so each publication is delivered once, a tenth of them only through a wildcard.");
+        sb.AppendLine("Broker cost and integrity (medians; loss and errors summed over the measured runs). CPU is the broker process's utime + stime from /proc/PID/stat over the measured window, per delivery (S1–S3, S6, S8) or per request (S4, S7); CPU % is of one core. The load generator runs on the same machine; its CPU % is shown for context.");
         sb.AppendLine();
         sb.Append("| # |");
         foreach (var kind in kinds)
@@ -161,7 +162,7 @@ internal static class MarkdownReport
 
     private static IReadOnlyList<Metric> MetricsOf(string id) => id switch
     {
-        "S1" or "S6" => [new("msgs/s received", m => m.Rate, "N0", Better.Higher)],
+        "S1" or "S6" or "S8" => [new("msgs/s received", m => m.Rate, "N0", Better.Higher)],
         "S2" => [new("msgs/s received", m => m.Rate, "N0", Better.Higher), new("MB/s of payload", m => m.MegabytesPerSecond, "N1", Better.Higher)],
         "S3" => [new("deliveries/s", m => m.Rate, "N0", Better.Higher)],
         "S4" => [new("p50 µs", m => m.P50Us, "N1", Better.Lower), new("p99 µs", m => m.P99Us, "N1", Better.Lower), new("p99.9 µs", m => m.P999Us, "N1", Better.None), new("requests/s", m => m.Rate, "N0", Better.None)],

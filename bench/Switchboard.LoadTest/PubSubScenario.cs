@@ -12,17 +12,51 @@ internal sealed class PubSubScenario : Scenario
     /// <summary>S6's wildcard subscriptions: the matcher has to consult them, and none matches <c>roomN.temp</c>, so each publication is delivered once.</summary>
     public static readonly IReadOnlyList<string> Wildcards = ["*.humidity", "*.*.temp", "room1.*.temp", "zone.>"];
 
+    /// <summary>S8's wildcard subscriptions: <c>site.*.humidity</c> alone matches the humidity subjects (a tenth of the
+    /// publications); the other three match nothing published, as in S6.</summary>
+    public static readonly IReadOnlyList<string> MixWildcards = ["site.*.humidity", "*.*.alarm", "site.hall.>", "zone.>"];
+
     private const int BatchBytes = 64 * 1024;
     private readonly int _payloadSize;
     private readonly int _subscribers;
-    private readonly bool _manySubjects;
+    private readonly SubjectMix _mix;
 
-    public PubSubScenario(string id, string title, int payloadSize, int subscribers, bool manySubjects)
+    public PubSubScenario(string id, string title, int payloadSize, int subscribers, SubjectMix mix)
         : base(id, title)
     {
         _payloadSize = payloadSize;
         _subscribers = subscribers;
-        _manySubjects = manySubjects;
+        _mix = mix;
+    }
+
+    /// <summary>Which subjects are published and subscribed.</summary>
+    public enum SubjectMix
+    {
+        /// <summary>S1–S3: one subject, <c>bench</c>.</summary>
+        One,
+
+        /// <summary>S6: <c>--subjects</c> literal subjects <c>room&lt;i&gt;.temp</c>, plus <see cref="Wildcards"/>.</summary>
+        Literal,
+
+        /// <summary>S8: <c>--subjects</c> literal three-token subjects <c>site.room&lt;i&gt;.temp</c> plus one humidity
+        /// subject for every nine of them, reached only through <c>site.*.humidity</c> (<see cref="MixWildcards"/>).</summary>
+        WildcardMix,
+    }
+
+    private static (string[] Published, string[] Subscriptions) SubjectsOf(SubjectMix mix, int count)
+    {
+        switch (mix)
+        {
+            case SubjectMix.Literal:
+                var rooms = Enumerable.Range(0, count).Select(i => $"room{i}.temp").ToArray();
+                return (rooms, [.. rooms, .. Wildcards]);
+            case SubjectMix.WildcardMix:
+                var literal = Enumerable.Range(0, count).Select(i => $"site.room{i}.temp").ToArray();
+                var viaWildcard = Enumerable.Range(0, Math.Max(1, count / 9)).Select(i => $"site.room{i}.humidity");
+                return ([.. literal, .. viaWildcard], [.. literal, .. MixWildcards]);
+            default:
+                return (["bench"], ["bench"]);
+        }
     }
 
     public int PayloadSize => _payloadSize;
@@ -31,10 +65,7 @@ internal sealed class PubSubScenario : Scenario
     {
         var tag = NextTag(Id);
         var payload = MakePayload(_payloadSize);
-        var subjects = _manySubjects
-            ? Enumerable.Range(0, options.Subjects).Select(i => $"room{i}.temp").ToArray()
-            : ["bench"];
-        var subscriptions = _manySubjects ? [.. subjects, .. Wildcards] : subjects;
+        var (subjects, subscriptions) = SubjectsOf(_mix, options.Subjects);
         var flow = new FlowWindow(_subscribers, options.WindowFor(_payloadSize));
         using var set = new ConnectionSet(target);
 

@@ -30,13 +30,14 @@ internal abstract class Scenario
 
     public static Scenario Create(string id, LoadOptions options) => id switch
     {
-        "S1" => new PubSubScenario("S1", "1 publisher → 1 subscriber, 16 B", payloadSize: 16, subscribers: 1, manySubjects: false),
-        "S2" => new PubSubScenario("S2", "1 publisher → 1 subscriber, 1 KiB", payloadSize: 1024, subscribers: 1, manySubjects: false),
-        "S3" => new PubSubScenario("S3", "1 publisher → 4 subscribers, 16 B", payloadSize: 16, subscribers: 4, manySubjects: false),
+        "S1" => new PubSubScenario("S1", "1 publisher → 1 subscriber, 16 B", payloadSize: 16, subscribers: 1, PubSubScenario.SubjectMix.One),
+        "S2" => new PubSubScenario("S2", "1 publisher → 1 subscriber, 1 KiB", payloadSize: 1024, subscribers: 1, PubSubScenario.SubjectMix.One),
+        "S3" => new PubSubScenario("S3", "1 publisher → 4 subscribers, 16 B", payloadSize: 16, subscribers: 4, PubSubScenario.SubjectMix.One),
         "S4" => new RequestScenario("S4", "sequential request/reply, 16 B", concurrency: 1, payloadSize: 16),
         "S5" => new IdleConnectionsScenario("S5", $"broker RSS per idle connection ({options.IdleConnections} connections)"),
-        "S6" => new PubSubScenario("S6", $"1 subscriber with {options.Subjects} literal + 4 wildcard subscriptions, random subjects, 16 B", payloadSize: 16, subscribers: 1, manySubjects: true),
+        "S6" => new PubSubScenario("S6", $"1 subscriber with {options.Subjects} literal + 4 wildcard subscriptions, random subjects, 16 B", payloadSize: 16, subscribers: 1, PubSubScenario.SubjectMix.Literal),
         "S7" => new RequestScenario("S7", $"{options.Concurrency} concurrent requests in flight, 16 B", concurrency: options.Concurrency, payloadSize: 16),
+        "S8" => new PubSubScenario("S8", $"1 subscriber with {options.Subjects} literal three-token + 4 wildcard subscriptions, 10 % of messages reach it only through a wildcard, 16 B", payloadSize: 16, subscribers: 1, PubSubScenario.SubjectMix.WildcardMix),
         _ => throw new ArgumentException($"Unknown scenario '{id}'."),
     };
 

@@ -8,7 +8,7 @@ namespace Switchboard.Routing;
 internal sealed class EventSlot
 {
     private readonly RoutingIndex<DeliveryTarget> _index;
-    private Targets _targets = new(-1, [], null, null);
+    private Targets _targets = new(-1, [], null, null, null);
 
     public EventSlot(RoutingIndex<DeliveryTarget> index, string sender, string eventName)
     {
@@ -43,7 +43,7 @@ internal sealed class EventSlot
         Listener[]? ordered = inline is null && items.Length > 0 && Array.TrueForAll(items, t => t is Listener { IsOrderedInline: true })
             ? [.. items.Cast<Listener>()]
             : null;
-        targets = new Targets(version, items, inline, ordered);
+        targets = new Targets(version, items, inline, ordered, items.Length == 1 ? items[0] : null);
         Volatile.Write(ref _targets, targets);
         return targets;
     }
@@ -64,8 +64,13 @@ internal sealed class EventSlot
             return DeliverOrdered(ordered, new BusMessage(Sender, Event, data, headers));
         }
 
-        var targets = plan.Items;
         var message = new BusMessage(Sender, Event, data, headers) { IsBorrowed = borrowed };
+        if (plan.Single is { } single)
+        {
+            return single.DeliverAsync(message); // one target (a subject with one subscriber): no array to read
+        }
+
+        var targets = plan.Items;
         for (var i = 0; i < targets.Length; i++)
         {
             var pending = targets[i].DeliverAsync(message);
@@ -166,5 +171,5 @@ internal sealed class EventSlot
     /// <summary>What an inline delivery needs of a listener, laid out in one array so the loop reads no other object.</summary>
     private readonly record struct InlineTarget(MessageHandler Handler, CancellationToken Token, Listener Owner);
 
-    private sealed record Targets(int Version, DeliveryTarget[] Items, InlineTarget[]? Inline, Listener[]? Ordered);
+    private sealed record Targets(int Version, DeliveryTarget[] Items, InlineTarget[]? Inline, Listener[]? Ordered, DeliveryTarget? Single);
 }

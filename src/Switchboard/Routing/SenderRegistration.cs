@@ -12,8 +12,7 @@ internal sealed class SenderRegistration : ISender
 
     private readonly Router _router;
     private readonly DeclaredEvents _declared;
-    private readonly FrozenDictionary<string, EventSlot> _slots;
-    private readonly FrozenDictionary<string, EventSlot>.AlternateLookup<ReadOnlySpan<char>> _slotsByChars;
+    private readonly SlotTable _slots;
     private readonly ConcurrentDictionary<string, EventSlot> _matched = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EventSlot>.AlternateLookup<ReadOnlySpan<char>> _matchedByChars;
     private readonly FrozenDictionary<string, RequestHandler> _requests;
@@ -27,8 +26,7 @@ internal sealed class SenderRegistration : ISender
         Session = session;
         Name = name;
         Events = declared.All;
-        _slots = declared.Concrete.ToFrozenDictionary(e => e, e => new EventSlot(router.Listeners, name, e), StringComparer.Ordinal);
-        _slotsByChars = _slots.GetAlternateLookup<ReadOnlySpan<char>>();
+        _slots = new SlotTable(declared.Concrete.Select(e => new EventSlot(router.Listeners, name, e)));
         _matchedByChars = _matched.GetAlternateLookup<ReadOnlySpan<char>>();
         _requests = requests.ToFrozenDictionary(StringComparer.Ordinal);
         DefaultHandler = options.DefaultRequestHandler;
@@ -58,7 +56,7 @@ internal sealed class SenderRegistration : ISender
 
     /// <summary>Finds a declared event by its characters, without making a string (the broker's zero-allocation trigger path).</summary>
     public bool TryGetSlot(ReadOnlySpan<char> @event, out EventSlot slot) =>
-        _slotsByChars.TryGetValue(@event, out slot!) || (_declared.Patterns.Length > 0 && _matchedByChars.TryGetValue(@event, out slot!));
+        _slots.TryGetValue(@event, out slot!) || (_declared.Patterns.Length > 0 && _matchedByChars.TryGetValue(@event, out slot!));
 
     public RequestHandler? FindHandler(string request) =>
         _requests.TryGetValue(request, out var handler) ? handler : DefaultHandler;
