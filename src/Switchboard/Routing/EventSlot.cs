@@ -53,15 +53,18 @@ internal sealed class EventSlot
     public ValueTask DeliverAsync(Payload data, MessageHeaders? headers, bool borrowed = false)
     {
         var plan = CurrentPlan();
-        if (plan.Inline is { } inline && !borrowed)
+        if (!borrowed)
         {
-            DeliverInline(inline, new BusMessage(Sender, Event, data, headers));
-            return default;
-        }
+            if (plan.Ordered is { } ordered)
+            {
+                return DeliverOrdered(ordered, new BusMessage(Sender, Event, data, headers));
+            }
 
-        if (plan.Ordered is { } ordered && !borrowed)
-        {
-            return DeliverOrdered(ordered, new BusMessage(Sender, Event, data, headers));
+            if (plan.Inline is { } inline)
+            {
+                DeliverInline(inline, new BusMessage(Sender, Event, data, headers));
+                return default;
+            }
         }
 
         var message = new BusMessage(Sender, Event, data, headers) { IsBorrowed = borrowed };

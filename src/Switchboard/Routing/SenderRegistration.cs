@@ -64,6 +64,15 @@ internal sealed class SenderRegistration : ISender
     public ValueTask TriggerAsync(string @event, Payload data = default, MessageHeaders? headers = null, bool retain = false, CancellationToken cancellationToken = default)
     {
         var slot = Slot(@event);
+        // The common case (nobody observing, nothing retained) goes straight to the slot: no send scope to set up.
+        return retain || SwitchboardTelemetry.SendObserved
+            ? TriggerObserved(slot, data, headers, retain)
+            : slot.DeliverAsync(data, headers);
+    }
+
+    private ValueTask TriggerObserved(EventSlot slot, Payload data, MessageHeaders? headers, bool retain)
+    {
+        var @event = slot.Event;
         using var send = SwitchboardTelemetry.StartSend(Name, @event, ref headers);
         if (retain)
         {
