@@ -11,6 +11,14 @@
 #   bench/run-loadtest.sh --tls --scenarios S1,S4 # plus the same scenarios over TLS: a second nats-server and a second
 #                                                 # Switchboard broker with a self-signed certificate made by openssl
 #                                                 # for this run (the generator pins it), measured after the plain ones
+#   bench/run-loadtest.sh --clients --runs 3      # plus a second table, "BusClient vs NATS.Net" (issue 16 item 3): the same
+#                                                 # brokers driven by the real .NET clients through the client versions of
+#                                                 # S1-S4, S6-S8 (those of --scenarios), with the clients' bytes per message
+#   bench/run-loadtest.sh --gateways --runs 3     # plus the gateways (issue 16 item 5), on a second `switchboard serve` with
+#                                                 # its JSON-lines and HTTP ports on: S1 over JSON lines beside nats-server's
+#                                                 # text protocol; S1 over WebSocket (/ws) beside the same broker's TCP; S9,
+#                                                 # 1 publisher to 1,000 SSE streams beside 1,000 binary and 1,000 NATS
+#                                                 # subscribers (window 100 messages, under an SSE stream's 1,024 queue)
 #
 # SB_SERVER=cli|loadtest chooses how the Switchboard broker is started: 'cli' is `switchboard serve` (src/Switchboard.Cli,
 # used by default when it is committed and builds), 'loadtest' is the generator's own bare BrokerHost (`serve`).
@@ -19,10 +27,28 @@ set -euo pipefail
 
 MEMORY=0
 TLS=0
-while [[ ${1:-} == --memory || ${1:-} == --tls ]]; do
+CLIENTS=0
+GATEWAYS=0
+while [[ ${1:-} == --memory || ${1:-} == --tls || ${1:-} == --clients || ${1:-} == --gateways ]]; do
     [[ $1 == --memory ]] && MEMORY=1
     [[ $1 == --tls ]] && TLS=1
+    [[ $1 == --clients ]] && CLIENTS=1
+    [[ $1 == --gateways ]] && GATEWAYS=1
     shift
+done
+
+# The options given without --scenarios (runs, duration, ...), and the scenarios asked for (default S1-S7): the client
+# and gateway tables pick their own scenarios.
+COMMON=()
+ASKED=S1,S2,S3,S4,S5,S6,S7
+ARGS=("$@")
+for ((i = 0; i < ${#ARGS[@]}; i++)); do
+    if [[ ${ARGS[i]} == --scenarios ]]; then
+        ASKED=${ARGS[i + 1]:-}
+        i=$((i + 1))
+    else
+        COMMON+=("${ARGS[i]}")
+    fi
 done
 
 cd "$(dirname "$0")/.."
@@ -136,6 +162,26 @@ if [[ $TLS == 1 ]]; then
     log "TLS: nats-server PID $NATS_TLS_PID on 127.0.0.1:$NATS_TLS_PORT; Switchboard PID $SB_TLS_PID on 127.0.0.1:$SB_TLS_PORT"
 fi
 
+if [[ $GATEWAYS == 1 ]]; then
+    if [[ $SB_SERVER != cli ]]; then
+        log "--gateways needs switchboard serve (src/Switchboard.Cli): the gateways are not measured"
+        GATEWAYS=0
+    else
+        # A broker of its own with both gateways on (the first keeps only the binary port, like nats-server), as many
+        # SSE clients from 127.0.0.1 as S9 opens, and the same connection limits.
+        GW_PORT=$("${LOADTEST[@]}" free-port)
+        GW_JSONL=$("${LOADTEST[@]}" free-port)
+        GW_HTTP=$("${LOADTEST[@]}" free-port)
+        dotnet "$ROOT/src/Switchboard.Cli/bin/Release/net10.0/Switchboard.Cli.dll" serve --port "$GW_PORT" --jsonl-port "$GW_JSONL" --http-port "$GW_HTTP" \
+            --sse-max-clients 4000 --sse-max-clients-per-address 4000 --max-connections-per-address 65536 --max-connections 65536 >"$WORK/gateways.log" 2>&1 &
+        GW_PID=$!
+        PIDS+=("$GW_PID")
+        wait_port "$GW_HTTP" "$GW_PID" "Switchboard (gateways)" || { cat "$WORK/gateways.log" >&2; exit 1; }
+        wait_port "$GW_JSONL" "$GW_PID" "Switchboard (gateways)" || { cat "$WORK/gateways.log" >&2; exit 1; }
+        log "gateways: Switchboard PID $GW_PID on 127.0.0.1:$GW_PORT, JSON lines :$GW_JSONL, HTTP :$GW_HTTP"
+    fi
+fi
+
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
 # (a) idle right after start: both brokers are listening; give a starting runtime a moment to finish its startup work.
 if [[ $MEMORY == 1 ]]; then
@@ -194,6 +240,50 @@ if [[ $MEMORY == 1 ]]; then
     } >>"$WORK/table.md"
 fi
 
+# After the memory report, so that its "after the scenarios" reading is of the raw scenarios alone.
+if [[ $CLIENTS == 1 ]]; then
+    CLIENT_SCENARIOS=$(tr ',' '\n' <<<"$ASKED" | grep -xE 'S[123467]' | paste -sd, -)
+    if [[ -n $CLIENT_SCENARIOS ]]; then
+        "${LOADTEST[@]}" run --clients \
+            --switchboard "$SB_PORT:$SB_PID" --switchboard-label "the same broker as above, driven by BusClient (src/Switchboard, this commit)" \
+            --nats "$NATS_PORT:$NATS_PID" --nats-label "the same nats-server as above, driven by NATS.Net 3.3.2" \
+            --clk-tck "$(getconf CLK_TCK)" --scenarios "$CLIENT_SCENARIOS" \
+            "${COMMON[@]}" >"$WORK/clients.md" || RUN_STATUS=$?
+        {
+            echo
+            echo "## BusClient vs NATS.Net (\`--clients\`)"
+            echo
+            echo "The same two brokers, now driven by each one's real .NET client in this generator process (issue 16 item 3; target: BusClient ≥ 2× NATS.Net on S1–S3 and S6, p50 and p99 below it)."
+            echo
+            cat "$WORK/clients.md"
+        } >>"$WORK/table.md"
+    fi
+fi
+
+if [[ $GATEWAYS == 1 ]]; then
+    gateway_table() { # title, then the run's own options
+        local title=$1
+        shift
+        "${LOADTEST[@]}" run --clk-tck "$(getconf CLK_TCK)" "$@" "${COMMON[@]}" >"$WORK/gateway.md" || RUN_STATUS=$?
+        { echo; echo "### $title"; echo; cat "$WORK/gateway.md"; } >>"$WORK/gateways.md"
+    }
+    : >"$WORK/gateways.md"
+    GW_LABEL="switchboard serve with --jsonl-port and --http-port on (a broker process of its own)"
+    gateway_table "JSON-lines gateway vs nats-server's text protocol, both by raw client (S1)" --scenarios S1 \
+        --switchboard-jsonl "$GW_JSONL:$GW_PID" --switchboard-label "$GW_LABEL" --nats "$NATS_PORT:$NATS_PID" --nats-label "$NATS_VERSION, text protocol"
+    gateway_table "WebSocket (/ws) vs TCP, the binary protocol on one broker (S1)" --scenarios S1 \
+        --switchboard-ws "$GW_HTTP:$GW_PID" --switchboard "$GW_PORT:$GW_PID" --switchboard-label "$GW_LABEL"
+    gateway_table "SSE fan-out: 1 publisher to 1,000 SSE streams, beside 1,000 binary and 1,000 NATS subscribers (S9)" --scenarios S9 --window 100 \
+        --switchboard-sse "$GW_HTTP:$GW_PID" --switchboard "$GW_PORT:$GW_PID" --switchboard-label "$GW_LABEL" --nats "$NATS_PORT:$NATS_PID" --nats-label "$NATS_VERSION"
+    {
+        echo
+        echo "## Gateways (\`--gateways\`)"
+        echo
+        echo "Issue 16 item 5: each gateway beside its baseline in the same run; the ratio is the first column over the second."
+        cat "$WORK/gateways.md"
+    } >>"$WORK/table.md"
+fi
+
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # Did either broker log a problem (slow consumer, error)?
 SB_LOG=$(grep -ciE 'warn|fail|error|slow' "$WORK/switchboard.log" || true)
@@ -204,7 +294,7 @@ NATS_LOG=$(grep -ciE '\[(WRN|ERR)\]|slow consumer' "$WORK/nats.log" || true)
     echo
     echo "Generated by \`bench/run-loadtest.sh\` on $STARTED; do not edit by hand."
     echo
-    echo "- Command: \`bench/run-loadtest.sh$([[ $MEMORY == 1 ]] && echo " --memory")$([[ $TLS == 1 ]] && echo " --tls")${*:+ $*}\`"
+    echo "- Command: \`bench/run-loadtest.sh$([[ $MEMORY == 1 ]] && echo " --memory")$([[ $TLS == 1 ]] && echo " --tls")$([[ $CLIENTS == 1 ]] && echo " --clients")$([[ $GATEWAYS == 1 ]] && echo " --gateways")${*:+ $*}\`"
     echo "- Machine: $(nproc) CPU(s), $(lscpu | grep 'Model name' | sed 's/Model name:[[:space:]]*//'), $(uname -sr); load average $LOAD_BEFORE before, $LOAD_AFTER after (the generator and both brokers share these CPUs)"
     echo "- Switchboard: $SB_HOW; commit $COMMIT$([[ $DIRTY != 0 ]] && echo " with $DIRTY uncommitted change(s) under src/"); .NET SDK $DOTNET_VERSION"
     echo "- nats-server: $NATS_VERSION (Debian package), started as \`nats-server -a 127.0.0.1 -p PORT\`"

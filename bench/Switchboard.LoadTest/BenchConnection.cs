@@ -3,14 +3,17 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 
 namespace Switchboard.LoadTest;
 
 /// <summary>What a scenario does with the traffic a connection receives.</summary>
 internal interface IInboundHandler
 {
-    void OnMessage(int sid, int payloadLength) { }
+    void OnMessage(int sid, ReadOnlySpan<byte> payload) { }
 
     void OnRequest(BenchConnection connection, ReadOnlySpan<byte> replyTo, int payloadLength) { }
 
@@ -24,17 +27,19 @@ internal interface IInboundHandler
 /// One raw TCP connection to 127.0.0.1 with blocking sends (under a lock: the publisher, the receive thread's
 /// answers and the keep-alive share it) and a receive buffer parsed by the broker's <see cref="WireCodec"/>.
 /// Setup steps are pipelined and end with a barrier the broker answers only after processing them. Over TLS the same
-/// bytes go through an <see cref="SslStream"/> on the blocking socket.
+/// bytes go through an <see cref="SslStream"/> on the blocking socket; over WebSocket through a
+/// <see cref="WebSocketStream"/> (binary messages, one per send) after an HTTP upgrade written by hand.
 /// </summary>
 internal sealed class BenchConnection : IWireEvents, IDisposable
 {
-    private const int ReceiveBufferSize = 256 * 1024;
+    /// <summary>The receive buffer of a connection of a few subscribers (it grows for a larger message).</summary>
+    public const int ReceiveBufferSize = 256 * 1024;
     private static readonly IInboundHandler NoHandler = new NullHandler();
     private readonly Socket _socket;
-    private SslStream? _tls;
+    private Stream? _stream; // TLS or WebSocket; null: the socket itself
     private readonly Lock _sendLock = new();
     private readonly ArrayBufferWriter<byte> _control = new(4096);
-    private byte[] _in = new byte[ReceiveBufferSize];
+    private byte[] _in;
     private int _start;
     private int _end;
     private long _lastSend = Stopwatch.GetTimestamp();
@@ -43,9 +48,10 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
     private string? _lastError;
     private volatile bool _closed;
 
-    private BenchConnection(Socket socket, WireCodec codec, string name)
+    private BenchConnection(Socket socket, WireCodec codec, string name, int receiveBuffer)
     {
         _socket = socket;
+        _in = new byte[receiveBuffer];
         Codec = codec;
         Name = name;
     }
@@ -68,8 +74,8 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
 
     public string? LastError => Volatile.Read(ref _lastError);
 
-    /// <summary>Connects to the target on 127.0.0.1 (with TLS when it has a certificate) and completes the handshake.</summary>
-    public static BenchConnection Open(BrokerTarget target, string name, TimeSpan timeout)
+    /// <summary>Connects to the target on 127.0.0.1 (with TLS when it has a certificate, over /ws for a WebSocket target) and completes the handshake.</summary>
+    public static BenchConnection Open(BrokerTarget target, string name, TimeSpan timeout, int receiveBuffer = ReceiveBufferSize)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -78,10 +84,15 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
             // On loopback it succeeds or is refused at once; only a full accept backlog makes it wait, for the kernel's SYN retries.
             socket.Connect(new IPEndPoint(IPAddress.Loopback, target.Port));
             socket.SendTimeout = 10_000; // a broker that stops reading fails the run instead of hanging it
-            var connection = new BenchConnection(socket, WireCodec.Create(target.Kind), name);
+            var connection = new BenchConnection(socket, WireCodec.Create(target), name, receiveBuffer);
             if (target.Tls is { } pinned)
             {
                 connection.StartTls(target.Kind, pinned, timeout);
+            }
+
+            if (target.Surface == Surface.WebSocket)
+            {
+                connection.StartWebSocket(target.Port, timeout);
             }
 
             socket.ReceiveTimeout = 200;
@@ -101,21 +112,50 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         _socket.ReceiveTimeout = (int)timeout.TotalMilliseconds;
         if (kind == BrokerKind.Nats)
         {
-            SkipLine();
+            ReadLine();
         }
 
-        _tls = new SslStream(new NetworkStream(_socket, ownsSocket: false), leaveInnerStreamOpen: false,
+        var tls = new SslStream(new NetworkStream(_socket, ownsSocket: false), leaveInnerStreamOpen: false,
             (_, certificate, _, _) => certificate is not null && pinned.RawDataMemory.Span.SequenceEqual(certificate.GetRawCertData()));
-        _tls.AuthenticateAsClient("localhost");
+        _stream = tls;
+        tls.AuthenticateAsClient("localhost");
     }
 
-    /// <summary>Reads one plaintext line byte by byte, so nothing after it is taken from the TLS handshake.</summary>
-    private void SkipLine()
+    /// <summary>The HTTP upgrade to <c>/ws</c>, then the binary protocol in binary WebSocket messages.</summary>
+    private void StartWebSocket(int port, TimeSpan timeout)
     {
+        _socket.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        _socket.Send(Encoding.ASCII.GetBytes($"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        var status = ReadLine();
+        if (!status.Contains(" 101 ", StringComparison.Ordinal))
+        {
+            throw new IOException($"{Name}: GET /ws was answered '{status}'.");
+        }
+
+        while (ReadLine().Length > 0)
+        {
+        }
+
+        // No keep-alive frames of its own: the protocol's PING/PONG keeps the connection alive, as on TCP.
+        var socket = WebSocket.CreateFromStream(new NetworkStream(_socket, ownsSocket: false), new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
+        _stream = WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: true);
+    }
+
+    /// <summary>Reads one plaintext line byte by byte (without its CR LF), so nothing after it is taken from what follows.</summary>
+    private string ReadLine()
+    {
+        var line = new StringBuilder();
         var one = new byte[1];
         while (_socket.Receive(one) == 1 && one[0] != (byte)'\n')
         {
+            if (one[0] != (byte)'\r')
+            {
+                line.Append((char)one[0]);
+            }
         }
+
+        return line.ToString();
     }
 
     /// <summary>Sends what <paramref name="encode"/> writes followed by a barrier, then receives on this thread until the barrier is answered.</summary>
@@ -126,6 +166,11 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         var output = new ArrayBufferWriter<byte>(4096);
         encode(Codec, output);
         Codec.WriteBarrier(output);
+        if (output.WrittenCount == 0)
+        {
+            return; // nothing to send, so nothing to wait for (an SSE connection's handshake: its request is its subscription)
+        }
+
         Send(output.WrittenSpan);
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (Volatile.Read(ref _barriers) < target)
@@ -176,7 +221,7 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
                 }
             }
 
-            while (drain && _tls is null && _socket.Available > 0 && ReceiveOnce() > 0)
+            while (drain && _stream is null && _socket.Available > 0 && ReceiveOnce() > 0)
             {
             }
         }
@@ -215,7 +260,7 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         SocketError error;
         try
         {
-            received = _tls is null ? _socket.Receive(_in, _end, _in.Length - _end, SocketFlags.None, out error) : ReceiveTls(out error);
+            received = _stream is null ? _socket.Receive(_in, _end, _in.Length - _end, SocketFlags.None, out error) : ReceiveStream(out error);
         }
         catch (ObjectDisposedException)
         {
@@ -251,16 +296,23 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         return received;
     }
 
-    private int ReceiveTls(out SocketError error)
+    /// <summary>A read of the TLS or WebSocket stream. A WebSocket read does not time out (its socket reads are
+    /// asynchronous): it ends when data comes or when <see cref="Close"/> closes the socket.</summary>
+    private int ReceiveStream(out SocketError error)
     {
         try
         {
             error = SocketError.Success;
-            return _tls!.Read(_in, _end, _in.Length - _end);
+            return _stream!.Read(_in, _end, _in.Length - _end);
         }
         catch (IOException ex) when (ex.InnerException is SocketException socket)
         {
             error = socket.SocketErrorCode;
+            return 0;
+        }
+        catch (Exception ex) when (ex is IOException or WebSocketException or OperationCanceledException)
+        {
+            error = SocketError.ConnectionReset;
             return 0;
         }
     }
@@ -298,8 +350,15 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         }
 
         _closed = true;
-        _tls?.Dispose();
-        _socket.Dispose();
+        _socket.Dispose(); // first: a WebSocket read blocked on it ends now
+        try
+        {
+            _stream?.Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or WebSocketException or ObjectDisposedException)
+        {
+            // a WebSocket's close handshake on a socket already closed
+        }
     }
 
     public void Dispose() => Close();
@@ -326,7 +385,7 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
         Volatile.Write(ref _lastError, message);
     }
 
-    void IWireEvents.OnMessage(int sid, int payloadLength) => Handler.OnMessage(sid, payloadLength);
+    void IWireEvents.OnMessage(int sid, ReadOnlySpan<byte> payload) => Handler.OnMessage(sid, payload);
 
     void IWireEvents.OnRequest(ReadOnlySpan<byte> replyTo, int payloadLength) => Handler.OnRequest(this, replyTo, payloadLength);
 
@@ -334,12 +393,12 @@ internal sealed class BenchConnection : IWireEvents, IDisposable
 
     private void SendLocked(ReadOnlySpan<byte> bytes)
     {
-        if (_tls is not null)
+        if (_stream is not null && !bytes.IsEmpty)
         {
-            _tls.Write(bytes);
+            _stream.Write(bytes);
         }
 
-        while (_tls is null && !bytes.IsEmpty)
+        while (_stream is null && !bytes.IsEmpty)
         {
             var sent = _socket.Send(bytes, SocketFlags.None);
             bytes = bytes[sent..];

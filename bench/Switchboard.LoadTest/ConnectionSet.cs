@@ -37,10 +37,12 @@ internal sealed class ConnectionSet : IDisposable
         }
     }
 
-    /// <summary>Opens a connection (handshake done), keeps it in the set.</summary>
-    public BenchConnection Open(string name)
+    /// <summary>Opens a connection (handshake done), keeps it in the set. A publisher of an SSE target publishes over
+    /// /ws on the same port (an SSE stream only receives).</summary>
+    public BenchConnection Open(string name, bool publisher = false, int receiveBuffer = BenchConnection.ReceiveBufferSize)
     {
-        var connection = BenchConnection.Open(_target, name, SetupTimeout);
+        var target = publisher && _target.Surface == Surface.Sse ? _target with { Surface = Surface.WebSocket } : _target;
+        var connection = BenchConnection.Open(target, name, SetupTimeout, receiveBuffer);
         lock (_sync)
         {
             _connections.Add(connection);
@@ -105,14 +107,22 @@ internal sealed class ConnectionSet : IDisposable
     {
         _stopping = true;
         _keepAlive.Dispose();
+        // A socket receive waits at most 200 ms, then sees the stop flag; a WebSocket read waits until its socket is
+        // closed, so the threads still running after a second are released by closing the connections.
+        var joined = Stopwatch.StartNew();
         foreach (var thread in _threads)
         {
-            thread.Join(TimeSpan.FromSeconds(5)); // a receive waits at most 200 ms, then sees the stop flag
+            thread.Join(TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(Math.Min(joined.Elapsed.Ticks, TimeSpan.TicksPerSecond)));
         }
 
         foreach (var connection in Connections)
         {
             connection.Close();
+        }
+
+        foreach (var thread in _threads)
+        {
+            thread.Join(TimeSpan.FromSeconds(5));
         }
     }
 

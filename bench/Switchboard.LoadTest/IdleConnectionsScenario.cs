@@ -11,7 +11,7 @@ namespace Switchboard.LoadTest;
 /// </summary>
 internal sealed class IdleConnectionsScenario(string id, string title) : Scenario(id, title)
 {
-    private readonly Dictionary<BrokerKind, List<ConnectionSet>> _open = [];
+    private readonly Dictionary<string, List<ConnectionSet>> _open = [];
 
     public override RunMeasurement Run(BrokerTarget target, LoadOptions options, TimeSpan duration, bool warmup)
     {
@@ -21,9 +21,9 @@ internal sealed class IdleConnectionsScenario(string id, string title) : Scenari
         }
 
         var count = warmup ? Math.Min(200, options.IdleConnections) : options.IdleConnections;
-        if (!_open.TryGetValue(target.Kind, out var sets))
+        if (!_open.TryGetValue(target.Name, out var sets))
         {
-            _open[target.Kind] = sets = [];
+            _open[target.Name] = sets = [];
         }
 
         string? note = null;
@@ -82,7 +82,7 @@ internal sealed class IdleConnectionsScenario(string id, string title) : Scenari
     /// <summary>Closes every connection the runs kept open on <paramref name="target"/>.</summary>
     public override void Complete(BrokerTarget target, LoadOptions options)
     {
-        if (_open.Remove(target.Kind, out var sets) && sets.Count > 0)
+        if (_open.Remove(target.Name, out var sets) && sets.Count > 0)
         {
             Close(sets);
             Thread.Sleep(options.Settle); // the broker notices the closes before whatever runs next

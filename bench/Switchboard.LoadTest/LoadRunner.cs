@@ -6,8 +6,8 @@ namespace Switchboard.LoadTest;
 /// <summary>One scenario's runs against each broker.</summary>
 /// <param name="Id">S1 to S7.</param>
 /// <param name="Title">What it measures.</param>
-/// <param name="Runs">The measured runs per broker (warm-ups excluded).</param>
-public sealed record ScenarioReport(string Id, string Title, IReadOnlyDictionary<BrokerKind, IReadOnlyList<RunMeasurement>> Runs);
+/// <param name="Runs">The measured runs per target, by <see cref="BrokerTarget.Name"/> (warm-ups excluded).</param>
+public sealed record ScenarioReport(string Id, string Title, IReadOnlyDictionary<string, IReadOnlyList<RunMeasurement>> Runs);
 
 /// <summary>Everything <see cref="LoadRunner.RunAsync"/> measured.</summary>
 /// <param name="Options">What was asked.</param>
@@ -41,7 +41,7 @@ public static class LoadRunner
         foreach (var id in options.Scenarios)
         {
             var scenario = Scenario.Create(id, options);
-            var runs = options.Targets.ToDictionary(t => t.Kind, _ => new List<RunMeasurement>());
+            var runs = options.Targets.ToDictionary(t => t.Name, _ => new List<RunMeasurement>());
             try
             {
                 // Each target's warm-up, then the measured runs: alternating between the brokers (and which goes first)
@@ -68,7 +68,7 @@ public static class LoadRunner
                         {
                             cancellationToken.ThrowIfCancellationRequested();
                             var measurement = RunOne(scenario, target, options, options.Duration, warmup: false);
-                            runs[target.Kind].Add(measurement);
+                            runs[target.Name].Add(measurement);
                             Log(progress, scenario, target, $"run {r + 1}/{options.Runs}", measurement);
                         }
                     }
@@ -117,9 +117,9 @@ public static class LoadRunner
             ? $"FAILED: {m.FirstError}"
             : scenario is IdleConnectionsScenario
                 ? string.Create(c, $"{m.BytesPerConnection:N0} B/connection (RSS {m.RssBefore / 1024:N0} → {m.RssAfter / 1024:N0} KiB, {m.Received} connections)")
-                : m.P50Us is not null
-                    ? string.Create(c, $"{m.Rate:N0} req/s, p50 {m.P50Us:N1} µs, p99 {m.P99Us:N1} µs, p99.9 {m.P999Us:N1} µs, broker {m.BrokerCpuNsPerOp:N0} ns/req {m.BrokerCpuPercent:N0}% CPU, loss {m.Loss}")
-                    : string.Create(c, $"{m.Rate:N0}/s ({m.MegabytesPerSecond:N1} MB/s), broker {m.BrokerCpuNsPerOp:N0} ns/msg {m.BrokerCpuPercent:N0}% CPU, generator {m.GeneratorCpuPercent:N0}% CPU, sent {m.Sent:N0}, loss {m.Loss}");
+                : scenario is RequestScenario or ClientRequestScenario
+                    ? string.Create(c, $"{m.Rate:N0} req/s, p50 {m.P50Us:N1} µs, p99 {m.P99Us:N1} µs, p99.9 {m.P999Us:N1} µs, broker {m.BrokerCpuNsPerOp:N0} ns/req {m.BrokerCpuPercent:N0}% CPU, loss {m.Loss}{(m.ClientBytesPerOp is { } b ? string.Create(c, $", client {b:N1} B/op") : string.Empty)}")
+                    : string.Create(c, $"{m.Rate:N0}/s ({m.MegabytesPerSecond:N1} MB/s), broker {m.BrokerCpuNsPerOp:N0} ns/msg {m.BrokerCpuPercent:N0}% CPU, generator {m.GeneratorCpuPercent:N0}% CPU, sent {m.Sent:N0}, loss {m.Loss}{(m.P50Us is { } p50 ? string.Create(c, $", delivery p50 {p50:N0} µs p99 {m.P99Us:N0} µs") : string.Empty)}{(m.ClientBytesPerOp is { } bytes ? string.Create(c, $", client {bytes:N1} B/op") : string.Empty)}");
         if (!m.Failed && m.Errors > 0)
         {
             text += $"; {m.Errors} error(s), first: {m.FirstError}";

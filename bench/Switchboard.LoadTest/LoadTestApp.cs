@@ -17,7 +17,14 @@ public static class LoadTestApp
             --switchboard PORT[:PID]   a Switchboard broker (PID: its process, for CPU and RSS)
             --nats PORT[:PID]          a nats-server
             --switchboard-label TEXT, --nats-label TEXT   how the report names them
-            --scenarios S1,S2,...      default: all (S1..S8)
+            --switchboard-jsonl PORT[:PID]  the same broker's JSON-lines gateway (every connection speaks JSON lines)
+            --switchboard-ws PORT[:PID]     its HTTP port: the binary protocol over WebSocket (/ws)
+            --switchboard-sse PORT[:PID]    its HTTP port: subscribers are SSE streams (GET /events), the publisher /ws
+                                       (each target at most once; with two, the table gives the first over the second)
+            --clients                  generate the load with the real clients (BusClient, NATS.Net) instead of raw
+                                       sockets: S1-S4, S6, S7, plus the clients' allocated bytes per delivery or request
+            --scenarios S1,S2,...      default: S1..S8; S9 (only when named) is 1 publisher -> --fan-out N (1000)
+                                       subscribers, 16 B, with each delivery's latency
             --runs N (3)  --duration SECONDS (3)  --warmup SECONDS (2)
             --window MESSAGES (10000)  --window-bytes BYTES (2097152)
             --connections N (2000, S5)  --subjects N (10000, S6, S8)  --concurrency N (64, S7)
@@ -98,6 +105,11 @@ public static class LoadTestApp
                 case "--drain": options = options with { DrainTimeout = Seconds() }; break;
                 case "--clk-tck": options = options with { ClockTicksPerSecond = Int() }; break;
                 case "--seed": options = options with { Seed = Int() }; break;
+                case "--clients": options = options with { Driver = LoadDriver.Clients }; break;
+                case "--fan-out": options = options with { FanOut = Int() }; break;
+                case "--switchboard-jsonl": targets.Add(ParseTarget(BrokerKind.Switchboard, Value()) with { Surface = Surface.JsonLines }); break;
+                case "--switchboard-ws": targets.Add(ParseTarget(BrokerKind.Switchboard, Value()) with { Surface = Surface.WebSocket }); break;
+                case "--switchboard-sse": targets.Add(ParseTarget(BrokerKind.Switchboard, Value()) with { Surface = Surface.Sse }); break;
                 case "--out": output = Value(); break;
                 case "--tls": tls = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Value())); break;
                 default: throw new ArgumentException($"Unknown option '{name}'.");

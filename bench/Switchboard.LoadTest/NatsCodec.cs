@@ -136,7 +136,7 @@ internal sealed class NatsCodec : WireCodec
                 }
                 else
                 {
-                    events.OnMessage(ParseInt(args[parts[1]]), length);
+                    events.OnMessage(ParseInt(args[parts[1]]), rest.Slice(end + 2, length));
                 }
 
                 position += total;

@@ -4,8 +4,9 @@ using System.Diagnostics;
 namespace Switchboard.LoadTest;
 
 /// <summary>
-/// S1, S2, S3, S6: one publisher thread pipelines pre-encoded publications in batches of up to 64 KiB per send,
+/// S1, S2, S3, S6, S8, S9: one publisher thread pipelines pre-encoded publications in batches of up to 64 KiB per send,
 /// inside the end-to-end <see cref="FlowWindow"/>; each subscriber has a receive thread that counts deliveries.
+/// Stamped (S9), each batch's payloads carry its send time and every subscriber times each delivery.
 /// </summary>
 internal sealed class PubSubScenario : Scenario
 {
@@ -20,19 +21,21 @@ internal sealed class PubSubScenario : Scenario
     private readonly int _payloadSize;
     private readonly int _subscribers;
     private readonly SubjectMix _mix;
+    private readonly bool _stamped;
 
-    public PubSubScenario(string id, string title, int payloadSize, int subscribers, SubjectMix mix)
+    public PubSubScenario(string id, string title, int payloadSize, int subscribers, SubjectMix mix, bool stamped = false)
         : base(id, title)
     {
-        _payloadSize = payloadSize;
+        _payloadSize = Math.Max(payloadSize, stamped ? LatencyHistogram.StampLength : 0);
         _subscribers = subscribers;
         _mix = mix;
+        _stamped = stamped;
     }
 
     /// <summary>Which subjects are published and subscribed.</summary>
     public enum SubjectMix
     {
-        /// <summary>S1–S3: one subject, <c>bench</c>.</summary>
+        /// <summary>S1–S3, S9: one subject, <c>bench</c>.</summary>
         One,
 
         /// <summary>S6: <c>--subjects</c> literal subjects <c>room&lt;i&gt;.temp</c>, plus <see cref="Wildcards"/>.</summary>
@@ -43,8 +46,12 @@ internal sealed class PubSubScenario : Scenario
         WildcardMix,
     }
 
-    private static (string[] Published, string[] Subscriptions) SubjectsOf(SubjectMix mix, int count)
+    public int PayloadSize => _payloadSize;
+
+    /// <summary>What is published and what is subscribed (see <see cref="SubjectMix"/>).</summary>
+    public static (string[] Published, string[] Subscribed) SubjectsOf(SubjectMix mix, LoadOptions options)
     {
+        var count = options.Subjects;
         switch (mix)
         {
             case SubjectMix.Literal:
@@ -59,20 +66,20 @@ internal sealed class PubSubScenario : Scenario
         }
     }
 
-    public int PayloadSize => _payloadSize;
-
     public override RunMeasurement Run(BrokerTarget target, LoadOptions options, TimeSpan duration, bool warmup)
     {
         var tag = NextTag(Id);
         var payload = MakePayload(_payloadSize);
-        var (subjects, subscriptions) = SubjectsOf(_mix, options.Subjects);
+        var (subjects, subscriptions) = SubjectsOf(_mix, options);
         var flow = new FlowWindow(_subscribers, options.WindowFor(_payloadSize));
         using var set = new ConnectionSet(target);
 
         var counters = new SubscriberCounter[_subscribers];
+        // A fan-out's many subscribers each get a small receive buffer (it grows for a larger message).
+        var receiveBuffer = _subscribers > 16 ? 16 * 1024 : BenchConnection.ReceiveBufferSize;
         for (var i = 0; i < _subscribers; i++)
         {
-            var subscriber = set.Open($"sub{i}-{tag}");
+            var subscriber = set.Open($"sub{i}-{tag}", receiveBuffer: receiveBuffer);
             subscriber.Setup((codec, output) =>
             {
                 for (var s = 0; s < subscriptions.Length; s++)
@@ -80,12 +87,12 @@ internal sealed class PubSubScenario : Scenario
                     codec.WriteSubscribe(output, s + 1, subscriptions[s]);
                 }
             }, ConnectionSet.SetupTimeout);
-            counters[i] = new SubscriberCounter(flow, i, _payloadSize);
+            counters[i] = new SubscriberCounter(flow, i, _payloadSize, _stamped ? new LatencyHistogram() : null);
             subscriber.Handler = counters[i];
         }
 
         var publisherName = "pub-" + tag;
-        var publisher = set.Open(publisherName);
+        var publisher = set.Open(publisherName, publisher: true);
         publisher.Setup((codec, output) => codec.WritePublisherSetup(output, publisherName, subjects), ConnectionSet.SetupTimeout);
 
         // Every publication pre-encoded once; the hot loop only copies (the same for both brokers).
@@ -95,6 +102,7 @@ internal sealed class PubSubScenario : Scenario
             publisher.Codec.WritePublish(output, publisherName, subject, payload);
             return output.WrittenSpan.ToArray();
         }).ToArray();
+        var stampAt = _stamped ? templates[0].AsSpan().IndexOf(payload) : -1;
 
         foreach (var connection in set.Connections)
         {
@@ -103,12 +111,17 @@ internal sealed class PubSubScenario : Scenario
 
         var start = CpuSample.Take(target, options);
         var deadline = Deadline(start.Timestamp, duration);
+        foreach (var counter in counters)
+        {
+            counter.Deadline = deadline;
+        }
+
         Exception? publishError = null;
         var publishing = new Thread(() =>
         {
             try
             {
-                Publish(publisher, flow, templates, deadline, options.Seed);
+                Publish(publisher, flow, templates, deadline, options.Seed, stampAt);
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException or IOException)
             {
@@ -143,8 +156,12 @@ internal sealed class PubSubScenario : Scenario
 
         var seconds = end.SecondsSince(start);
         var rate = received / seconds;
+        var latencies = _stamped ? counters.Select(c => c.Latency!).ToList() : null;
         return new RunMeasurement
         {
+            P50Us = latencies is null ? null : LatencyHistogram.Percentile(latencies, 0.50),
+            P99Us = latencies is null ? null : LatencyHistogram.Percentile(latencies, 0.99),
+            P999Us = latencies is null ? null : LatencyHistogram.Percentile(latencies, 0.999),
             Seconds = seconds,
             Sent = flow.Sent,
             Received = received,
@@ -159,7 +176,8 @@ internal sealed class PubSubScenario : Scenario
         };
     }
 
-    private static void Publish(BenchConnection publisher, FlowWindow flow, byte[][] templates, long deadline, int seed)
+    /// <summary>The hot loop. With <paramref name="stampAt"/> (the payload's offset in the one template), each batch's payloads get its send time.</summary>
+    private static void Publish(BenchConnection publisher, FlowWindow flow, byte[][] templates, long deadline, int seed, int stampAt)
     {
         var buffer = new byte[Math.Max(BatchBytes, templates.Max(t => t.Length))];
         var random = new XorShift(seed);
@@ -186,6 +204,15 @@ internal sealed class PubSubScenario : Scenario
                 count++;
             }
 
+            if (stampAt >= 0)
+            {
+                var now = Stopwatch.GetTimestamp();
+                for (var offset = stampAt; offset < position; offset += templates[0].Length)
+                {
+                    LatencyHistogram.Stamp(buffer.AsSpan(offset), now);
+                }
+            }
+
             flow.AddSent(count);
             publisher.Send(buffer.AsSpan(0, position));
             if (Stopwatch.GetTimestamp() >= deadline)
@@ -196,18 +223,28 @@ internal sealed class PubSubScenario : Scenario
     }
 
     /// <summary>Counts one subscriber's deliveries; publishes the count to the window once per received chunk.</summary>
-    private sealed class SubscriberCounter(FlowWindow flow, int index, int payloadSize) : IInboundHandler
+    private sealed class SubscriberCounter(FlowWindow flow, int index, int payloadSize, LatencyHistogram? latency) : IInboundHandler
     {
         private long _pending;
 
         public long BadSizes { get; private set; }
 
-        public void OnMessage(int sid, int payloadLength)
+        /// <summary>Stamped runs: each delivery's latency, inside the measured window.</summary>
+        public LatencyHistogram? Latency => latency;
+
+        public long Deadline { get; set; } = long.MaxValue;
+
+        public void OnMessage(int sid, ReadOnlySpan<byte> payload)
         {
             _pending++;
-            if (payloadLength != payloadSize)
+            if (payload.Length != payloadSize)
             {
                 BadSizes++;
+            }
+
+            if (latency is not null && Stopwatch.GetTimestamp() is var now && now <= Deadline)
+            {
+                latency.Record(payload, now);
             }
         }
 
@@ -222,7 +259,7 @@ internal sealed class PubSubScenario : Scenario
     }
 
     /// <summary>A small deterministic generator: the same subject sequence for every broker.</summary>
-    private struct XorShift(int seed)
+    internal struct XorShift(int seed)
     {
         private uint _state = (uint)seed | 1;
 

@@ -97,7 +97,7 @@ internal sealed class RequestScenario : Scenario
     }
 
     /// <summary>Nearest-rank percentile of sorted Stopwatch ticks, in microseconds.</summary>
-    private static double? Percentile(long[] sorted, double quantile)
+    internal static double? Percentile(long[] sorted, double quantile)
     {
         if (sorted.Length == 0)
         {

@@ -39,6 +39,18 @@ public sealed record RunMeasurement
     /// <summary>The load generator's own CPU over wall time, in percent of one core.</summary>
     public double? GeneratorCpuPercent { get; init; }
 
+    /// <summary>With the real clients: bytes the generator process (its publishing and receiving clients) allocated
+    /// over the measured window per delivery or request (GC.GetTotalAllocatedBytes(precise) after − before).</summary>
+    public double? ClientBytesPerOp { get; init; }
+
+    /// <summary>With the real clients, a probe of where their time goes: thread-pool work items the generator process
+    /// completed over the measured window per delivery or request (<see cref="ThreadPool.CompletedWorkItemCount"/>), each a
+    /// hop from one thread to another.</summary>
+    public double? ClientWorkItemsPerOp { get; init; }
+
+    /// <summary>With the real clients: contended lock acquisitions per delivery or request (<see cref="Monitor.LockContentionCount"/>).</summary>
+    public double? ClientLockContentionsPerOp { get; init; }
+
     /// <summary>S5: broker RSS growth per idle connection, in bytes.</summary>
     public double? BytesPerConnection { get; init; }
 

@@ -17,7 +17,7 @@ internal sealed class SwitchboardCodec : WireCodec
 
     public override BrokerKind Kind => BrokerKind.Switchboard;
 
-    private static string Channel(string subject) => "#" + subject;
+    public static string Channel(string subject) => "#" + subject;
 
     public override void WriteHandshake(IBufferWriter<byte> output, string clientName) =>
         Frames.Hello(output, crc: false, Protocol.Version, clientName, credentials: null, features: 0, heartbeatMs: 5000);
@@ -71,7 +71,7 @@ internal sealed class SwitchboardCodec : WireCodec
                     r.StringBytes("sender");
                     r.StringBytes("event");
                     SkipHeaders(ref r);
-                    events.OnMessage((int)subscription, r.PayloadBytes("data").Length);
+                    events.OnMessage((int)subscription, r.PayloadBytes("data"));
                     break;
                 }
 

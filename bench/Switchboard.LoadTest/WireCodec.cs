@@ -27,8 +27,8 @@ internal interface IWireEvents
     /// <summary>The broker reported an error.</summary>
     void OnError(string message, bool fatal);
 
-    /// <summary>A message delivered to subscription <paramref name="sid"/>.</summary>
-    void OnMessage(int sid, int payloadLength);
+    /// <summary>A message delivered to subscription <paramref name="sid"/>; <paramref name="payload"/> is valid only during the call.</summary>
+    void OnMessage(int sid, ReadOnlySpan<byte> payload);
 
     /// <summary>A request for this connection's responder; answer it with <see cref="WireCodec.WriteReply"/> and <paramref name="replyTo"/>.</summary>
     void OnRequest(ReadOnlySpan<byte> replyTo, int payloadLength);
@@ -47,11 +47,13 @@ internal abstract class WireCodec
 {
     public abstract BrokerKind Kind { get; }
 
-    public static WireCodec Create(BrokerKind kind) => kind switch
+    /// <summary>The codec of <paramref name="target"/>'s surface: WebSocket carries the binary protocol's bytes as they are.</summary>
+    public static WireCodec Create(BrokerTarget target) => (target.Kind, target.Surface) switch
     {
-        BrokerKind.Switchboard => new SwitchboardCodec(),
-        BrokerKind.Nats => new NatsCodec(),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown broker kind."),
+        (BrokerKind.Nats, _) => new NatsCodec(),
+        (_, Surface.JsonLines) => new JsonLinesCodec(),
+        (_, Surface.Sse) => new SseCodec(),
+        _ => new SwitchboardCodec(),
     };
 
     /// <summary>The first bytes a client sends (HELLO; CONNECT).</summary>
