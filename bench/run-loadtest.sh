@@ -37,10 +37,10 @@ while [[ ${1:-} == --memory || ${1:-} == --tls || ${1:-} == --clients || ${1:-} 
     shift
 done
 
-# The options given without --scenarios (runs, duration, ...), and the scenarios asked for (default S1-S7): the client
+# The options given without --scenarios (runs, duration, ...), and the scenarios asked for (default S1-S8, as the load tool): the client
 # and gateway tables pick their own scenarios.
 COMMON=()
-ASKED=S1,S2,S3,S4,S5,S6,S7
+ASKED=S1,S2,S3,S4,S5,S6,S7,S8
 ARGS=("$@")
 for ((i = 0; i < ${#ARGS[@]}; i++)); do
     if [[ ${ARGS[i]} == --scenarios ]]; then
@@ -242,7 +242,7 @@ fi
 
 # After the memory report, so that its "after the scenarios" reading is of the raw scenarios alone.
 if [[ $CLIENTS == 1 ]]; then
-    CLIENT_SCENARIOS=$(tr ',' '\n' <<<"$ASKED" | grep -xE 'S[123467]' | paste -sd, -)
+    CLIENT_SCENARIOS=$(tr ',' '\n' <<<"$ASKED" | grep -xE 'S[1234678]' | paste -sd, -)
     if [[ -n $CLIENT_SCENARIOS ]]; then
         "${LOADTEST[@]}" run --clients \
             --switchboard "$SB_PORT:$SB_PID" --switchboard-label "the same broker as above, driven by BusClient (src/Switchboard, this commit)" \
