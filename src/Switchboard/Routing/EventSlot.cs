@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Switchboard.Routing;
 
 /// <summary>
@@ -23,15 +25,18 @@ internal sealed class EventSlot
 
     public DeliveryTarget[] CurrentTargets() => CurrentPlan().Items;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Targets CurrentPlan()
     {
         var targets = Volatile.Read(ref _targets);
-        var version = _index.Version;
-        if (targets.Version == version)
-        {
-            return targets;
-        }
+        return targets.Version == _index.Version ? targets : Replan();
+    }
 
+    /// <summary>Recomputes the targets after registrations changed (the cold half of <see cref="CurrentPlan"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Targets Replan()
+    {
+        var version = _index.Version;
         var items = _index.Lookup(Sender, Event);
         // When every target is an inline listener (MaxConcurrency = Unbounded), a trigger calls their callbacks
         // straight from an array, like invoking delegates directly: no virtual call, no queue, no claim per listener.
@@ -43,28 +48,38 @@ internal sealed class EventSlot
         Listener[]? ordered = inline is null && items.Length > 0 && Array.TrueForAll(items, t => t is Listener { IsOrderedInline: true })
             ? [.. items.Cast<Listener>()]
             : null;
-        targets = new Targets(version, items, inline, ordered, items.Length == 1 ? items[0] : null);
+        var targets = new Targets(version, items, inline, ordered, items.Length == 1 ? items[0] : null);
         Volatile.Write(ref _targets, targets);
         return targets;
     }
 
     /// <summary>Delivers to every target. A <paramref name="borrowed"/> payload lives only until this returns (or its
     /// task completes): targets that keep messages copy it.</summary>
-    public ValueTask DeliverAsync(Payload data, MessageHeaders? headers, bool borrowed = false)
+    public ValueTask DeliverAsync(Payload data, MessageHeaders? headers, bool borrowed = false) =>
+        Deliver(data, headers, borrowed, processObserved: null);
+
+    /// <summary>Delivers an owned payload for a caller that found nobody observing (<see cref="SwitchboardTelemetry.AnyObserved"/>
+    /// false): ordered listeners then run their plain callbacks without asking again.</summary>
+    public ValueTask DeliverUnobserved(Payload data, MessageHeaders? headers) =>
+        Deliver(data, headers, borrowed: false, processObserved: false);
+
+    private ValueTask Deliver(Payload data, MessageHeaders? headers, bool borrowed, bool? processObserved)
     {
         var plan = CurrentPlan();
-        if (!borrowed)
-        {
-            if (plan.Ordered is { } ordered)
-            {
-                return DeliverOrdered(ordered, new BusMessage(Sender, Event, data, headers));
-            }
+        // Ordered listeners while nobody observes: their plain callbacks under the reservations this thread holds.
+        // Kept apart from the other paths so a trigger's own frame stays small (nothing to zero, nothing to spill).
+        return !borrowed && plan.Ordered is { } ordered && !(processObserved ?? SwitchboardTelemetry.ProcessObserved)
+            ? DeliverOrdered(ordered, new BusMessage(Sender, Event, data, headers))
+            : DeliverOther(plan, data, headers, borrowed);
+    }
 
-            if (plan.Inline is { } inline)
-            {
-                DeliverInline(inline, new BusMessage(Sender, Event, data, headers));
-                return default;
-            }
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask DeliverOther(Targets plan, Payload data, MessageHeaders? headers, bool borrowed)
+    {
+        if (!borrowed && plan.Inline is { } inline)
+        {
+            DeliverInline(inline, new BusMessage(Sender, Event, data, headers));
+            return default;
         }
 
         var message = new BusMessage(Sender, Event, data, headers) { IsBorrowed = borrowed };
@@ -95,47 +110,55 @@ internal sealed class EventSlot
         }
     }
 
-    /// <summary>Ordered callback listeners: each runs now under this thread's reservation when it holds one, or takes
-    /// the general path (claim, or queue behind a busy callback). One try for the whole trigger, as inline delivery.</summary>
-    private static ValueTask DeliverOrdered(Listener[] targets, BusMessage message)
+    /// <summary>Ordered callback listeners. The loop runs in <see cref="RunOrdered"/>, which has no exception handler
+    /// so its locals stay in registers; a callback that throws lands here, is counted, and the rest still run.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ValueTask DeliverOrdered(Listener[] targets, in BusMessage message)
     {
         var thread = Environment.CurrentManagedThreadId;
-        var observed = SwitchboardTelemetry.ProcessObserved;
-        for (var i = 0; i < targets.Length; i++)
+        var running = -1;
+        while (true)
         {
-            var reserved = false;
             try
             {
-                for (; i < targets.Length; i++)
-                {
-                    var target = targets[i];
-                    if (!target.TryEnterReserved(thread))
-                    {
-                        var general = target.DeliverAsync(message);
-                        if (!general.IsCompletedSuccessfully)
-                        {
-                            return DeliverRestAsync(general, targets, i + 1, message);
-                        }
-
-                        continue;
-                    }
-
-                    reserved = true;
-                    var pending = (observed ? target.ObservedHandler : target.PlainHandler)(message, target.Token);
-                    reserved = false;
-                    if (pending.IsCompletedSuccessfully)
-                    {
-                        target.LeaveReserved();
-                    }
-                    else
-                    {
-                        target.LeaveReserved(pending);
-                    }
-                }
+                return RunOrdered(targets, in message, thread, ref running);
             }
-            catch (Exception ex) when (reserved)
+            catch (Exception ex) when (running >= 0 && targets[running].IsRunningReservedOn(thread))
             {
-                targets[i].FaultReserved(ex);
+                targets[running].FaultReserved(ex);
+            }
+        }
+    }
+
+    /// <summary>Each listener after <paramref name="running"/> runs now under this thread's reservation when it holds
+    /// one, or takes the general path (claim, or queue behind a busy callback). <paramref name="running"/> names the
+    /// listener whose reserved callback runs, for <see cref="DeliverOrdered"/> to fault if it throws.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ValueTask RunOrdered(Listener[] targets, in BusMessage message, int thread, ref int running)
+    {
+        for (var i = running + 1; i < targets.Length; i++)
+        {
+            var target = targets[i];
+            if (!target.TryEnterReserved(thread))
+            {
+                var general = target.DeliverAsync(message);
+                if (!general.IsCompletedSuccessfully)
+                {
+                    return DeliverRestAsync(general, targets, i + 1, message);
+                }
+
+                continue;
+            }
+
+            running = i;
+            var pending = target.PlainHandler(message, target.Token);
+            if (pending.IsCompletedSuccessfully)
+            {
+                target.LeaveReserved();
+            }
+            else
+            {
+                target.LeaveReserved(pending);
             }
         }
 

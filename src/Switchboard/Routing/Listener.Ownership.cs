@@ -46,9 +46,6 @@ internal sealed partial class Listener
     /// decided once per trigger, not once per listener).</summary>
     internal MessageHandler PlainHandler => _plainHandler!;
 
-    /// <summary>The callback with its 'process' span and counters.</summary>
-    internal MessageHandler ObservedHandler => _handler!;
-
     /// <summary>Runs the callback now when <paramref name="thread"/> holds the listener's reservation and nothing is
     /// queued; false when the caller must take the general path.</summary>
     internal bool TryRunReserved(in BusMessage message, int thread)
@@ -82,11 +79,13 @@ internal sealed partial class Listener
     }
 
     /// <summary>Marks a run under <paramref name="thread"/>'s reservation; the caller then runs the callback and
-    /// calls <see cref="LeaveReserved()"/> (or an overload). False when not reserved for it, busy, queued or closed.</summary>
+    /// calls <see cref="LeaveReserved()"/> (or an overload). False when not reserved for it or busy (a callback
+    /// triggering its own event). Closing a listener revokes its reservation, and a message another thread queued
+    /// revokes it too: neither needs a check here.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryEnterReserved(int thread)
     {
-        if (_running != Biased || _biasThread != thread || _biasBusy != 0 || _pending > 0 || _closed != 0)
+        if (Volatile.Read(ref _running) != Biased || _biasThread != thread || _biasBusy != 0)
         {
             return false;
         }
@@ -97,16 +96,25 @@ internal sealed partial class Listener
             return true;
         }
 
-        LeaveReserved();
+        // Revoked between the two reads: the revoker may have seen this thread busy and left the hand-off to it.
+        Volatile.Write(ref _biasBusy, 0);
+        if (Volatile.Read(ref _running) == Revoking)
+        {
+            HandOff();
+        }
+
         return false;
     }
+
+    /// <summary>True while <paramref name="thread"/> runs the callback under its reservation (entered, not yet left).</summary>
+    internal bool IsRunningReservedOn(int thread) => Volatile.Read(ref _biasBusy) != 0 && _biasThread == thread;
 
     /// <summary>Ends a reserved run whose callback completed successfully.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void LeaveReserved()
     {
         Volatile.Write(ref _biasBusy, 0);
-        if (Volatile.Read(ref _running) != Biased || Volatile.Read(ref _pending) > 0)
+        if (Volatile.Read(ref _running) != Biased)
         {
             AfterReservedRun();
         }
@@ -132,17 +140,19 @@ internal sealed partial class Listener
         LeaveReserved();
     }
 
-    /// <summary>After a reserved run: frees a listener being revoked, and gives up the reservation when the callback
-    /// queued messages to itself (they run in order on a handler thread).</summary>
+    /// <summary>After a reserved run that lost its reservation: frees a listener being revoked, or drains what the
+    /// callback queued to itself (<see cref="RunQueuedWhileReserved"/> claimed it for that; the messages run in order
+    /// on a handler thread, which frees the listener when done).</summary>
     private void AfterReservedRun()
     {
-        if (Volatile.Read(ref _running) == Revoking)
+        var state = Volatile.Read(ref _running);
+        if (state == Revoking)
         {
             HandOff();
         }
-        else if (Volatile.Read(ref _pending) > 0)
+        else if (state == Claimed)
         {
-            GiveUpReservation();
+            HandlerThreads.Run(DrainOnHandlerThread, this);
         }
     }
 
@@ -173,7 +183,8 @@ internal sealed partial class Listener
 
     /// <summary>A message was queued while the listener is reserved: someone must run it. Another thread revokes the
     /// reservation (the hand-off drains the queue); the owner outside its callback gives the reservation up; the owner
-    /// inside it (a callback triggering its own event) leaves that to <see cref="LeaveReserved()"/>.</summary>
+    /// inside it (a callback triggering its own event) claims the listener, and <see cref="LeaveReserved()"/>, seeing
+    /// it claimed, drains the queue.</summary>
     private void RunQueuedWhileReserved()
     {
         if (_biasThread != Environment.CurrentManagedThreadId)
@@ -183,6 +194,11 @@ internal sealed partial class Listener
         else if (Volatile.Read(ref _biasBusy) == 0)
         {
             GiveUpReservation();
+        }
+        else
+        {
+            // A revoker may have moved it to Revoking meanwhile: then LeaveReserved hands off, which drains.
+            Interlocked.CompareExchange(ref _running, Claimed, Biased);
         }
     }
 

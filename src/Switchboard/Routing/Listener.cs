@@ -488,6 +488,11 @@ internal sealed partial class Listener : Subscription, IListenerQueue
             return;
         }
 
+        if (Volatile.Read(ref _running) == Biased)
+        {
+            Revoke(); // a reserved run does not check the closed flag: end the reservation instead
+        }
+
         if (_inline)
         {
             // Inline deliveries check this token, not the closed flag: cancel it first so none starts from now on.

@@ -65,9 +65,9 @@ internal sealed class SenderRegistration : ISender
     {
         var slot = Slot(@event);
         // The common case (nobody observing, nothing retained) goes straight to the slot: no send scope to set up.
-        return retain || SwitchboardTelemetry.SendObserved
+        return retain || SwitchboardTelemetry.AnyObserved
             ? TriggerObserved(slot, data, headers, retain)
-            : slot.DeliverAsync(data, headers);
+            : slot.DeliverUnobserved(data, headers);
     }
 
     private ValueTask TriggerObserved(EventSlot slot, Payload data, MessageHeaders? headers, bool retain)

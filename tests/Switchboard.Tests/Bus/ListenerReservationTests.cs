@@ -159,6 +159,32 @@ public sealed class ListenerReservationTests
     }
 
     [Fact]
+    public async Task A_callback_throwing_among_reserved_listeners_leaves_the_ones_after_it_every_message_in_order()
+    {
+        await using var bus = new LocalBus();
+        await using var sender = await bus.AddSenderAsync("s", ["tick"], cancellationToken: Ct);
+        var before = new List<int>();
+        var after = new List<int>();
+        await using var first = await bus.ListenAsync("s", "tick", (message, _) => Record(before, message), cancellationToken: Ct);
+        await using var failing = await bus.ListenAsync("s", "tick", (message, _) =>
+            message.As<int>() % 7 == 0 ? throw new InvalidOperationException("boom") : default(ValueTask), cancellationToken: Ct);
+        await using var last = await bus.ListenAsync("s", "tick", (message, _) => Record(after, message), cancellationToken: Ct);
+
+        RunOnThread(() => Trigger(sender, 0, 700));
+
+        Assert.Equal(Enumerable.Range(0, 700), before);
+        Assert.Equal(Enumerable.Range(0, 700), after);
+        Assert.Equal(100, failing.Faults);
+        Assert.True(((Listener)last).IsReserved, "a neighbour's fault does not cost the others their reservation");
+
+        static ValueTask Record(List<int> seen, BusMessage message)
+        {
+            seen.Add(message.As<int>());
+            return default;
+        }
+    }
+
+    [Fact]
     public async Task A_reserved_listener_disposed_receives_nothing_more()
     {
         await using var bus = new LocalBus();
