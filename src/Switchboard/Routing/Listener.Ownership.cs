@@ -46,8 +46,8 @@ internal sealed partial class Listener
     /// decided once per trigger, not once per listener).</summary>
     internal MessageHandler PlainHandler => _plainHandler!;
 
-    /// <summary>Runs the callback now when <paramref name="thread"/> holds the listener's reservation and nothing is
-    /// queued; false when the caller must take the general path.</summary>
+    /// <summary>Runs the callback now when <paramref name="thread"/> holds the listener's reservation and is not inside
+    /// its callback already; false when the caller must take the general path.</summary>
     internal bool TryRunReserved(in BusMessage message, int thread)
     {
         if (!TryEnterReserved(thread))

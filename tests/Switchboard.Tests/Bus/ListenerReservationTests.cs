@@ -199,6 +199,7 @@ public sealed class ListenerReservationTests
         RunOnThread(() => Trigger(sender, 0, Warm));
         Assert.True(listener.IsReserved);
         await listener.DisposeAsync();
+        Assert.False(listener.IsReserved, "closing a listener ends its reservation (a reserved run does not check the closed flag)");
         RunOnThread(() => Trigger(sender, Warm, 10));
         Assert.Equal(Warm, Volatile.Read(ref handled));
     }
