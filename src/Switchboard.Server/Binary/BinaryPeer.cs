@@ -96,6 +96,8 @@ internal sealed partial class BinaryPeer : BrokerPeer
             // Recipients are woken once for the whole batch, after it is routed, and their writes run here (nats-server
             // flushes its clients the same way at the end of each read).
             OutboundBuffer.DeferSignals();
+            var budget = FramesPerClockCheck;
+            var cutShort = false; // whole frames are left: the turn ended before them
             try
             {
                 while (TryProcessTolerant(ref buffer, out var pending))
@@ -111,16 +113,29 @@ internal sealed partial class BinaryPeer : BrokerPeer
                     {
                         return false;
                     }
+
+                    if (--budget == 0)
+                    {
+                        // One read may hold a megabyte of cheap requests: the turn must be able to end inside it.
+                        cutShort = TurnIsOver();
+                        if (cutShort)
+                        {
+                            break;
+                        }
+
+                        budget = FramesPerClockCheck;
+                    }
                 }
             }
             finally
             {
                 OutboundBuffer.SignalDeferred();
-                MarkUnfinished(!buffer.IsEmpty);
-                input.AdvanceTo(buffer.Start, buffer.End);
+                MarkUnfinished(!cutShort && !buffer.IsEmpty);
+                // Cut short, nothing left is examined: the next read returns the rest at once instead of waiting for more.
+                input.AdvanceTo(buffer.Start, cutShort ? buffer.Start : buffer.End);
             }
 
-            if (result.IsCompleted || result.IsCanceled)
+            if (!cutShort && (result.IsCompleted || result.IsCanceled))
             {
                 return false;
             }

@@ -71,6 +71,8 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
             MarkReceived();
             StartRead();
             var buffer = result.Buffer;
+            var budget = FramesPerClockCheck;
+            var cutShort = false; // whole lines may be left: the turn ended before them
             try
             {
                 while (TryTakeLine(ref buffer, out var pending))
@@ -84,9 +86,21 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
                     {
                         return false;
                     }
+
+                    if (--budget == 0)
+                    {
+                        // One read may hold a megabyte of cheap lines: the turn must be able to end inside it.
+                        cutShort = TurnIsOver();
+                        if (cutShort)
+                        {
+                            break;
+                        }
+
+                        budget = FramesPerClockCheck;
+                    }
                 }
 
-                if (result.IsCompleted)
+                if (!cutShort && result.IsCompleted)
                 {
                     // The last line may lack its newline.
                     var last = TakeLastLine(ref buffer);
@@ -98,12 +112,15 @@ internal sealed partial class JsonLinesPeer : BrokerPeer
                     return !IsStopped;
                 }
 
-                KeepTail(ref buffer);
+                if (!cutShort)
+                {
+                    KeepTail(ref buffer); // cut short, the rest stays in the pipe, unexamined: the next read returns it at once
+                }
             }
             finally
             {
-                MarkUnfinished(!buffer.IsEmpty || _skipping || (_line?.WrittenCount ?? 0) > 0);
-                input.AdvanceTo(buffer.Start, buffer.End);
+                MarkUnfinished(!cutShort && (!buffer.IsEmpty || _skipping || (_line?.WrittenCount ?? 0) > 0));
+                input.AdvanceTo(buffer.Start, cutShort ? buffer.Start : buffer.End);
             }
 
             if (EndOfTurn() is { } pause)

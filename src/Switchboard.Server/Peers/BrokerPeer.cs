@@ -147,6 +147,9 @@ internal abstract partial class BrokerPeer
         }
         finally
         {
+            // Cleaning up after a connection (its session, presence, wills, the graceful close) is not the socket
+            // thread's work: thousands of connections ending at once would hold the other connections on that thread.
+            await SocketThreadYield.Yield(toThreadPool: true);
             await CloseAsync(writing, reason);
         }
     }
@@ -436,6 +439,13 @@ internal abstract partial class BrokerPeer
         // A loop already in the thread pool stays there: it got there by being heavy, and the socket thread is free.
         return SocketThreadYield.Yield(toThreadPool: turn > HeavyTurnTicks || Thread.CurrentThread.IsThreadPoolThread);
     }
+
+    /// <summary>Frames (or lines) a read loop handles between two looks at the clock (<see cref="TurnIsOver"/>).</summary>
+    protected const int FramesPerClockCheck = 32;
+
+    /// <summary>True once the current turn has held the thread for its fair share: a loop in the middle of one read's
+    /// frames stops there, leaves the rest unexamined in the pipe and lets <see cref="EndOfTurn"/> give the thread back.</summary>
+    protected bool TurnIsOver() => Stopwatch.GetTimestamp() - _turnStart >= FairShareTicks;
 
     /// <summary>Called when a read returns: a new turn starts unless the loop went straight from its last read to this one.</summary>
     protected void StartRead()

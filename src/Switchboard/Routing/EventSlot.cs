@@ -10,7 +10,8 @@ namespace Switchboard.Routing;
 internal sealed class EventSlot
 {
     private readonly RoutingIndex<DeliveryTarget> _index;
-    private Targets _targets = new(-1, [], null, null, null);
+    private static readonly Targets Unplanned = new(-1, [], null, null, null);
+    private Targets _targets = Unplanned;
 
     public EventSlot(RoutingIndex<DeliveryTarget> index, string sender, string eventName)
     {
@@ -51,6 +52,17 @@ internal sealed class EventSlot
         var targets = new Targets(version, items, inline, ordered, items.Length == 1 ? items[0] : null);
         Volatile.Write(ref _targets, targets);
         return targets;
+    }
+
+    /// <summary>Drops a plan computed before registrations last changed, so the targets it names (a listener that left, the
+    /// peer it belonged to) are not kept alive by a sender that has not triggered since; the next trigger plans again.</summary>
+    public void ForgetStalePlan()
+    {
+        var targets = Volatile.Read(ref _targets);
+        if (targets.Items.Length > 0 && targets.Version != _index.Version)
+        {
+            Interlocked.CompareExchange(ref _targets, Unplanned, targets); // a plan made meanwhile is newer: kept
+        }
     }
 
     /// <summary>Delivers to every target. A <paramref name="borrowed"/> payload lives only until this returns (or its

@@ -176,7 +176,34 @@ internal sealed partial class Router
         }
 
         Cluster?.Unsubscribed(subscription);
+        ScheduleStalePlanSweep();
         return default;
+    }
+
+    /// <summary>How long after a listener leaves the senders' stale plans are dropped: one sweep for a burst of departures
+    /// (thousands of connections closing), soon enough that what they held comes back while the broker is still quiet.</summary>
+    internal static readonly TimeSpan StalePlanSweepDelay = TimeSpan.FromSeconds(1);
+
+    private int _sweepScheduled;
+
+    /// <summary>A sender that does not trigger again keeps the plan naming a departed listener (and so its peer, with its
+    /// buffers): one sweep, a moment after the departures, drops every plan made before them.</summary>
+    private void ScheduleStalePlanSweep()
+    {
+        if (Interlocked.Exchange(ref _sweepScheduled, 1) == 0)
+        {
+            _ = SweepStalePlansAsync();
+        }
+    }
+
+    private async Task SweepStalePlansAsync()
+    {
+        await Task.Delay(StalePlanSweepDelay, Time).ConfigureAwait(false);
+        Volatile.Write(ref _sweepScheduled, 0); // before sweeping: a departure from now on schedules the next sweep
+        foreach (var sender in _senders.Values)
+        {
+            sender.ForgetStalePlans();
+        }
     }
 
     public Listener AddResultListener(RouterSession session, string topic, MessageHandler handler, ListenerOptions? options)

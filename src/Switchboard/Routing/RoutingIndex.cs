@@ -13,7 +13,9 @@ namespace Switchboard.Routing;
 /// registrations.</para>
 /// <para>Readers take no lock (see <see cref="TrieNode{T}"/>). Writers serialize on one lock and bump
 /// <see cref="Version"/> after each change; cached results remember the version they were computed at, so a result
-/// computed during a change is recomputed on its next use rather than served stale.</para>
+/// computed during a change is recomputed on its next use rather than served stale. Each change also drops the cached
+/// results (all of them stale from then on), so a removed registration — a departed peer and everything it holds — is
+/// not kept alive by a lookup nobody repeats.</para>
 /// </remarks>
 internal sealed class RoutingIndex<T>
     where T : class
@@ -68,7 +70,7 @@ internal sealed class RoutingIndex<T>
             }
 
             _count++;
-            Interlocked.Increment(ref _version);
+            Changed();
         }
     }
 
@@ -114,10 +116,21 @@ internal sealed class RoutingIndex<T>
             if (removed)
             {
                 _count--;
-                Interlocked.Increment(ref _version);
+                Changed();
             }
 
             return removed;
+        }
+    }
+
+    /// <summary>Under the write lock: a new version, and no cached result of the old ones.</summary>
+    private void Changed()
+    {
+        Interlocked.Increment(ref _version);
+        if (Volatile.Read(ref _cacheCount) > 0)
+        {
+            Volatile.Write(ref _cache, new ConcurrentDictionary<(string, string), CachedLookup>());
+            Volatile.Write(ref _cacheCount, 0);
         }
     }
 
@@ -148,7 +161,9 @@ internal sealed class RoutingIndex<T>
         var found = MatchBuffer;
         found.Clear();
         MatchInto(sender, eventName, found);
-        return found.Count == 0 ? [] : [.. found];
+        T[] items = found.Count == 0 ? [] : [.. found];
+        found.Clear(); // the thread's buffer must not keep the matches alive (a listener that leaves, its peer)
+        return items;
     }
 
     /// <summary>Walks the tries without the cache, adding matches to <paramref name="into"/>.</summary>

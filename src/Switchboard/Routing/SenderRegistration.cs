@@ -146,6 +146,16 @@ internal sealed class SenderRegistration : ISender
 
     public ValueTask DisposeAsync() => _router.RemoveSenderAsync(this, DisconnectReason.Closed);
 
+    /// <summary>Drops every slot's plan made before registrations last changed (<see cref="EventSlot.ForgetStalePlan"/>).</summary>
+    internal void ForgetStalePlans()
+    {
+        _slots.ForEach(static slot => slot.ForgetStalePlan());
+        foreach (var slot in _matched.Values)
+        {
+            slot.ForgetStalePlan();
+        }
+    }
+
     /// <summary>The error for triggering an event the sender did not declare (the same text on every kind of bus).</summary>
     internal static Exception UndeclaredEvent(string sender, string @event, IReadOnlyList<string> declared)
     {

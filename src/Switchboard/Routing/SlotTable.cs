@@ -42,6 +42,18 @@ internal sealed class SlotTable
         Count = all.Length;
     }
 
+    /// <summary>Calls <paramref name="action"/> for every slot.</summary>
+    public void ForEach(Action<EventSlot> action)
+    {
+        foreach (var entry in _entries)
+        {
+            if (entry.Slot is { } slot)
+            {
+                action(slot);
+            }
+        }
+    }
+
     /// <summary>How many slots the table holds.</summary>
     public int Count { get; }
 

@@ -77,6 +77,11 @@ internal sealed class CliProcess : IAsyncDisposable
     public static CliProcess StartExample(string project, bool closeInput, params string[] args) =>
         Start(BuiltDll(Path.Combine("examples", project), project), project, closeInput, args);
 
+    /// <summary>tests/PROJECT/bin/CONFIGURATION/net10.0/PROJECT.dll (a helper program of the tests) with ARGS, stdin left
+    /// open until <see cref="CloseInput"/>.</summary>
+    public static CliProcess StartTestTool(string project, params string[] args) =>
+        Start(BuiltDll(Path.Combine("tests", project), project), project, closeInput: false, args);
+
     /// <summary>Any program (an installed tool's command, say) with ARGS, read and killed like the others.</summary>
     public static CliProcess StartProgram(string program, string name, params string[] args) => Start(program, dll: null, name, closeInput: true, args);
 
@@ -257,9 +262,15 @@ internal sealed class CliProcess : IAsyncDisposable
         return text.ToString();
     }
 
-    private async Task PumpAsync(StreamReader reader, Channel<string> lines, string tag)
+    /// <summary>Reads the stream on a thread of its own: on Linux an asynchronous read of a pipe blocks a thread-pool
+    /// thread anyway, and a test running several processes would starve the pool its own clients need (the reliability
+    /// canary saw 400 ms stalls when an attacker process started).</summary>
+    private Task PumpAsync(StreamReader reader, Channel<string> lines, string tag) =>
+        Task.Factory.StartNew(() => Pump(reader, lines, tag), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Pump(StreamReader reader, Channel<string> lines, string tag)
     {
-        while (await reader.ReadLineAsync() is { } line)
+        while (reader.ReadLine() is { } line)
         {
             lock (_transcript)
             {
