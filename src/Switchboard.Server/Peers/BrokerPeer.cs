@@ -147,9 +147,9 @@ internal abstract partial class BrokerPeer
         }
         finally
         {
-            // Cleaning up after a connection (its session, presence, wills, the graceful close) is not the socket
-            // thread's work: thousands of connections ending at once would hold the other connections on that thread.
-            await SocketThreadYield.Yield(toThreadPool: true);
+            // Cleaning up after a connection (its session, presence, wills, the graceful close) waits its turn: thousands
+            // of connections ending at once must not hold the other connections on their socket thread.
+            await SocketThreadYield.Yield(toThreadPool: Thread.CurrentThread.IsThreadPoolThread);
             await CloseAsync(writing, reason);
         }
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -53,11 +54,15 @@ internal static class SocketThreadYield
 
     private sealed class Wakeup
     {
+        /// <summary>The longest one round runs queued loops before the event loop serves the ready connections again.</summary>
+        private static readonly long RoundTicks = Stopwatch.Frequency / 500; // 2 ms, a read loop's fair share
+
         private readonly ConcurrentQueue<Action> _waiting = new();
         private readonly Socket _sender;
         private readonly Socket _receiver;
         private readonly byte[] _signal = [1];
         private int _signalled;
+        private int _draining;
 
         private Wakeup(Socket sender, Socket receiver)
         {
@@ -87,17 +92,25 @@ internal static class SocketThreadYield
         public void Enqueue(Action continuation)
         {
             _waiting.Enqueue(continuation);
-            if (Interlocked.Exchange(ref _signalled, 1) == 0)
+            // While a round runs, its end signals for what was queued meanwhile (RunAsync): a byte sent now would make
+            // the next receive complete at once, on this thread, and the round would start again without the event loop
+            // serving the connections that became ready.
+            if (Volatile.Read(ref _draining) == 0 && Interlocked.Exchange(ref _signalled, 1) == 0)
             {
-                try
-                {
-                    _sender.Send(_signal);
-                }
-                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-                {
-                    // The pair is gone: nobody may stay queued.
-                    ThreadPool.UnsafeQueueUserWorkItem(static w => w.Drain(), this, preferLocal: false);
-                }
+                Signal();
+            }
+        }
+
+        private void Signal()
+        {
+            try
+            {
+                _sender.Send(_signal);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // The pair is gone: nobody may stay queued.
+                ThreadPool.UnsafeQueueUserWorkItem(static w => w.Drain(all: true), this, preferLocal: false);
             }
         }
 
@@ -106,9 +119,24 @@ internal static class SocketThreadYield
             var buffer = new byte[64];
             try
             {
-                while (await _receiver.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false) > 0)
+                while (true)
                 {
-                    Volatile.Write(ref _signalled, 0); // before draining: a loop queued from now on sends again
+                    // The receive is pending before the round's loops are signalled, so their wake-up goes through the
+                    // event loop, behind every connection that is ready by then.
+                    var received = _receiver.ReceiveAsync(buffer, SocketFlags.None);
+                    Interlocked.Exchange(ref _draining, 0);
+                    if (!_waiting.IsEmpty && Interlocked.Exchange(ref _signalled, 1) == 0)
+                    {
+                        Signal();
+                    }
+
+                    if (await received.ConfigureAwait(false) == 0)
+                    {
+                        break;
+                    }
+
+                    Interlocked.Exchange(ref _draining, 1);
+                    Volatile.Write(ref _signalled, 0); // before draining: what is queued from now on is signalled again
                     Drain();
                 }
             }
@@ -116,16 +144,24 @@ internal static class SocketThreadYield
             {
             }
 
-            Drain();
+            Interlocked.Exchange(ref _draining, 0);
+            Drain(all: true);
         }
 
-        /// <summary>Runs the loops queued before this round; a loop that yields again meanwhile waits for the next round,
-        /// behind the connections that became ready in between.</summary>
-        private void Drain()
+        /// <summary>Runs the loops queued before this round, for at most <see cref="RoundTicks"/>: a loop that yields again
+        /// meanwhile, and whatever the budget left queued (thousands of connections ending at once), waits for the next
+        /// round, behind the connections that became ready in between. With <paramref name="all"/> (the pair is gone),
+        /// runs everything.</summary>
+        private void Drain(bool all = false)
         {
+            var until = Stopwatch.GetTimestamp() + RoundTicks;
             for (var queued = _waiting.Count; queued > 0 && _waiting.TryDequeue(out var continuation); queued--)
             {
                 continuation();
+                if (!all && Stopwatch.GetTimestamp() >= until)
+                {
+                    return;
+                }
             }
         }
     }
